@@ -1,0 +1,399 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// DataInventorySpec is the personal-data map of one application schema, shared
+// by every tenant database that runs that application.
+//
+// +kubebuilder:validation:XValidation:rule="self.entities.all(e, self.entities.exists_one(f, f.table == e.table))",message="spec.entities: each table may be described by one entity only"
+// +kubebuilder:validation:XValidation:rule="self.entities.all(e, !has(e.subject) || self.subjects.exists(s, s.name == e.subject.type))",message="spec.entities[].subject.type must name a subject type declared in spec.subjects"
+// +kubebuilder:validation:XValidation:rule="self.entities.all(e, !has(e.subject) || e.subject.identifiers.all(i, self.subjects.exists(s, s.name == e.subject.type && i.name in s.identifiers)))",message="spec.entities[].subject.identifiers[].name must be one of the identifiers its subject type declares in spec.subjects"
+// +kubebuilder:validation:XValidation:rule="self.entities.all(e, !has(e.relations) || e.relations.all(r, self.entities.exists(f, f.name == r.entity)))",message="spec.entities[].relations[].entity must name an entity declared in spec.entities"
+// +kubebuilder:validation:XValidation:rule="self.subjects.all(s, self.entities.exists(e, has(e.subject) && e.subject.type == s.name))",message="every subject type in spec.subjects needs a root entity: an entity whose subject.type names it"
+type DataInventorySpec struct {
+	// subjects are the kinds of people the application stores data about
+	// (customer, contactPerson, employee, ...) and the identifiers a request
+	// may name them by.
+	// +required
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	// +listType=map
+	// +listMapKey=name
+	Subjects []SubjectType `json:"subjects"`
+
+	// entities are the tables that hold personal data: roots, whose rows are
+	// subjects, and entities related to a root through foreign keys.
+	// +required
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=48
+	// +listType=map
+	// +listMapKey=name
+	Entities []Entity `json:"entities"`
+}
+
+// SubjectType is a kind of person and the identifiers that find one.
+type SubjectType struct {
+	// name of the subject type, as requests name it (for example `customer`).
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z][a-zA-Z0-9]*$`
+	Name string `json:"name"`
+
+	// identifiers a request may use to find a subject of this type (for
+	// example `email`, `customerNumber`).
+	// +required
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=8
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=63
+	// +kubebuilder:validation:items:Pattern=`^[a-z][a-zA-Z0-9]*$`
+	// +listType=set
+	Identifiers []string `json:"identifiers"`
+}
+
+// EntityErasure is what erasing a subject does to an entity's rows.
+// +kubebuilder:validation:Enum=Mask;DeleteRow;Keep
+type EntityErasure string
+
+const (
+	// ErasureMask applies each personal column's masking strategy.
+	ErasureMask EntityErasure = "Mask"
+	// ErasureDeleteRow deletes the rows, children first in foreign-key order.
+	ErasureDeleteRow EntityErasure = "DeleteRow"
+	// ErasureKeep leaves the rows as they are (for example rows a retention
+	// policy owns).
+	ErasureKeep EntityErasure = "Keep"
+)
+
+// Entity is one table that holds personal data.
+// +kubebuilder:validation:XValidation:rule="has(self.subject) || (has(self.relations) && size(self.relations) > 0)",message="an entity needs subject (its rows are subjects) or relations (its rows belong to another entity's rows), or both"
+// +kubebuilder:validation:XValidation:rule="!has(self.personalColumns) || !has(self.reportingColumns) || self.reportingColumns.all(r, !self.personalColumns.exists(c, c.column == r))",message="reportingColumns must not repeat a personal column: a column kept for reporting is not masked"
+type Entity struct {
+	// name of the entity (for example `customer`, `caseComment`); rules and
+	// requests refer to it.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z][a-zA-Z0-9]*$`
+	Name string `json:"name"`
+
+	// table is the schema-qualified table, `schema.table`; partitioned tables
+	// are allowed (their partitions are not listed separately).
+	// +required
+	// +kubebuilder:validation:MaxLength=127
+	// +kubebuilder:validation:Pattern=`^[a-z_][a-z0-9_$]*\.[a-z_][a-z0-9_$]*$`
+	Table string `json:"table"`
+
+	// primaryKey lists the table's primary-key columns.
+	// +required
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=4
+	// +kubebuilder:validation:items:Pattern=`^[a-z_][a-z0-9_$]*$`
+	// +kubebuilder:validation:items:MaxLength=63
+	PrimaryKey []string `json:"primaryKey"`
+
+	// subject makes this entity a root: each row is a subject of this type,
+	// found by the identifier columns listed.
+	// +optional
+	Subject *EntitySubject `json:"subject,omitempty"`
+
+	// relations tie this entity's rows to another entity's rows through
+	// foreign-key columns, in either direction. Following relations from any
+	// entity must reach a root.
+	// +optional
+	// +kubebuilder:validation:MaxItems=4
+	Relations []EntityRelation `json:"relations,omitempty"`
+
+	// personalColumns are the columns that hold personal data, each with its
+	// category and masking strategy.
+	// +optional
+	// +kubebuilder:validation:MaxItems=48
+	// +listType=map
+	// +listMapKey=column
+	PersonalColumns []PersonalColumn `json:"personalColumns,omitempty"`
+
+	// reportingColumns are columns kept as they are for reporting (status,
+	// dates, durations); listing them documents that they were considered.
+	// +optional
+	// +kubebuilder:validation:MaxItems=48
+	// +kubebuilder:validation:items:Pattern=`^[a-z_][a-z0-9_$]*$`
+	// +kubebuilder:validation:items:MaxLength=63
+	// +listType=set
+	ReportingColumns []string `json:"reportingColumns,omitempty"`
+
+	// onErasure is what erasing a subject does to this entity's rows: `Mask`
+	// (default: apply each personal column's strategy), `DeleteRow` (children
+	// first, in foreign-key order) or `Keep`.
+	// +optional
+	// +kubebuilder:default=Mask
+	OnErasure EntityErasure `json:"onErasure,omitempty"`
+}
+
+// EntitySubject maps identifier names of a subject type to columns.
+type EntitySubject struct {
+	// type is a subject type of spec.subjects.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Type string `json:"type"`
+
+	// identifiers map each identifier the root can be found by to its column.
+	// +required
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=8
+	// +listType=map
+	// +listMapKey=name
+	Identifiers []IdentifierColumn `json:"identifiers"`
+}
+
+// IdentifierColumn maps one identifier name to a column.
+type IdentifierColumn struct {
+	// name of the identifier, one of the subject type's identifiers.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Name string `json:"name"`
+
+	// column that holds it.
+	// +required
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z_][a-z0-9_$]*$`
+	Column string `json:"column"`
+}
+
+// RelationDirection says which of two related tables holds the foreign key.
+// +kubebuilder:validation:Enum=Child;Referenced
+type RelationDirection string
+
+const (
+	// RelationChild: this entity's rows hold a foreign key to the related
+	// entity's rows (a case's comments point to the case).
+	RelationChild RelationDirection = "Child"
+	// RelationReferenced: the related entity's rows hold a foreign key to this
+	// entity's rows (the address row a customer points to).
+	RelationReferenced RelationDirection = "Referenced"
+)
+
+// EntityRelation ties an entity to another, closer to a subject's root.
+// +kubebuilder:validation:XValidation:rule="!has(self.references) || size(self.references) == size(self.columns)",message="references must list as many columns as columns"
+// +kubebuilder:validation:XValidation:rule="self.direction == 'Referenced' || !has(self.exclusive)",message="exclusive applies only to direction Referenced"
+type EntityRelation struct {
+	// entity is the related entity's name.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Entity string `json:"entity"`
+
+	// direction: `Child` when this entity's table holds the foreign key
+	// (columns are in this table, references in the related one), `Referenced`
+	// when the related entity's table holds it (columns are in the related
+	// table, references in this one).
+	// +required
+	Direction RelationDirection `json:"direction"`
+
+	// columns are the foreign-key columns, in the table that holds the key.
+	// +required
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=4
+	// +kubebuilder:validation:items:Pattern=`^[a-z_][a-z0-9_$]*$`
+	// +kubebuilder:validation:items:MaxLength=63
+	Columns []string `json:"columns"`
+
+	// references are the referenced columns in the other table; the default is
+	// that table's primary key.
+	// +optional
+	// +kubebuilder:validation:MaxItems=4
+	// +kubebuilder:validation:items:Pattern=`^[a-z_][a-z0-9_$]*$`
+	// +kubebuilder:validation:items:MaxLength=63
+	References []string `json:"references,omitempty"`
+
+	// exclusive, for direction `Referenced`, says whether a referenced row
+	// belongs to one subject only. A row that is not exclusive (a shared
+	// address) is exported but never erased.
+	// +optional
+	Exclusive *bool `json:"exclusive,omitempty"`
+}
+
+// DataCategory is the kind of personal data a column holds.
+// +kubebuilder:validation:Enum=Name;Email;Phone;Address;Identifier;FreeText;IPAddress;Image;BirthDate;Location;Financial;UserName;Other
+type DataCategory string
+
+// PersonalColumn is a column that holds personal data.
+type PersonalColumn struct {
+	// column name.
+	// +required
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z_][a-z0-9_$]*$`
+	Column string `json:"column"`
+
+	// category of the data: Name, Email, Phone, Address, Identifier, FreeText,
+	// IPAddress, Image, BirthDate, Location, Financial, UserName or Other.
+	// +required
+	Category DataCategory `json:"category"`
+
+	// strategy masks the column when a subject is erased or a record ages out.
+	// +required
+	Strategy MaskingStrategy `json:"strategy"`
+}
+
+// StrategyType names a masking strategy.
+// +kubebuilder:validation:Enum=Nullify;Replace;Hash;Pseudonym;Fake;Partial;Generalize;Clear
+type StrategyType string
+
+// The masking strategies.
+const (
+	StrategyNullify    StrategyType = "Nullify"
+	StrategyReplace    StrategyType = "Replace"
+	StrategyHash       StrategyType = "Hash"
+	StrategyPseudonym  StrategyType = "Pseudonym"
+	StrategyFake       StrategyType = "Fake"
+	StrategyPartial    StrategyType = "Partial"
+	StrategyGeneralize StrategyType = "Generalize"
+	StrategyClear      StrategyType = "Clear"
+)
+
+// FakeKind is the kind of realistic value the Fake strategy produces.
+// +kubebuilder:validation:Enum=Name;FirstName;LastName;Email;Phone;Address;City;Company;UserName
+type FakeKind string
+
+// Precision is the granularity Generalize keeps of a date.
+// +kubebuilder:validation:Enum=Month;Year
+type Precision string
+
+// MaskingStrategy says how a column is masked, with the parameters its type
+// needs.
+// +kubebuilder:validation:XValidation:rule="self.type == 'Replace' ? has(self.value) : !has(self.value)",message="value is required for strategy Replace and allowed only there"
+// +kubebuilder:validation:XValidation:rule="self.type == 'Pseudonym' ? has(self.format) : !has(self.format)",message="format is required for strategy Pseudonym and allowed only there"
+// +kubebuilder:validation:XValidation:rule="!has(self.format) || self.format.matches('[{](n|hex:[0-9]+)[}]')",message="format must contain a placeholder {n} or {hex:N}, for example L_{n}"
+// +kubebuilder:validation:XValidation:rule="self.type == 'Fake' ? has(self.fake) : !has(self.fake)",message="fake is required for strategy Fake and allowed only there"
+// +kubebuilder:validation:XValidation:rule="self.type == 'Partial' ? (has(self.keepPrefix) || has(self.keepSuffix)) : !(has(self.keepPrefix) || has(self.keepSuffix) || has(self.maskChar))",message="keepPrefix or keepSuffix is required for strategy Partial, and they and maskChar are allowed only there"
+// +kubebuilder:validation:XValidation:rule="self.type == 'Generalize' ? (has(self.precision) != has(self.bucket)) : !(has(self.precision) || has(self.bucket))",message="strategy Generalize needs exactly one of precision (dates) or bucket (numbers), and they are allowed only there"
+// +kubebuilder:validation:XValidation:rule="self.type == 'Hash' ? has(self.keySecretRef) : !has(self.keySecretRef)",message="keySecretRef is required for strategy Hash and allowed only there"
+type MaskingStrategy struct {
+	// type of the strategy: `Nullify` (set NULL), `Replace` (a constant),
+	// `Hash` (keyed HMAC-SHA-256), `Pseudonym` (a format, consistent per
+	// subject), `Fake` (realistic, deterministic per input), `Partial` (keep a
+	// prefix or suffix, mask the rest), `Generalize` (dates to month or year,
+	// numbers to a bucket) or `Clear` (free text emptied).
+	// +required
+	Type StrategyType `json:"type"`
+
+	// value, for Replace, is the constant written (for example "Anonymized"
+	// or "0").
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	Value *string `json:"value,omitempty"`
+
+	// format, for Pseudonym, is a template with a placeholder: `{n}` (a
+	// number, consistent per subject) or `{hex:N}` (N hex digits), for example
+	// `L_{n}` or `user-{hex:8}`.
+	// +optional
+	// +kubebuilder:validation:MinLength=3
+	// +kubebuilder:validation:MaxLength=128
+	Format *string `json:"format,omitempty"`
+
+	// fake, for Fake, is the kind of value produced.
+	// +optional
+	Fake *FakeKind `json:"fake,omitempty"`
+
+	// keepPrefix, for Partial, is how many leading characters are kept.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=64
+	KeepPrefix *int32 `json:"keepPrefix,omitempty"`
+
+	// keepSuffix, for Partial, is how many trailing characters are kept.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=64
+	KeepSuffix *int32 `json:"keepSuffix,omitempty"`
+
+	// maskChar, for Partial, replaces each masked character (default `*`).
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1
+	MaskChar *string `json:"maskChar,omitempty"`
+
+	// precision, for Generalize on a date or timestamp, is what is kept:
+	// `Month` or `Year`.
+	// +optional
+	Precision *Precision `json:"precision,omitempty"`
+
+	// bucket, for Generalize on a number, is the bucket width: values are
+	// rounded down to a multiple of it.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	Bucket *int64 `json:"bucket,omitempty"`
+
+	// keySecretRef, for Hash, names the Secret key that holds the HMAC key.
+	// +optional
+	KeySecretRef *SecretKeyReference `json:"keySecretRef,omitempty"`
+}
+
+// DataInventoryStatus reports the inventory's own consistency.
+type DataInventoryStatus struct {
+	// observedGeneration is the generation the status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions: Ready, Stalled.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=8
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// subjects is the number of subject types.
+	// +optional
+	Subjects int32 `json:"subjects,omitempty"`
+
+	// entities is the number of entities.
+	// +optional
+	Entities int32 `json:"entities,omitempty"`
+
+	// deleteOrder lists the entities in the order their rows are deleted:
+	// children before the rows they point to.
+	// +optional
+	// +kubebuilder:validation:MaxItems=48
+	// +kubebuilder:validation:items:MaxLength=63
+	DeleteOrder []string `json:"deleteOrder,omitempty"`
+}
+
+// DataInventory is the personal-data map of an application schema, shared by
+// every tenant that runs that application: subject types and identifiers,
+// tables, personal columns with their category and masking strategy, relations
+// to the subject, and columns kept for reporting.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=dinv,categories=privacy
+// +kubebuilder:printcolumn:name="Subjects",type=integer,JSONPath=`.status.subjects`
+// +kubebuilder:printcolumn:name="Entities",type=integer,JSONPath=`.status.entities`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type DataInventory struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the map.
+	// +required
+	Spec DataInventorySpec `json:"spec"`
+
+	// status reports the map's own consistency.
+	// +optional
+	Status DataInventoryStatus `json:"status,omitempty"`
+}
+
+// DataInventoryList is a list of DataInventories.
+// +kubebuilder:object:root=true
+type DataInventoryList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []DataInventory `json:"items"`
+}
+
+func init() {
+	register(&DataInventory{}, &DataInventoryList{})
+}

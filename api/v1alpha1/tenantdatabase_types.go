@@ -1,0 +1,158 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Keys a connection Secret may hold. A Secret holds either KeyURI, or the
+// discrete keys; any other key is refused so a typo cannot go unnoticed.
+const (
+	ConnectionKeyURI      = "uri"
+	ConnectionKeyHost     = "host"
+	ConnectionKeyPort     = "port"
+	ConnectionKeyDBName   = "dbname"
+	ConnectionKeyUser     = "user"
+	ConnectionKeyPassword = "password"
+	ConnectionKeySSLMode  = "sslmode"
+)
+
+// TenantDatabaseSpec says where one tenant's PostgreSQL database is and which
+// DataInventory describes it.
+// +kubebuilder:validation:XValidation:rule="self.tenant == oldSelf.tenant",message="spec.tenant is immutable: create a new TenantDatabase for another tenant"
+type TenantDatabaseSpec struct {
+	// tenant is the tenant's identifier as the application knows it. It is
+	// written into every audit record. Immutable.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-zA-Z0-9]([-_.a-zA-Z0-9]*[a-zA-Z0-9])?$`
+	Tenant string `json:"tenant"`
+
+	// connection says how to reach the database.
+	// +required
+	Connection ConnectionSpec `json:"connection"`
+
+	// inventoryRef names the DataInventory, in the same namespace, that maps
+	// the personal data of this database's application schema.
+	// +required
+	InventoryRef LocalObjectReference `json:"inventoryRef"`
+
+	// maxConnections bounds the operator's connection pool to this database.
+	// +optional
+	// +kubebuilder:default=4
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=32
+	MaxConnections int32 `json:"maxConnections,omitempty"`
+}
+
+// ConnectionSpec points at the credentials of a tenant database.
+type ConnectionSpec struct {
+	// secretRef names a Secret in the same namespace. It holds either the key
+	// `uri` (a postgres:// URI), or the keys `host`, `port` (default 5432),
+	// `dbname`, `user`, `password` and `sslmode` (default `prefer`). No other
+	// key is accepted. The operator watches the Secret: fixing it heals the
+	// TenantDatabase.
+	// +required
+	SecretRef LocalObjectReference `json:"secretRef"`
+}
+
+// TenantDatabaseStatus is what the operator last observed of the database.
+type TenantDatabaseStatus struct {
+	// observedGeneration is the generation the status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions: Ready, Reconciling, Stalled, Connected, InventoryValid,
+	// AuditChainIntact and UncoveredPersonalData.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=16
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// serverVersion is the PostgreSQL server's version.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	ServerVersion string `json:"serverVersion,omitempty"`
+
+	// schemaVersion is the version of the operator's own `lethe` schema in
+	// the database.
+	// +optional
+	SchemaVersion int64 `json:"schemaVersion,omitempty"`
+
+	// inventoryGeneration is the generation of the DataInventory last checked
+	// against the live schema.
+	// +optional
+	InventoryGeneration int64 `json:"inventoryGeneration,omitempty"`
+
+	// uncoveredColumns lists `schema.table.column` names that look personal
+	// but are in no entity of the inventory. Names only, never values.
+	// +optional
+	// +kubebuilder:validation:MaxItems=100
+	// +kubebuilder:validation:items:MaxLength=200
+	UncoveredColumns []string `json:"uncoveredColumns,omitempty"`
+
+	// auditRecords is the number of records in the audit log at the last
+	// verification of its chain.
+	// +optional
+	AuditRecords int64 `json:"auditRecords,omitempty"`
+
+	// auditHead is the last audit record seen by the last verification; the
+	// next verification must find it unchanged, so records removed from the
+	// end of the log are noticed too.
+	// +optional
+	AuditHead *AuditHead `json:"auditHead,omitempty"`
+
+	// lastCheckTime is when the database was last checked.
+	// +optional
+	LastCheckTime *metav1.Time `json:"lastCheckTime,omitempty"`
+}
+
+// AuditHead identifies an audit record by its position and chain hash.
+type AuditHead struct {
+	// id of the record.
+	// +required
+	ID int64 `json:"id"`
+
+	// hash is the record's SHA-256 chain hash, hex-encoded.
+	// +required
+	// +kubebuilder:validation:MaxLength=64
+	Hash string `json:"hash"`
+}
+
+// TenantDatabase is one tenant's PostgreSQL database: a Secret with its
+// connection and the DataInventory that describes its schema. Policies select
+// TenantDatabases by name or by label.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=tdb,categories=privacy
+// +kubebuilder:printcolumn:name="Tenant",type=string,JSONPath=`.spec.tenant`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
+// +kubebuilder:printcolumn:name="Server version",type=string,JSONPath=`.status.serverVersion`
+// +kubebuilder:printcolumn:name="Inventory",type=string,JSONPath=`.spec.inventoryRef.name`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type TenantDatabase struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec says where the database is and what describes it.
+	// +required
+	Spec TenantDatabaseSpec `json:"spec"`
+
+	// status is what the operator last observed.
+	// +optional
+	Status TenantDatabaseStatus `json:"status,omitempty"`
+}
+
+// TenantDatabaseList is a list of TenantDatabases.
+// +kubebuilder:object:root=true
+type TenantDatabaseList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []TenantDatabase `json:"items"`
+}
+
+func init() {
+	register(&TenantDatabase{}, &TenantDatabaseList{})
+}
