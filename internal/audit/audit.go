@@ -1,0 +1,187 @@
+// Package audit keeps the tamper-evident audit log of a tenant database:
+// lethe.audit_log, append-only (the database refuses UPDATE, DELETE and
+// TRUNCATE) and hash-chained (each record carries the SHA-256 of its content
+// and of the previous record's hash), so a changed or removed record breaks
+// the chain and Verify finds it.
+//
+// Records name data subjects only by their salted digest, never by an
+// identifier.
+package audit
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/lethe-dev/lethe/internal/tenantdb"
+)
+
+// appendLockKey serialises appenders of one database, so the chain never
+// forks.
+const appendLockKey int64 = 0x6c65746865_01
+
+// genesis is the previous hash of the first record.
+var genesis = make([]byte, sha256.Size)
+
+// Object identifies the Kubernetes object a record is about.
+type Object struct {
+	Kind      string
+	Namespace string
+	Name      string
+	UID       string
+}
+
+// Record is one audit record.
+type Record struct {
+	// Time of the record; zero means now. Stored with microsecond precision.
+	Time time.Time
+	// Actor is who asked for the change (a user or service account name).
+	Actor  string
+	Object Object
+	// Action is what was done (for example "Erase", "Anonymize", "Sync").
+	Action string
+	// Entity is the inventory entity changed, if any.
+	Entity string
+	// Rows is how many rows were affected.
+	Rows int64
+	// SubjectDigest is the salted digest of the subject, if any.
+	SubjectDigest string
+}
+
+// Entry is a stored record with its position and chain hashes.
+type Entry struct {
+	Record
+	ID       int64
+	PrevHash []byte
+	Hash     []byte
+}
+
+// hash computes the chain hash: SHA-256 over the previous hash and every
+// field, each length-prefixed so no two records encode alike.
+func hash(prev []byte, r Record) []byte {
+	h := sha256.New()
+	h.Write(prev)
+	var n [8]byte
+	field := func(s string) {
+		binary.BigEndian.PutUint64(n[:], uint64(len(s)))
+		h.Write(n[:])
+		h.Write([]byte(s))
+	}
+	binary.BigEndian.PutUint64(n[:], uint64(r.Time.UTC().UnixMicro())) // #nosec G115 -- a bit pattern, not arithmetic
+	h.Write(n[:])
+	field(r.Actor)
+	field(r.Object.Kind)
+	field(r.Object.Namespace)
+	field(r.Object.Name)
+	field(r.Object.UID)
+	field(r.Action)
+	field(r.Entity)
+	binary.BigEndian.PutUint64(n[:], uint64(r.Rows)) // #nosec G115 -- a bit pattern, not arithmetic
+	h.Write(n[:])
+	field(r.SubjectDigest)
+	return h.Sum(nil)
+}
+
+// Append adds a record inside the caller's transaction, so the change it
+// describes and the record commit together or not at all.
+func Append(ctx context.Context, tx pgx.Tx, r Record) (Entry, error) {
+	if r.Time.IsZero() {
+		r.Time = time.Now()
+	}
+	r.Time = r.Time.UTC().Truncate(time.Microsecond)
+	if _, err := tx.Exec(ctx, "SELECT pg_catalog.pg_advisory_xact_lock($1)", appendLockKey); err != nil {
+		return Entry{}, fmt.Errorf("lock audit log: %w", err)
+	}
+	prev := genesis
+	err := tx.QueryRow(ctx, "SELECT hash FROM lethe.audit_log ORDER BY id DESC LIMIT 1").Scan(&prev)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return Entry{}, fmt.Errorf("read audit head: %w", err)
+	}
+	e := Entry{Record: r, PrevHash: prev, Hash: hash(prev, r)}
+	err = tx.QueryRow(ctx, `INSERT INTO lethe.audit_log
+		(recorded_at, actor, object_kind, object_namespace, object_name, object_uid, action, entity, rows_affected, subject_digest, prev_hash, hash)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
+		r.Time, r.Actor, r.Object.Kind, r.Object.Namespace, r.Object.Name, r.Object.UID,
+		r.Action, r.Entity, r.Rows, r.SubjectDigest, e.PrevHash, e.Hash).Scan(&e.ID)
+	if err != nil {
+		return Entry{}, fmt.Errorf("append audit record: %w", err)
+	}
+	return e, nil
+}
+
+// Head is a record the verifier has seen: a later verification must still
+// find it, unchanged, so removing records from the end is noticed too.
+type Head struct {
+	ID   int64
+	Hash string // hex
+}
+
+// Result of a verification.
+type Result struct {
+	// Records is how many records were read.
+	Records int64
+	// Intact is true when every record links to its predecessor and matches
+	// its own hash (and the expected head, if one was given, is still there).
+	Intact bool
+	// Problem names the first broken record, when not intact.
+	Problem string
+	// Head is the last record, to hand to the next verification.
+	Head Head
+}
+
+// Verify reads the whole log in order and checks the chain. expect, when not
+// zero, is a head seen by an earlier verification.
+func Verify(ctx context.Context, q tenantdb.Querier, expect Head) (Result, error) {
+	rows, err := q.Query(ctx, `SELECT id, recorded_at, actor, object_kind, object_namespace, object_name, object_uid,
+		action, entity, rows_affected, subject_digest, prev_hash, hash FROM lethe.audit_log ORDER BY id`)
+	if err != nil {
+		return Result{}, fmt.Errorf("read audit log: %w", err)
+	}
+	defer rows.Close()
+	res := Result{Intact: true}
+	prev := genesis
+	sawExpected := expect.ID == 0
+	for rows.Next() {
+		var e Entry
+		if err := rows.Scan(&e.ID, &e.Time, &e.Actor, &e.Object.Kind, &e.Object.Namespace, &e.Object.Name,
+			&e.Object.UID, &e.Action, &e.Entity, &e.Rows, &e.SubjectDigest, &e.PrevHash, &e.Hash); err != nil {
+			return Result{}, err
+		}
+		res.Records++
+		if !res.Intact {
+			continue
+		}
+		switch {
+		case !bytes.Equal(e.PrevHash, prev):
+			res.Intact = false
+			res.Problem = fmt.Sprintf("record %d does not link to the record before it: a record was changed or removed", e.ID)
+		case !bytes.Equal(e.Hash, hash(e.PrevHash, e.Record)):
+			res.Intact = false
+			res.Problem = fmt.Sprintf("record %d does not match its hash: its content was changed", e.ID)
+		}
+		if e.ID == expect.ID {
+			sawExpected = true
+			if hex.EncodeToString(e.Hash) != expect.Hash && res.Intact {
+				res.Intact = false
+				res.Problem = fmt.Sprintf("record %d is not the one seen before: the log was rewritten", e.ID)
+			}
+		}
+		prev = e.Hash
+		res.Head = Head{ID: e.ID, Hash: hex.EncodeToString(e.Hash)}
+	}
+	if err := rows.Err(); err != nil {
+		return Result{}, err
+	}
+	if res.Intact && !sawExpected {
+		res.Intact = false
+		res.Problem = fmt.Sprintf("record %d, seen before, is gone: records were removed from the end of the log", expect.ID)
+	}
+	return res, nil
+}

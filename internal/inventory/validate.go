@@ -1,0 +1,150 @@
+package inventory
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
+	"github.com/lethe-dev/lethe/internal/tenantdb"
+)
+
+// Validate checks an inventory against a live catalog: every table, column
+// and key path exists, and every column's type fits its masking strategy. It
+// returns the problems found, each naming the exact missing or wrong piece,
+// sorted.
+func Validate(spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog) []string {
+	var problems []string
+	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+
+	byName := map[string]*privacyv1alpha1.Entity{}
+	for i := range spec.Entities {
+		byName[spec.Entities[i].Name] = &spec.Entities[i]
+	}
+	for i := range spec.Entities {
+		e := &spec.Entities[i]
+		t, ok := cat.Tables[e.Table]
+		if !ok {
+			add("entity %s: table %s does not exist", e.Name, e.Table)
+			continue
+		}
+		col := func(what, name string) (tenantdb.Column, bool) {
+			c, ok := t.Column(name)
+			if !ok {
+				add("entity %s: %s column %s.%s does not exist", e.Name, what, e.Table, name)
+			}
+			return c, ok
+		}
+		for _, k := range e.PrimaryKey {
+			col("primary-key", k)
+		}
+		if len(t.PrimaryKey) > 0 && !equal(t.PrimaryKey, e.PrimaryKey) {
+			add("entity %s: primaryKey [%s] is not the primary key of %s, which is [%s]",
+				e.Name, strings.Join(e.PrimaryKey, ", "), e.Table, strings.Join(t.PrimaryKey, ", "))
+		}
+		if e.Subject != nil {
+			for _, id := range e.Subject.Identifiers {
+				col("identifier", id.Column)
+			}
+		}
+		for _, pc := range e.PersonalColumns {
+			if c, ok := col("personal", pc.Column); ok {
+				if why := fits(pc.Strategy, c); why != "" {
+					add("entity %s: column %s.%s (%s) cannot take strategy %s: %s", e.Name, e.Table, c.Name, c.Type, pc.Strategy.Type, why)
+				}
+			}
+		}
+		for _, r := range e.ReportingColumns {
+			col("reporting", r)
+		}
+		for _, r := range e.Relations {
+			other, ok := byName[r.Entity]
+			if !ok {
+				continue // CEL and CheckGraph report it
+			}
+			holder, target := e, other
+			if r.Direction == privacyv1alpha1.RelationReferenced {
+				holder, target = other, e
+			}
+			refs := r.References
+			if len(refs) == 0 {
+				refs = target.PrimaryKey
+			}
+			if len(refs) != len(r.Columns) {
+				add("entity %s: relation to %s has %d columns but %d referenced columns", e.Name, r.Entity, len(r.Columns), len(refs))
+			}
+			checkColumns(cat, holder, r.Columns, "foreign-key", e.Name, r.Entity, add)
+			checkColumns(cat, target, refs, "referenced", e.Name, r.Entity, add)
+		}
+	}
+	sort.Strings(problems)
+	return dedupe(problems)
+}
+
+func checkColumns(cat *tenantdb.Catalog, owner *privacyv1alpha1.Entity, cols []string, what, entity, related string, add func(string, ...any)) {
+	t, ok := cat.Tables[owner.Table]
+	if !ok {
+		return // reported with the owner entity
+	}
+	for _, c := range cols {
+		if _, ok := t.Column(c); !ok {
+			add("entity %s: relation to %s: %s column %s.%s does not exist", entity, related, what, owner.Table, c)
+		}
+	}
+}
+
+// Type categories of pg_type.typcategory.
+const (
+	catString   = 'S'
+	catNumeric  = 'N'
+	catDateTime = 'D'
+)
+
+// fits says why a strategy cannot apply to a column, or "" when it can.
+func fits(s privacyv1alpha1.MaskingStrategy, c tenantdb.Column) string {
+	switch s.Type {
+	case privacyv1alpha1.StrategyNullify:
+		if c.NotNull {
+			return "the column is NOT NULL; use Replace or Clear"
+		}
+	case privacyv1alpha1.StrategyReplace:
+		if s.Value == nil {
+			return "no value"
+		}
+		switch c.Category {
+		case catString:
+		case catNumeric:
+			if _, err := strconv.ParseFloat(*s.Value, 64); err != nil {
+				return "the column is numeric and the value is not a number"
+			}
+		default:
+			return "Replace needs a text or numeric column"
+		}
+	case privacyv1alpha1.StrategyHash, privacyv1alpha1.StrategyPseudonym, privacyv1alpha1.StrategyFake,
+		privacyv1alpha1.StrategyPartial, privacyv1alpha1.StrategyClear:
+		if c.Category != catString {
+			return "it needs a text column"
+		}
+	case privacyv1alpha1.StrategyGeneralize:
+		if s.Precision != nil && c.Category != catDateTime {
+			return "precision needs a date or timestamp column"
+		}
+		if s.Bucket != nil && c.Category != catNumeric {
+			return "bucket needs a numeric column"
+		}
+	}
+	return ""
+}
+
+func equal(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,79 @@
+package tenantdb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"syscall"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// FailureKind classifies why a connection failed.
+type FailureKind int
+
+const (
+	// FailureOther is any failure not classified below.
+	FailureOther FailureKind = iota
+	// FailureAuthentication: the server refused the credentials.
+	FailureAuthentication
+	// FailureUnreachable: the server did not answer (refused, timed out, DNS).
+	FailureUnreachable
+	// FailureDatabaseNotFound: the server has no database of that name.
+	FailureDatabaseNotFound
+)
+
+// ConnectError is a classified connection failure. Its message names no
+// credential and no connection string.
+type ConnectError struct {
+	Kind FailureKind
+	msg  string
+	err  error
+}
+
+func (e *ConnectError) Error() string { return e.msg }
+func (e *ConnectError) Unwrap() error { return e.err }
+
+// Classify turns a connection error into a ConnectError with a message safe
+// for status and events.
+func Classify(err error) *ConnectError {
+	if err == nil {
+		return nil
+	}
+	var ce *ConnectError
+	if errors.As(err, &ce) {
+		return ce
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "28P01", "28000":
+			return &ConnectError{Kind: FailureAuthentication, err: err,
+				msg: fmt.Sprintf("the server refused the credentials (SQLSTATE %s)", pgErr.Code)}
+		case "3D000":
+			return &ConnectError{Kind: FailureDatabaseNotFound, err: err,
+				msg: "the server has no database of the name in the secret (SQLSTATE 3D000)"}
+		default:
+			return &ConnectError{Kind: FailureOther, err: err,
+				msg: fmt.Sprintf("the server refused the connection (SQLSTATE %s)", pgErr.Code)}
+		}
+	}
+	var (
+		dnsErr *net.DNSError
+		opErr  *net.OpError
+	)
+	switch {
+	case errors.As(err, &dnsErr):
+		return &ConnectError{Kind: FailureUnreachable, err: err, msg: "the host name does not resolve"}
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return &ConnectError{Kind: FailureUnreachable, err: err, msg: "connection refused"}
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, syscall.ETIMEDOUT), pgconn.Timeout(err):
+		return &ConnectError{Kind: FailureUnreachable, err: err, msg: "connection timed out"}
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return &ConnectError{Kind: FailureUnreachable, err: err, msg: "no route to host"}
+	case errors.As(err, &opErr):
+		return &ConnectError{Kind: FailureUnreachable, err: err, msg: "network error: " + opErr.Err.Error()}
+	}
+	return &ConnectError{Kind: FailureOther, err: err, msg: "the connection failed"}
+}
