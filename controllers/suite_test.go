@@ -1,0 +1,121 @@
+package controllers
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
+	"github.com/lethe-dev/lethe/internal/tenantdb"
+	"github.com/lethe-dev/lethe/internal/testutil/pgtest"
+)
+
+// The suite runs the manager against a real API server (envtest's
+// kube-apiserver and etcd, built by hack/envtest-assets.sh) and a real
+// PostgreSQL (internal/testutil/pgtest), and asserts through a client that
+// reads straight from the API server.
+var (
+	cfg     *rest.Config
+	k8s     client.Client
+	testEnv *envtest.Environment
+	pg      *pgtest.Server
+	pools   *tenantdb.Pools
+	ctx     context.Context
+	cancel  context.CancelFunc
+)
+
+// Short intervals so healing is seen within a test's patience.
+const (
+	testResync = 2 * time.Second
+	testRetry  = time.Second
+)
+
+func TestControllers(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "Controllers")
+}
+
+var _ = BeforeSuite(func() {
+	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
+	ctx, cancel = context.WithCancel(context.Background())
+
+	var err error
+	pg, err = pgtest.Start(pgtest.Options{})
+	Expect(err).NotTo(HaveOccurred())
+
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		dirs, _ := filepath.Glob(filepath.Join("..", "bin", "k8s", "*"))
+		Expect(dirs).NotTo(BeEmpty(), "no envtest binaries: run `make envtest` or set KUBEBUILDER_ASSETS")
+		Expect(os.Setenv("KUBEBUILDER_ASSETS", dirs[len(dirs)-1])).To(Succeed())
+	}
+	testEnv = &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+	}
+	cfg, err = testEnv.Start()
+	Expect(err).NotTo(HaveOccurred())
+
+	scheme := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(privacyv1alpha1.AddToScheme(scheme))
+	k8s, err = client.New(cfg, client.Options{Scheme: scheme})
+	Expect(err).NotTo(HaveOccurred())
+
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+	})
+	Expect(err).NotTo(HaveOccurred())
+	pools = tenantdb.NewPools()
+	Expect((&TenantDatabaseReconciler{
+		Client:                  mgr.GetClient(),
+		APIReader:               mgr.GetAPIReader(),
+		Recorder:                mgr.GetEventRecorder("lethe-tenantdatabase"),
+		Pools:                   pools,
+		Clock:                   clock.RealClock{},
+		ResyncInterval:          testResync,
+		RetryInterval:           testRetry,
+		MaxConcurrentReconciles: 4,
+	}).SetupWithManager(ctx, mgr)).To(Succeed())
+	Expect((&DataInventoryReconciler{
+		Client:   mgr.GetClient(),
+		Recorder: mgr.GetEventRecorder("lethe-datainventory"),
+	}).SetupWithManager(mgr)).To(Succeed())
+
+	go func() {
+		defer GinkgoRecover()
+		Expect(mgr.Start(ctx)).To(Succeed())
+	}()
+})
+
+var _ = AfterSuite(func() {
+	if cancel != nil {
+		cancel()
+	}
+	if pools != nil {
+		pools.CloseAll()
+	}
+	if testEnv != nil {
+		Expect(testEnv.Stop()).To(Succeed())
+	}
+	if pg != nil {
+		Expect(pg.Stop()).To(Succeed())
+	}
+})

@@ -1,0 +1,194 @@
+package controllers
+
+import (
+	"errors"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
+	"github.com/lethe-dev/lethe/internal/audit"
+	"github.com/lethe-dev/lethe/internal/tenantdb"
+)
+
+// tenantObservation is what one reconciliation found out about a tenant
+// database. Every message in it is safe for status and events: no value
+// from the Secret and no personal data.
+type tenantObservation struct {
+	secretName      string
+	secretMissing   bool
+	secretErr       error
+	connErr         *tenantdb.ConnectError
+	serverVersion   string
+	migrateErr      error
+	schemaVersion   int64
+	inventoryName   string
+	inventoryFound  bool
+	inventoryGen    int64
+	inventoryIssues []string
+	catalogErr      error
+	uncovered       []string
+	auditResult     *audit.Result
+	auditErr        error
+}
+
+// connected says whether the database was reached and its schema migrated.
+func (o *tenantObservation) connected() bool {
+	return !o.secretMissing && o.secretErr == nil && o.connErr == nil && o.migrateErr == nil
+}
+
+// maxUncoveredInStatus bounds status.uncoveredColumns (the CRD's MaxItems).
+const maxUncoveredInStatus = 100
+
+// applyTenantStatus computes the TenantDatabase's status from an observation,
+// one setter per condition, and returns the verdict.
+func applyTenantStatus(tdb *privacyv1alpha1.TenantDatabase, o *tenantObservation, now metav1.Time) verdict {
+	st := &tdb.Status
+	st.LastCheckTime = &now
+	v, reason, message := verdictReady, privacyv1alpha1.ReasonSucceeded, ""
+
+	fail := func(fv verdict, r, m string) {
+		if v == verdictReady {
+			v, reason, message = fv, r, m
+		}
+	}
+
+	setTenantConnected(tdb, o, fail)
+	setTenantInventoryValid(tdb, o, fail)
+	setTenantAuditChainIntact(tdb, o, fail)
+	setTenantUncovered(tdb, o)
+
+	if v == verdictReady {
+		message = fmt.Sprintf("connected to PostgreSQL %s; lethe schema version %d; inventory %s matches the schema; audit chain intact (%d records)",
+			o.serverVersion, o.schemaVersion, o.inventoryName, st.AuditRecords)
+	}
+	setSummary(&st.Conditions, &st.ObservedGeneration, tdb.Generation, v, reason, message)
+	return v
+}
+
+func setTenantConnected(tdb *privacyv1alpha1.TenantDatabase, o *tenantObservation, fail func(verdict, string, string)) {
+	st, gen := &tdb.Status, tdb.Generation
+	set := func(fv verdict, reason, message string) {
+		setCondition(&st.Conditions, gen, privacyv1alpha1.ConditionConnected, metav1.ConditionFalse, reason, message)
+		fail(fv, reason, message)
+	}
+	var keyMissing *tenantdb.KeyMissingError
+	var invalid *tenantdb.InvalidSecretError
+	switch {
+	case o.secretMissing:
+		set(verdictWaiting, privacyv1alpha1.ReasonSecretNotFound,
+			fmt.Sprintf("secret %s not found in namespace %s: create it with the key \"uri\", or host, port, dbname, user, password and sslmode", o.secretName, tdb.Namespace))
+	case errors.As(o.secretErr, &keyMissing):
+		set(verdictStalled, privacyv1alpha1.ReasonSecretKeyMissing, fmt.Sprintf("secret %s %s", o.secretName, keyMissing.Error()))
+	case errors.As(o.secretErr, &invalid):
+		set(verdictStalled, privacyv1alpha1.ReasonSecretInvalid, fmt.Sprintf("secret %s %s", o.secretName, invalid.Error()))
+	case o.secretErr != nil:
+		set(verdictWaiting, privacyv1alpha1.ReasonConnectionFailed, fmt.Sprintf("secret %s: %v", o.secretName, o.secretErr))
+	case o.connErr != nil:
+		switch o.connErr.Kind {
+		case tenantdb.FailureAuthentication:
+			set(verdictStalled, privacyv1alpha1.ReasonAuthenticationFailed,
+				fmt.Sprintf("%s: check user and password in secret %s", o.connErr.Error(), o.secretName))
+		case tenantdb.FailureDatabaseNotFound:
+			set(verdictStalled, privacyv1alpha1.ReasonDatabaseNotFound,
+				fmt.Sprintf("%s: check dbname in secret %s", o.connErr.Error(), o.secretName))
+		case tenantdb.FailureUnreachable:
+			set(verdictWaiting, privacyv1alpha1.ReasonUnreachable,
+				fmt.Sprintf("cannot reach the database server of secret %s: %s", o.secretName, o.connErr.Error()))
+		default:
+			set(verdictWaiting, privacyv1alpha1.ReasonConnectionFailed,
+				fmt.Sprintf("cannot connect with secret %s: %s", o.secretName, o.connErr.Error()))
+		}
+	case o.migrateErr != nil:
+		set(verdictWaiting, privacyv1alpha1.ReasonSchemaMigrationFailed,
+			fmt.Sprintf("cannot create or migrate the lethe schema: %s", safeDBError(o.migrateErr)))
+	default:
+		st.ServerVersion = o.serverVersion
+		st.SchemaVersion = o.schemaVersion
+		setCondition(&st.Conditions, gen, privacyv1alpha1.ConditionConnected, metav1.ConditionTrue, privacyv1alpha1.ReasonConnected,
+			fmt.Sprintf("connected to PostgreSQL %s with secret %s", o.serverVersion, o.secretName))
+	}
+}
+
+func setTenantInventoryValid(tdb *privacyv1alpha1.TenantDatabase, o *tenantObservation, fail func(verdict, string, string)) {
+	st, gen := &tdb.Status, tdb.Generation
+	switch {
+	case !o.inventoryFound:
+		msg := fmt.Sprintf("DataInventory %s not found in namespace %s", o.inventoryName, tdb.Namespace)
+		setCondition(&st.Conditions, gen, privacyv1alpha1.ConditionInventoryValid, metav1.ConditionFalse, privacyv1alpha1.ReasonInventoryNotFound, msg)
+		fail(verdictWaiting, privacyv1alpha1.ReasonInventoryNotFound, msg)
+	case !o.connected():
+		setCondition(&st.Conditions, gen, privacyv1alpha1.ConditionInventoryValid, metav1.ConditionUnknown, privacyv1alpha1.ReasonProgressing,
+			"not checked: the database is not connected")
+	case o.catalogErr != nil:
+		msg := "cannot read the schema catalog: " + safeDBError(o.catalogErr)
+		setCondition(&st.Conditions, gen, privacyv1alpha1.ConditionInventoryValid, metav1.ConditionUnknown, privacyv1alpha1.ReasonProgressing, msg)
+		fail(verdictWaiting, privacyv1alpha1.ReasonProgressing, msg)
+	case len(o.inventoryIssues) > 0:
+		msg := fmt.Sprintf("DataInventory %s does not match the database: %s", o.inventoryName, listUpTo(o.inventoryIssues, 20, "; "))
+		setCondition(&st.Conditions, gen, privacyv1alpha1.ConditionInventoryValid, metav1.ConditionFalse, privacyv1alpha1.ReasonInventoryInvalid, msg)
+		fail(verdictStalled, privacyv1alpha1.ReasonInventoryInvalid, msg)
+	default:
+		st.InventoryGeneration = o.inventoryGen
+		setCondition(&st.Conditions, gen, privacyv1alpha1.ConditionInventoryValid, metav1.ConditionTrue, privacyv1alpha1.ReasonInventoryValid,
+			fmt.Sprintf("DataInventory %s (generation %d) matches the database", o.inventoryName, o.inventoryGen))
+	}
+}
+
+func setTenantAuditChainIntact(tdb *privacyv1alpha1.TenantDatabase, o *tenantObservation, fail func(verdict, string, string)) {
+	st, gen := &tdb.Status, tdb.Generation
+	switch {
+	case !o.connected():
+		if meta.FindStatusCondition(st.Conditions, privacyv1alpha1.ConditionAuditChainIntact) == nil {
+			setCondition(&st.Conditions, gen, privacyv1alpha1.ConditionAuditChainIntact, metav1.ConditionUnknown, privacyv1alpha1.ReasonProgressing,
+				"not verified: the database is not connected")
+		}
+	case o.auditErr != nil:
+		msg := "cannot read the audit log: " + safeDBError(o.auditErr)
+		setCondition(&st.Conditions, gen, privacyv1alpha1.ConditionAuditChainIntact, metav1.ConditionUnknown, privacyv1alpha1.ReasonProgressing, msg)
+		fail(verdictWaiting, privacyv1alpha1.ReasonProgressing, msg)
+	case !o.auditResult.Intact:
+		msg := fmt.Sprintf("audit log lethe.audit_log is not intact: %s", o.auditResult.Problem)
+		st.AuditRecords = o.auditResult.Records
+		setCondition(&st.Conditions, gen, privacyv1alpha1.ConditionAuditChainIntact, metav1.ConditionFalse, privacyv1alpha1.ReasonAuditChainBroken, msg)
+		fail(verdictStalled, privacyv1alpha1.ReasonAuditChainBroken, msg)
+	default:
+		st.AuditRecords = o.auditResult.Records
+		if o.auditResult.Head.ID != 0 {
+			st.AuditHead = &privacyv1alpha1.AuditHead{ID: o.auditResult.Head.ID, Hash: o.auditResult.Head.Hash}
+		}
+		setCondition(&st.Conditions, gen, privacyv1alpha1.ConditionAuditChainIntact, metav1.ConditionTrue, privacyv1alpha1.ReasonAuditChainIntact,
+			fmt.Sprintf("%d audit records, each linked to the one before", o.auditResult.Records))
+	}
+}
+
+func setTenantUncovered(tdb *privacyv1alpha1.TenantDatabase, o *tenantObservation) {
+	st, gen := &tdb.Status, tdb.Generation
+	if !o.connected() || !o.inventoryFound || o.catalogErr != nil {
+		return
+	}
+	if len(o.uncovered) == 0 {
+		st.UncoveredColumns = nil
+		setCondition(&st.Conditions, gen, privacyv1alpha1.ConditionUncoveredPersonalData, metav1.ConditionFalse, privacyv1alpha1.ReasonAllColumnsCovered,
+			"every column that looks personal is in the inventory")
+		return
+	}
+	st.UncoveredColumns = o.uncovered
+	if len(st.UncoveredColumns) > maxUncoveredInStatus {
+		st.UncoveredColumns = st.UncoveredColumns[:maxUncoveredInStatus]
+	}
+	setCondition(&st.Conditions, gen, privacyv1alpha1.ConditionUncoveredPersonalData, metav1.ConditionTrue, privacyv1alpha1.ReasonUncoveredColumns,
+		fmt.Sprintf("%d columns look personal but are not in DataInventory %s: %s", len(o.uncovered), o.inventoryName,
+			listUpTo(o.uncovered, 20, ", ")))
+}
+
+// safeDBError keeps the SQLSTATE-bearing part of a database error. PostgreSQL
+// error messages name objects, never row values, for the statements the
+// operator runs against its own schema and the catalog.
+func safeDBError(err error) string {
+	if ce := tenantdb.Classify(err); ce != nil && ce.Kind != tenantdb.FailureOther {
+		return ce.Error()
+	}
+	return err.Error()
+}

@@ -1,0 +1,97 @@
+// Command manager runs the Lethe controllers.
+package main
+
+import (
+	"flag"
+	"os"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
+	"github.com/lethe-dev/lethe/controllers"
+	"github.com/lethe-dev/lethe/internal/tenantdb"
+)
+
+func main() {
+	var (
+		metricsAddr, probeAddr        string
+		leaderElect                   bool
+		resyncInterval, retryInterval time.Duration
+		maxConcurrentReconciles       int
+	)
+	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address of the metrics endpoint; 0 disables it.")
+	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints; 0 disables them.")
+	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader, so only one replica reconciles at a time.")
+	flag.DurationVar(&resyncInterval, "resync-interval", 5*time.Minute, "How often a Ready tenant database is checked again.")
+	flag.DurationVar(&retryInterval, "retry-interval", 30*time.Second, "How soon a tenant database that could not be checked is tried again.")
+	flag.IntVar(&maxConcurrentReconciles, "max-concurrent-reconciles", 4, "How many objects of one kind are reconciled at once.")
+	opts := zap.Options{}
+	opts.BindFlags(flag.CommandLine)
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
+	log := ctrl.Log.WithName("setup")
+
+	scheme := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(privacyv1alpha1.AddToScheme(scheme))
+
+	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+		Scheme:                        scheme,
+		Metrics:                       metricsserver.Options{BindAddress: metricsAddr},
+		HealthProbeBindAddress:        probeAddr,
+		LeaderElection:                leaderElect,
+		LeaderElectionID:              "lethe.privacy.lethe.dev",
+		LeaderElectionReleaseOnCancel: true,
+	})
+	if err != nil {
+		log.Error(err, "cannot create the manager")
+		os.Exit(1)
+	}
+	ctx := ctrl.SetupSignalHandler()
+	pools := tenantdb.NewPools()
+	defer pools.CloseAll()
+
+	if err := (&controllers.TenantDatabaseReconciler{
+		Client:                  mgr.GetClient(),
+		APIReader:               mgr.GetAPIReader(),
+		Recorder:                mgr.GetEventRecorder("lethe-tenantdatabase"),
+		Pools:                   pools,
+		Clock:                   clock.RealClock{},
+		ResyncInterval:          resyncInterval,
+		RetryInterval:           retryInterval,
+		MaxConcurrentReconciles: maxConcurrentReconciles,
+	}).SetupWithManager(ctx, mgr); err != nil {
+		log.Error(err, "cannot set up the controller", "controller", "TenantDatabase")
+		os.Exit(1)
+	}
+	if err := (&controllers.DataInventoryReconciler{
+		Client:   mgr.GetClient(),
+		Recorder: mgr.GetEventRecorder("lethe-datainventory"),
+	}).SetupWithManager(mgr); err != nil {
+		log.Error(err, "cannot set up the controller", "controller", "DataInventory")
+		os.Exit(1)
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		log.Error(err, "cannot set up the health check")
+		os.Exit(1)
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		log.Error(err, "cannot set up the ready check")
+		os.Exit(1)
+	}
+
+	log.Info("starting manager")
+	if err := mgr.Start(ctx); err != nil {
+		log.Error(err, "manager stopped with an error")
+		pools.CloseAll()
+		os.Exit(1) //nolint:gocritic // pools are closed just above
+	}
+}
