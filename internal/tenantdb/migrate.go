@@ -38,15 +38,22 @@ func Migrations() fs.FS {
 
 // LatestSchemaVersion is the version the embedded migrations lead to.
 func LatestSchemaVersion() (int64, error) {
-	p, err := goose.NewProvider(goose.DialectPostgres, nil, Migrations(), goose.WithDisableVersioning(true))
+	names, err := fs.Glob(Migrations(), "*.sql")
 	if err != nil {
 		return 0, err
 	}
-	srcs := p.ListSources()
-	if len(srcs) == 0 {
+	var latest int64
+	for _, n := range names {
+		v, err := goose.NumericComponent(n)
+		if err != nil {
+			return 0, err
+		}
+		latest = max(latest, v)
+	}
+	if latest == 0 {
 		return 0, errors.New("no migrations embedded")
 	}
-	return srcs[len(srcs)-1].Version, nil
+	return latest, nil
 }
 
 // Migrate creates the lethe schema when missing and applies the embedded

@@ -1,0 +1,152 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/lethe-dev/lethe/internal/tenantdb"
+	"github.com/lethe-dev/lethe/internal/testutil/pgtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// setup returns a migrated database and a pool on it as the operator's role.
+func setup(t *testing.T) (pgtest.Database, *pgxpool.Pool) {
+	t.Helper()
+	db := pgtest.NewDatabase(t)
+	cfg, err := tenantdb.ParseSecret(db.SecretData(), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pools := tenantdb.NewPools()
+	t.Cleanup(pools.CloseAll)
+	pool, err := pools.Get(context.Background(), "t", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := tenantdb.Migrate(context.Background(), pool); err != nil {
+		t.Fatal(err)
+	}
+	return db, pool
+}
+
+func record(action string, rows int64) Record {
+	return Record{
+		Time:   time.Date(2026, 11, 1, 12, 0, 0, 123456789, time.UTC),
+		Actor:  "system:serviceaccount:lethe:lethe",
+		Object: Object{Kind: "DataSubjectRequest", Namespace: "acme", Name: "dsr-1", UID: "uid-1"},
+		Action: action, Entity: "customer", Rows: rows, SubjectDigest: "sha256:abc",
+	}
+}
+
+func appendAll(t *testing.T, pool *pgxpool.Pool, recs ...Record) []Entry {
+	t.Helper()
+	var out []Entry
+	err := pgx.BeginFunc(context.Background(), pool, func(tx pgx.Tx) error {
+		for _, r := range recs {
+			e, err := Append(context.Background(), tx, r)
+			if err != nil {
+				return err
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func verify(t *testing.T, pool *pgxpool.Pool, expect Head) Result {
+	t.Helper()
+	res, err := Verify(context.Background(), pool, expect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func TestAppendChainsRecordsAndVerifyAcceptsThem(t *testing.T) {
+	_, pool := setup(t)
+	entries := appendAll(t, pool, record("Erase", 3), record("Erase", 0), record("Export", 12))
+	if string(entries[1].PrevHash) != string(entries[0].Hash) || string(entries[2].PrevHash) != string(entries[1].Hash) {
+		t.Fatal("records are not chained")
+	}
+	res := verify(t, pool, Head{})
+	if !res.Intact || res.Records != 3 || res.Head.ID != entries[2].ID {
+		t.Fatalf("verify: %+v", res)
+	}
+	if again := verify(t, pool, res.Head); !again.Intact {
+		t.Fatalf("verify with the head seen before: %+v", again)
+	}
+}
+
+func TestARolledBackChangeLeavesNoRecord(t *testing.T) {
+	_, pool := setup(t)
+	ctx := context.Background()
+	boom := errors.New("the change failed")
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := Append(ctx, tx, record("Erase", 1)); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatal(err)
+	}
+	if res := verify(t, pool, Head{}); res.Records != 0 {
+		t.Fatalf("records after rollback: %d", res.Records)
+	}
+}
+
+func TestTheDatabaseRefusesChangesToTheLog(t *testing.T) {
+	_, pool := setup(t)
+	appendAll(t, pool, record("Erase", 1))
+	for _, sql := range []string{
+		"UPDATE lethe.audit_log SET rows_affected = 0",
+		"DELETE FROM lethe.audit_log",
+		"TRUNCATE lethe.audit_log",
+	} {
+		_, err := pool.Exec(context.Background(), sql)
+		if err == nil || !strings.Contains(err.Error(), "append-only") {
+			t.Errorf("%s: got %v, want a refusal", sql, err)
+		}
+	}
+}
+
+func TestVerifyFindsTampering(t *testing.T) {
+	tests := []struct {
+		name    string
+		sql     string
+		problem string
+	}{
+		{"changed content", "UPDATE lethe.audit_log SET rows_affected = 99 WHERE id = 2", "record 2 does not match its hash"},
+		{"removed record", "DELETE FROM lethe.audit_log WHERE id = 2", "record 3 does not link to the record before it"},
+		{"rewritten chain link", "UPDATE lethe.audit_log SET prev_hash = '\\x00' WHERE id = 3", "record 3 does not link"},
+		{"removed tail", "DELETE FROM lethe.audit_log WHERE id = 3", "record 3, seen before, is gone"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db, pool := setup(t)
+			appendAll(t, pool, record("Erase", 1), record("Erase", 2), record("Export", 3))
+			head := verify(t, pool, Head{}).Head
+			// A superuser can switch the triggers off; the chain still tells.
+			if err := pgtest.Shared().Exec(context.Background(), db.Name,
+				"SET session_replication_role = replica; "+tt.sql); err != nil {
+				t.Fatal(err)
+			}
+			res := verify(t, pool, head)
+			if res.Intact || !strings.Contains(res.Problem, tt.problem) {
+				t.Fatalf("got %+v, want problem %q", res, tt.problem)
+			}
+		})
+	}
+}

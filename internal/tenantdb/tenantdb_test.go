@@ -1,0 +1,153 @@
+package tenantdb
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/lethe-dev/lethe/internal/testutil/pgtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+func openPool(t *testing.T, data map[string][]byte) *pgxpool.Pool {
+	t.Helper()
+	cfg, err := ParseSecret(data, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pools := NewPools()
+	t.Cleanup(pools.CloseAll)
+	pool, err := pools.Get(context.Background(), "ns/t", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pool
+}
+
+func TestPingClassifiesFailures(t *testing.T) {
+	db := pgtest.NewDatabase(t)
+	tests := []struct {
+		name   string
+		mutate func(map[string][]byte)
+		want   FailureKind
+	}{
+		{"wrong password", func(d map[string][]byte) { d["password"] = []byte("wrong") }, FailureAuthentication},
+		{"unknown database", func(d map[string][]byte) { d["dbname"] = []byte("nope") }, FailureDatabaseNotFound},
+		{"nothing listening", func(d map[string][]byte) { d["port"] = []byte("1") }, FailureUnreachable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := db.SecretData()
+			tt.mutate(data)
+			_, err := Ping(context.Background(), openPool(t, data))
+			ce := Classify(err)
+			if ce == nil || ce.Kind != tt.want {
+				t.Fatalf("got %v (%#v), want kind %d", err, ce, tt.want)
+			}
+		})
+	}
+	version, err := Ping(context.Background(), openPool(t, db.SecretData()))
+	if err != nil || version == "" {
+		t.Fatalf("ping: %q %v", version, err)
+	}
+}
+
+func TestPoolsReplaceAPoolWhenTheConfigurationChanges(t *testing.T) {
+	db := pgtest.NewDatabase(t)
+	pools := NewPools()
+	defer pools.CloseAll()
+	a, _ := ParseSecret(db.SecretData(), 2)
+	b, _ := ParseSecret(db.SecretData(), 3)
+	ctx := context.Background()
+	p1, _ := pools.Get(ctx, "k", a)
+	p2, _ := pools.Get(ctx, "k", a)
+	if p1 != p2 {
+		t.Error("the same configuration must reuse the pool")
+	}
+	p3, _ := pools.Get(ctx, "k", b)
+	if p3 == p1 || pools.Len() != 1 {
+		t.Errorf("a new configuration must replace the pool (pools: %d)", pools.Len())
+	}
+	pools.Close("k")
+	if pools.Len() != 0 {
+		t.Error("Close must forget the pool")
+	}
+}
+
+func TestMigrateIsIdempotentAndPinsSearchPath(t *testing.T) {
+	db := pgtest.NewDatabase(t)
+	ctx := context.Background()
+	// A tenant's own search_path setting must not reach the operator.
+	if err := pgtest.Shared().Exec(ctx, db.Name, "ALTER ROLE "+pgtest.AppUser+" IN DATABASE "+db.Name+" SET search_path = public"); err != nil {
+		t.Fatal(err)
+	}
+	pool := openPool(t, db.SecretData())
+	v1, applied, err := Migrate(ctx, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	latest, err := LatestSchemaVersion()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v1 != latest || applied == 0 {
+		t.Fatalf("version %d (latest %d), applied %d", v1, latest, applied)
+	}
+	v2, applied, err := Migrate(ctx, pool)
+	if err != nil || v2 != v1 || applied != 0 {
+		t.Fatalf("second migrate: version %d applied %d err %v", v2, applied, err)
+	}
+	var sp string
+	if err := pool.QueryRow(ctx, "SHOW search_path").Scan(&sp); err != nil || sp != SearchPath {
+		t.Fatalf("search_path = %q (%v), want %q", sp, err, SearchPath)
+	}
+}
+
+func TestReadCatalog(t *testing.T) {
+	db := pgtest.NewDatabase(t)
+	ctx := context.Background()
+	pool := openPool(t, db.SecretData())
+	if _, err := pool.Exec(ctx, `
+		CREATE SCHEMA crm;
+		CREATE TABLE crm.people (id bigint PRIMARY KEY, email text NOT NULL, born date);
+		CREATE TABLE crm.visits (id bigint, visited_at timestamptz NOT NULL, person_id bigint REFERENCES crm.people(id),
+			ip inet, PRIMARY KEY (id, visited_at)) PARTITION BY RANGE (visited_at);
+		CREATE TABLE crm.visits_2026 PARTITION OF crm.visits FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+		CREATE SCHEMA lethe; CREATE TABLE lethe.internal (id int)`); err != nil {
+		t.Fatal(err)
+	}
+	cat, err := ReadCatalog(ctx, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cat.Tables) != 2 {
+		t.Fatalf("tables: %v (partitions and the lethe schema must not be listed)", keys(cat.Tables))
+	}
+	people := cat.Tables["crm.people"]
+	email, ok := people.Column("email")
+	if !ok || !email.NotNull || email.Category != 'S' || email.Type != "text" {
+		t.Errorf("email column: %+v", email)
+	}
+	if born, _ := people.Column("born"); born.Category != 'D' || born.NotNull {
+		t.Errorf("born column: %+v", born)
+	}
+	visits := cat.Tables["crm.visits"]
+	if !visits.Partitioned || strings.Join(visits.PrimaryKey, ",") != "id,visited_at" {
+		t.Errorf("visits: partitioned %v, pk %v", visits.Partitioned, visits.PrimaryKey)
+	}
+	if len(cat.ForeignKeys) != 1 || cat.ForeignKeys[0].RefTable != "crm.people" || cat.ForeignKeys[0].Columns[0] != "person_id" {
+		t.Errorf("foreign keys: %+v", cat.ForeignKeys)
+	}
+}
+
+func keys(m map[string]*Table) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
