@@ -21,6 +21,11 @@ import (
 )
 
 func main() {
+	os.Exit(run())
+}
+
+// run wires the manager and runs it until a signal; it returns the exit code.
+func run() int {
 	var (
 		metricsAddr, probeAddr        string
 		leaderElect                   bool
@@ -53,7 +58,7 @@ func main() {
 	})
 	if err != nil {
 		log.Error(err, "cannot create the manager")
-		os.Exit(1)
+		return 1
 	}
 	ctx := ctrl.SetupSignalHandler()
 	pools := tenantdb.NewPools()
@@ -70,28 +75,28 @@ func main() {
 		MaxConcurrentReconciles: maxConcurrentReconciles,
 	}).SetupWithManager(ctx, mgr); err != nil {
 		log.Error(err, "cannot set up the controller", "controller", "TenantDatabase")
-		os.Exit(1)
+		return 1
 	}
 	if err := (&controllers.DataInventoryReconciler{
 		Client:   mgr.GetClient(),
 		Recorder: mgr.GetEventRecorder("lethe-datainventory"),
 	}).SetupWithManager(mgr); err != nil {
 		log.Error(err, "cannot set up the controller", "controller", "DataInventory")
-		os.Exit(1)
+		return 1
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		log.Error(err, "cannot set up the health check")
-		os.Exit(1)
+		return 1
 	}
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		log.Error(err, "cannot set up the ready check")
-		os.Exit(1)
+		return 1
 	}
 
 	log.Info("starting manager")
 	if err := mgr.Start(ctx); err != nil {
 		log.Error(err, "manager stopped with an error")
-		pools.CloseAll()
-		os.Exit(1) //nolint:gocritic // pools are closed just above
+		return 1
 	}
+	return 0
 }

@@ -169,10 +169,10 @@ type IdentifierColumn struct {
 type RelationDirection string
 
 const (
-	// RelationChild: this entity's rows hold a foreign key to the related
+	// RelationChild means this entity's rows hold a foreign key to the related
 	// entity's rows (a case's comments point to the case).
 	RelationChild RelationDirection = "Child"
-	// RelationReferenced: the related entity's rows hold a foreign key to this
+	// RelationReferenced means the related entity's rows hold a foreign key to this
 	// entity's rows (the address row a customer points to).
 	RelationReferenced RelationDirection = "Referenced"
 )

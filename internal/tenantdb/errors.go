@@ -16,11 +16,11 @@ type FailureKind int
 const (
 	// FailureOther is any failure not classified below.
 	FailureOther FailureKind = iota
-	// FailureAuthentication: the server refused the credentials.
+	// FailureAuthentication means the server refused the credentials.
 	FailureAuthentication
-	// FailureUnreachable: the server did not answer (refused, timed out, DNS).
+	// FailureUnreachable means the server did not answer (refused, timed out, DNS).
 	FailureUnreachable
-	// FailureDatabaseNotFound: the server has no database of that name.
+	// FailureDatabaseNotFound means the server has no database of that name.
 	FailureDatabaseNotFound
 )
 

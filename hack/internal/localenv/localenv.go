@@ -1,0 +1,558 @@
+// Package localenv is the local environment the demo and the benchmarks run
+// in: a throwaway PostgreSQL (internal/testutil/pgtest), a real Kubernetes API
+// server with etcd (controller-runtime's envtest, the binaries under
+// KUBEBUILDER_ASSETS) with Lethe's CRDs installed, a kubeconfig for kubectl,
+// and the manager binary run as a child process.
+//
+// Every process it starts is its own child and is stopped by Stop; PostgreSQL
+// and the manager are also told to go when the calling process dies.
+package localenv
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/client-go/discovery"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
+	"github.com/lethe-dev/lethe/internal/testutil/pgtest"
+	"github.com/lethe-dev/lethe/internal/testutil/sampleapp"
+)
+
+// ModulePath is the module whose root Start looks for.
+const ModulePath = "github.com/lethe-dev/lethe"
+
+// Options configure Start.
+type Options struct {
+	// Dir is the work directory: the kubeconfig, the manager's log and the
+	// API server's and PostgreSQL's logs go there. It is created if missing.
+	Dir string
+	// DurablePostgres keeps PostgreSQL's default durability settings
+	// (benchmarks); without it writes skip fsync.
+	DurablePostgres bool
+	// MaxConnections is PostgreSQL's max_connections (default 200).
+	MaxConnections int
+	// AssetsDir holds kube-apiserver, etcd and kubectl. Default:
+	// $KUBEBUILDER_ASSETS, else the newest <repo>/bin/k8s/*.
+	AssetsDir string
+}
+
+// Env is a running local environment.
+type Env struct {
+	// Dir is the work directory.
+	Dir string
+	// RepoRoot is the root of the Lethe module.
+	RepoRoot string
+	// AssetsDir holds kube-apiserver, etcd and kubectl.
+	AssetsDir string
+	// KubeconfigPath is the admin kubeconfig for kubectl and the manager.
+	KubeconfigPath string
+	// KubectlPath is the kubectl Kubectl runs; default <AssetsDir>/kubectl.
+	KubectlPath string
+
+	// Postgres is the PostgreSQL server.
+	Postgres *pgtest.Server
+	// TestEnv is the API server and etcd.
+	TestEnv *envtest.Environment
+	// Config is the admin REST config.
+	Config *rest.Config
+	// Scheme has the client-go and Lethe types.
+	Scheme *runtime.Scheme
+	// Client is a controller-runtime client for the API server (no cache).
+	Client client.Client
+
+	apiLog   *os.File
+	stopOnce sync.Once
+	stopErr  error
+}
+
+var quietLog sync.Once
+
+// Start starts PostgreSQL and the API server, installs the CRDs from
+// <repo>/config/crd/bases, writes <Dir>/kubeconfig and builds a client.
+func Start(ctx context.Context, opts Options) (_ *Env, err error) {
+	// envtest logs through controller-runtime's logger; without one it
+	// complains after 30 s. Its messages are not needed here.
+	quietLog.Do(func() { ctrllog.SetLogger(zap.New(zap.WriteTo(io.Discard))) })
+
+	if opts.Dir == "" {
+		return nil, errors.New("localenv: Options.Dir is required")
+	}
+	dir, err := filepath.Abs(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	root, err := FindRepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	assets, err := findAssets(opts.AssetsDir, root)
+	if err != nil {
+		return nil, err
+	}
+	e := &Env{Dir: dir, RepoRoot: root, AssetsDir: assets, KubectlPath: filepath.Join(assets, "kubectl"),
+		KubeconfigPath: filepath.Join(dir, "kubeconfig")}
+	defer func() {
+		if err != nil {
+			_ = e.Stop() // the start-up error is the one to report
+		}
+	}()
+
+	e.Scheme = runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(e.Scheme))
+	utilruntime.Must(privacyv1alpha1.AddToScheme(e.Scheme))
+
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	e.Postgres, err = pgtest.Start(pgtest.Options{Durable: opts.DurablePostgres, MaxConnections: opts.MaxConnections,
+		LogPath: filepath.Join(dir, "postgres.log")})
+	if err != nil {
+		return nil, fmt.Errorf("start PostgreSQL: %w", err)
+	}
+
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if e.apiLog, err = os.Create(filepath.Join(dir, "kube-apiserver.log")); err != nil {
+		return nil, err
+	}
+	te := &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+		BinaryAssetsDirectory: assets,
+		Scheme:                e.Scheme,
+		// Never touch whatever cluster the caller's kubeconfig points at.
+		UseExistingCluster: ptr.To(false),
+	}
+	if os.Getenv("KUBEBUILDER_CONTROLPLANE_START_TIMEOUT") == "" {
+		// Two cores shared with PostgreSQL and a compiler: be patient.
+		te.ControlPlaneStartTimeout = 60 * time.Second
+	}
+	api := te.ControlPlane.GetAPIServer()
+	api.Out, api.Err = e.apiLog, e.apiLog
+	// Start fills TestEnv before it can fail, so Stop cleans up what did
+	// start.
+	e.TestEnv = te
+	cfg, err := te.Start()
+	if err != nil {
+		return nil, fmt.Errorf("start the Kubernetes API server (assets in %s): %w", assets, err)
+	}
+	e.Config = rest.CopyConfig(cfg)
+
+	admin, err := te.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("add the admin user: %w", err)
+	}
+	kubeconfig, err := admin.KubeConfig()
+	if err != nil {
+		return nil, fmt.Errorf("admin kubeconfig: %w", err)
+	}
+	if err := os.WriteFile(e.KubeconfigPath, kubeconfig, 0o600); err != nil {
+		return nil, err
+	}
+	if e.Client, err = client.New(e.Config, client.Options{Scheme: e.Scheme}); err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
+	return e, nil
+}
+
+// Stop stops the API server, etcd and PostgreSQL. It is safe to call more
+// than once; it does not stop managers started by StartManager.
+func (e *Env) Stop() error {
+	e.stopOnce.Do(func() {
+		var errs []error
+		if e.TestEnv != nil {
+			if err := e.TestEnv.Stop(); err != nil {
+				errs = append(errs, fmt.Errorf("stop the API server: %w", err))
+			}
+		}
+		if e.apiLog != nil {
+			_ = e.apiLog.Close()
+		}
+		if e.Postgres != nil {
+			if err := e.Postgres.Stop(); err != nil {
+				errs = append(errs, fmt.Errorf("stop PostgreSQL: %w", err))
+			}
+		}
+		e.stopErr = errors.Join(errs...)
+	})
+	return e.stopErr
+}
+
+// EnsureNamespace creates the namespace unless it exists.
+func (e *Env) EnsureNamespace(ctx context.Context, name string) error {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	if err := e.Client.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create namespace %s: %w", name, err)
+	}
+	return nil
+}
+
+// CreateTenant creates the database tenant, loads the sample application into
+// it as the application user, and creates (or replaces the data of) the
+// connection Secret secretName in namespace, creating the namespace if
+// missing. opts.Tenant defaults to tenant.
+func (e *Env) CreateTenant(ctx context.Context, namespace, secretName, tenant string,
+	opts sampleapp.Options) (pgtest.Database, error) {
+	db, err := e.Postgres.CreateDatabase(ctx, tenant)
+	if err != nil {
+		return pgtest.Database{}, err
+	}
+	if opts.Tenant == "" {
+		opts.Tenant = tenant
+	}
+	conn, err := e.Postgres.AppConn(ctx, db)
+	if err != nil {
+		return pgtest.Database{}, fmt.Errorf("connect to database %s: %w", db.Name, err)
+	}
+	err = sampleapp.Load(ctx, conn, opts)
+	_ = conn.Close(context.Background())
+	if err != nil {
+		return pgtest.Database{}, fmt.Errorf("load the sample application into %s: %w", db.Name, err)
+	}
+	if err := e.EnsureNamespace(ctx, namespace); err != nil {
+		return pgtest.Database{}, err
+	}
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: secretName, Namespace: namespace,
+			Labels: map[string]string{"app.kubernetes.io/part-of": "lethe-local"}},
+		Type: corev1.SecretTypeOpaque,
+		Data: db.SecretData(),
+	}
+	if err := e.Client.Create(ctx, secret); err != nil {
+		if !apierrors.IsAlreadyExists(err) {
+			return pgtest.Database{}, fmt.Errorf("create Secret %s/%s: %w", namespace, secretName, err)
+		}
+		old := &corev1.Secret{}
+		if err := e.Client.Get(ctx, client.ObjectKeyFromObject(secret), old); err != nil {
+			return pgtest.Database{}, err
+		}
+		old.Data, old.StringData = secret.Data, nil
+		if err := e.Client.Update(ctx, old); err != nil {
+			return pgtest.Database{}, fmt.Errorf("update Secret %s/%s: %w", namespace, secretName, err)
+		}
+	}
+	return db, nil
+}
+
+// Kubectl is a kubectl command for the environment's API server, run from the
+// repository root (so paths such as config/samples work).
+func (e *Env) Kubectl(args ...string) *exec.Cmd {
+	return e.KubectlContext(context.Background(), args...)
+}
+
+// KubectlContext is Kubectl, killed when ctx is done.
+func (e *Env) KubectlContext(ctx context.Context, args ...string) *exec.Cmd {
+	full := append([]string{"--kubeconfig", e.KubeconfigPath, "--cache-dir", filepath.Join(e.Dir, "kube-cache")}, args...)
+	cmd := exec.CommandContext(ctx, e.KubectlPath, full...) // #nosec G204 -- our own kubectl and arguments
+	cmd.Dir = e.RepoRoot
+	cmd.Env = append(withoutEnv(os.Environ(), "KUBECONFIG"), "KUBECONFIG="+e.KubeconfigPath)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	return cmd
+}
+
+// Versions of the environment's servers.
+type Versions struct {
+	Kubernetes string
+	PostgreSQL string
+}
+
+// ServerVersions asks the API server and PostgreSQL for their versions.
+func (e *Env) ServerVersions(ctx context.Context) (Versions, error) {
+	var v Versions
+	dc, err := discovery.NewDiscoveryClientForConfig(e.Config)
+	if err != nil {
+		return v, err
+	}
+	info, err := dc.ServerVersion()
+	if err != nil {
+		return v, fmt.Errorf("kubernetes version: %w", err)
+	}
+	v.Kubernetes = info.GitVersion
+	conn, err := e.Postgres.AppConn(ctx, pgtest.Database{Name: "postgres", Host: "127.0.0.1",
+		Port: e.Postgres.Port, User: pgtest.AppUser, Password: e.Postgres.AppPassword})
+	if err != nil {
+		return v, fmt.Errorf("PostgreSQL version: %w", err)
+	}
+	defer func() { _ = conn.Close(context.Background()) }()
+	if err := conn.QueryRow(ctx, "SHOW server_version").Scan(&v.PostgreSQL); err != nil {
+		return v, fmt.Errorf("PostgreSQL version: %w", err)
+	}
+	return v, nil
+}
+
+// ErrExited is returned by Manager.Stop when the manager had ended on its own.
+var ErrExited = errors.New("the manager had already exited")
+
+// Manager is a running manager process.
+type Manager struct {
+	// LogPath is the file its stdout and stderr go to.
+	LogPath string
+
+	cmd      *exec.Cmd
+	log      *os.File
+	exited   chan struct{}
+	waitErr  error
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// StartManager runs the manager binary with KUBECONFIG set to the
+// environment's kubeconfig, the metrics and health endpoints disabled (args
+// may override them: the last occurrence of a flag wins) and its output in
+// <Dir>/manager.log.
+func (e *Env) StartManager(ctx context.Context, managerBin string, args ...string) (*Manager, error) {
+	bin, err := filepath.Abs(managerBin)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := os.Stat(bin); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+		return nil, fmt.Errorf("manager binary %s not found or not executable: build it with `go build -o bin/manager .`", managerBin)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	logPath := filepath.Join(e.Dir, "manager.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	full := append([]string{"--metrics-bind-address=0", "--health-probe-bind-address=0"}, args...)
+	cmd := exec.Command(bin, full...) // #nosec G204 -- the manager binary the caller named
+	cmd.Dir = e.Dir
+	cmd.Env = append(withoutEnv(os.Environ(), "KUBECONFIG"), "KUBECONFIG="+e.KubeconfigPath)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	// The manager goes when we go, even if we are killed; in its own process
+	// group, a Ctrl-C in the terminal reaches only us, and Stop stops it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM, Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		_ = logFile.Close()
+		return nil, fmt.Errorf("start the manager: %w", err)
+	}
+	m := &Manager{LogPath: logPath, cmd: cmd, log: logFile, exited: make(chan struct{})}
+	go func() {
+		m.waitErr = cmd.Wait()
+		_ = logFile.Close()
+		close(m.exited)
+	}()
+	return m, nil
+}
+
+// Pid is the manager's process id.
+func (m *Manager) Pid() int { return m.cmd.Process.Pid }
+
+// Exited is closed when the manager process has ended.
+func (m *Manager) Exited() <-chan struct{} { return m.exited }
+
+// ExitError is how the process ended, once Exited is closed.
+func (m *Manager) ExitError() error {
+	select {
+	case <-m.exited:
+		return m.waitErr
+	default:
+		return nil
+	}
+}
+
+// PeakRSS is the manager's peak resident set size in bytes: VmHWM from
+// /proc/<pid>/status while it runs, its rusage maximum after it ended.
+func (m *Manager) PeakRSS() (int64, error) {
+	select {
+	case <-m.exited:
+		if ps := m.cmd.ProcessState; ps != nil {
+			if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
+				return ru.Maxrss * 1024, nil // kilobytes on Linux
+			}
+		}
+		return 0, errors.New("the manager has exited and its resource usage is unknown")
+	default:
+	}
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", m.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = f.Close() }()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "VmHWM:") {
+			continue
+		}
+		fields := strings.Fields(strings.TrimPrefix(line, "VmHWM:"))
+		if len(fields) != 2 || fields[1] != "kB" {
+			return 0, fmt.Errorf("unexpected line in /proc status: %q", line)
+		}
+		kb, err := strconv.ParseInt(fields[0], 10, 64)
+		if err != nil {
+			return 0, err
+		}
+		return kb * 1024, nil
+	}
+	if err := sc.Err(); err != nil {
+		return 0, err
+	}
+	return 0, errors.New("no VmHWM in /proc status")
+}
+
+// Stop sends SIGTERM and waits for the manager to end, killing it after 10 s.
+// It returns an error wrapping ErrExited if the manager had ended on its own,
+// and an error if it failed on SIGTERM or had to be killed.
+func (m *Manager) Stop() error {
+	m.stopOnce.Do(func() {
+		select {
+		case <-m.exited:
+			// It ended on its own: that is an error worth reporting.
+			if m.waitErr != nil {
+				m.stopErr = fmt.Errorf("%w: %w", ErrExited, m.waitErr)
+			} else {
+				m.stopErr = ErrExited
+			}
+			return
+		default:
+		}
+		_ = m.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-m.exited:
+			if m.waitErr != nil && !signaled(m.waitErr, syscall.SIGTERM) {
+				m.stopErr = fmt.Errorf("the manager stopped with an error: %w", m.waitErr)
+			}
+		case <-time.After(10 * time.Second):
+			_ = m.cmd.Process.Kill()
+			<-m.exited
+			m.stopErr = errors.New("the manager did not stop within 10s of SIGTERM and was killed")
+		}
+	})
+	return m.stopErr
+}
+
+// signaled says whether err is the exit of a process killed by sig.
+func signaled(err error, sig syscall.Signal) bool {
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		return false
+	}
+	ws, ok := ee.Sys().(syscall.WaitStatus)
+	return ok && ws.Signaled() && ws.Signal() == sig
+}
+
+// TailFile returns the last n lines of a file, with every occurrence of the
+// secrets replaced by "<redacted>".
+func TailFile(path string, n int, secrets ...string) (string, error) {
+	b, err := os.ReadFile(path) // #nosec G304 -- a log file we wrote
+	if err != nil {
+		return "", err
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return Redact(strings.Join(lines, "\n"), secrets...), nil
+}
+
+// Redact replaces every non-empty secret in s with "<redacted>".
+func Redact(s string, secrets ...string) string {
+	for _, sec := range secrets {
+		if sec != "" {
+			s = strings.ReplaceAll(s, sec, "<redacted>")
+		}
+	}
+	return s
+}
+
+// FindRepoRoot walks up from the working directory to the directory whose
+// go.mod declares the Lethe module.
+func FindRepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && declaresModule(b, ModulePath) {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("not inside the %s module: run from the repository root", ModulePath)
+		}
+		dir = parent
+	}
+}
+
+func declaresModule(gomod []byte, path string) bool {
+	for _, line := range bytes.Split(gomod, []byte("\n")) {
+		f := strings.Fields(string(line))
+		if len(f) >= 2 && f[0] == "module" && strings.Trim(f[1], `"`) == path {
+			return true
+		}
+	}
+	return false
+}
+
+// findAssets picks the directory with kube-apiserver, etcd and kubectl.
+func findAssets(explicit, root string) (string, error) {
+	candidates := []string{explicit, os.Getenv("KUBEBUILDER_ASSETS")}
+	found, _ := filepath.Glob(filepath.Join(root, "bin", "k8s", "*"))
+	sort.Sort(sort.Reverse(sort.StringSlice(found)))
+	candidates = append(candidates, found...)
+	for _, d := range candidates {
+		if d == "" {
+			continue
+		}
+		if hasAssets(d) {
+			return filepath.Abs(d)
+		}
+		if d == explicit || d == os.Getenv("KUBEBUILDER_ASSETS") {
+			return "", fmt.Errorf("%s lacks kube-apiserver, etcd or kubectl: run `make envtest`", d)
+		}
+	}
+	return "", errors.New("no kube-apiserver, etcd and kubectl found: set KUBEBUILDER_ASSETS or run `make envtest`")
+}
+
+func hasAssets(dir string) bool {
+	for _, name := range []string{"kube-apiserver", "etcd", "kubectl"} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func withoutEnv(env []string, key string) []string {
+	out := env[:0:0]
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, key+"=") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
