@@ -19,8 +19,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
-	"github.com/lethe-dev/lethe/internal/testutil/sampleapp"
 	"github.com/lethe-dev/lethe/internal/testutil/pgtest"
+	"github.com/lethe-dev/lethe/internal/testutil/sampleapp"
 )
 
 const (
