@@ -147,3 +147,16 @@ func statusText(ns, name string) string {
 	Expect(err).NotTo(HaveOccurred())
 	return string(raw) + eventsOf(ns, name)
 }
+
+// tenantWithSecret sets up a namespace with the sample inventory, a sample
+// database, a Secret for it changed by mutate, and a TenantDatabase.
+func tenantWithSecret(mutate func(data map[string][]byte)) (string, pgtest.Database) {
+	ns := newNamespace()
+	db := sampleDatabase()
+	data := db.SecretData()
+	mutate(data)
+	Expect(k8s.Create(ctx, sampleInventory(ns))).To(Succeed())
+	Expect(k8s.Create(ctx, secret(ns, "db", data))).To(Succeed())
+	Expect(k8s.Create(ctx, tenantDatabase(ns, "tenant", "db", "customer-service"))).To(Succeed())
+	return ns, db
+}

@@ -52,13 +52,9 @@ var _ = Describe("TenantDatabase", func() {
 	})
 
 	It("stalls on a Secret missing a key, naming the key, and heals when it is added", func() {
-		ns := newNamespace()
-		db := sampleDatabase()
-		data := db.SecretData()
-		delete(data, "dbname")
-		Expect(k8s.Create(ctx, sampleInventory(ns))).To(Succeed())
-		Expect(k8s.Create(ctx, secret(ns, "db", data))).To(Succeed())
-		Expect(k8s.Create(ctx, tenantDatabase(ns, "tenant", "db", "customer-service"))).To(Succeed())
+		ns, db := tenantWithSecret(func(data map[string][]byte) {
+			delete(data, "dbname")
+		})
 		c := expectCondition(ns, "tenant", privacyv1alpha1.ConditionReady, metav1.ConditionFalse, privacyv1alpha1.ReasonSecretKeyMissing)
 		Expect(c.Message).To(ContainSubstring(`secret db has no key "dbname"`))
 		expectCondition(ns, "tenant", privacyv1alpha1.ConditionStalled, metav1.ConditionTrue, privacyv1alpha1.ReasonSecretKeyMissing)
@@ -70,25 +66,20 @@ var _ = Describe("TenantDatabase", func() {
 	})
 
 	It("refuses an unknown Secret key", func() {
-		ns := newNamespace()
-		db := sampleDatabase()
-		data := db.SecretData()
-		data["passwd"] = data["password"]
-		Expect(k8s.Create(ctx, sampleInventory(ns))).To(Succeed())
-		Expect(k8s.Create(ctx, secret(ns, "db", data))).To(Succeed())
-		Expect(k8s.Create(ctx, tenantDatabase(ns, "tenant", "db", "customer-service"))).To(Succeed())
+		ns, _ := tenantWithSecret(func(data map[string][]byte) {
+			data["passwd"] = data["password"]
+		})
 		c := expectCondition(ns, "tenant", privacyv1alpha1.ConditionReady, metav1.ConditionFalse, privacyv1alpha1.ReasonSecretInvalid)
 		Expect(c.Message).To(ContainSubstring(`unknown key "passwd"`))
+
+		updateSecret(ns, "db", func(d map[string][]byte) { delete(d, "passwd") })
+		expectCondition(ns, "tenant", privacyv1alpha1.ConditionReady, metav1.ConditionTrue, privacyv1alpha1.ReasonSucceeded)
 	})
 
 	It("reports a wrong password as AuthenticationFailed without revealing it, and heals when the Secret is fixed", func() {
-		ns := newNamespace()
-		db := sampleDatabase()
-		data := db.SecretData()
-		data["password"] = []byte("not-the-password-4711")
-		Expect(k8s.Create(ctx, sampleInventory(ns))).To(Succeed())
-		Expect(k8s.Create(ctx, secret(ns, "db", data))).To(Succeed())
-		Expect(k8s.Create(ctx, tenantDatabase(ns, "tenant", "db", "customer-service"))).To(Succeed())
+		ns, db := tenantWithSecret(func(data map[string][]byte) {
+			data["password"] = []byte("not-the-password-4711")
+		})
 		expectCondition(ns, "tenant", privacyv1alpha1.ConditionReady, metav1.ConditionFalse, privacyv1alpha1.ReasonAuthenticationFailed)
 		expectCondition(ns, "tenant", privacyv1alpha1.ConditionConnected, metav1.ConditionFalse, privacyv1alpha1.ReasonAuthenticationFailed)
 		Expect(statusText(ns, "tenant")).NotTo(ContainSubstring("not-the-password-4711"))
@@ -98,13 +89,9 @@ var _ = Describe("TenantDatabase", func() {
 	})
 
 	It("reports an unreachable host as Unreachable and heals when the Secret points at the server", func() {
-		ns := newNamespace()
-		db := sampleDatabase()
-		data := db.SecretData()
-		data["port"] = []byte("1") // nothing listens on 127.0.0.1:1
-		Expect(k8s.Create(ctx, sampleInventory(ns))).To(Succeed())
-		Expect(k8s.Create(ctx, secret(ns, "db", data))).To(Succeed())
-		Expect(k8s.Create(ctx, tenantDatabase(ns, "tenant", "db", "customer-service"))).To(Succeed())
+		ns, db := tenantWithSecret(func(data map[string][]byte) {
+			data["port"] = []byte("1") // nothing listens on 127.0.0.1:1
+		})
 		expectCondition(ns, "tenant", privacyv1alpha1.ConditionReady, metav1.ConditionFalse, privacyv1alpha1.ReasonUnreachable)
 		expectCondition(ns, "tenant", privacyv1alpha1.ConditionReconciling, metav1.ConditionTrue, privacyv1alpha1.ReasonUnreachable)
 
@@ -113,14 +100,13 @@ var _ = Describe("TenantDatabase", func() {
 	})
 
 	It("reports a database that does not exist as DatabaseNotFound", func() {
-		ns := newNamespace()
-		db := sampleDatabase()
-		data := db.SecretData()
-		data["dbname"] = []byte("no_such_database")
-		Expect(k8s.Create(ctx, sampleInventory(ns))).To(Succeed())
-		Expect(k8s.Create(ctx, secret(ns, "db", data))).To(Succeed())
-		Expect(k8s.Create(ctx, tenantDatabase(ns, "tenant", "db", "customer-service"))).To(Succeed())
+		ns, db := tenantWithSecret(func(data map[string][]byte) {
+			data["dbname"] = []byte("no_such_database")
+		})
 		expectCondition(ns, "tenant", privacyv1alpha1.ConditionReady, metav1.ConditionFalse, privacyv1alpha1.ReasonDatabaseNotFound)
+
+		updateSecret(ns, "db", func(d map[string][]byte) { d["dbname"] = []byte(db.Name) })
+		expectCondition(ns, "tenant", privacyv1alpha1.ConditionReady, metav1.ConditionTrue, privacyv1alpha1.ReasonSucceeded)
 	})
 
 	It("waits for a missing DataInventory and heals when it is created", func() {
