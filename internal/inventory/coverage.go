@@ -72,7 +72,7 @@ func looksPersonal(c tenantdb.Column) bool {
 		return true
 	}
 	words := splitWords(c.Name)
-	if len(words) > 1 && words[len(words)-1] == "id" && c.Category == catNumeric {
+	if len(words) > 1 && words[len(words)-1] == "id" && c.Category == 'N' { // numeric (pg_type.typcategory)
 		return false // a key, not an identifier
 	}
 	for i, w := range words {

@@ -3,10 +3,10 @@ package inventory
 import (
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
+	"github.com/lethe-dev/lethe/internal/masking"
 	"github.com/lethe-dev/lethe/internal/tenantdb"
 )
 
@@ -94,47 +94,11 @@ func checkColumns(cat *tenantdb.Catalog, owner *privacyv1alpha1.Entity, cols []s
 	}
 }
 
-// Type categories of pg_type.typcategory.
-const (
-	catString   = 'S'
-	catNumeric  = 'N'
-	catDateTime = 'D'
-)
-
-// fits says why a strategy cannot apply to a column, or "" when it can.
+// fits says why a strategy cannot apply to a column, or "" when it can. The
+// masking engine is the one judge: what it refuses here it refuses at run
+// time.
 func fits(s privacyv1alpha1.MaskingStrategy, c tenantdb.Column) string {
-	switch s.Type {
-	case privacyv1alpha1.StrategyNullify:
-		if c.NotNull {
-			return "the column is NOT NULL; use Replace or Clear"
-		}
-	case privacyv1alpha1.StrategyReplace:
-		if s.Value == nil {
-			return "no value"
-		}
-		switch c.Category {
-		case catString:
-		case catNumeric:
-			if _, err := strconv.ParseFloat(*s.Value, 64); err != nil {
-				return "the column is numeric and the value is not a number"
-			}
-		default:
-			return "Replace needs a text or numeric column"
-		}
-	case privacyv1alpha1.StrategyHash, privacyv1alpha1.StrategyPseudonym, privacyv1alpha1.StrategyFake,
-		privacyv1alpha1.StrategyPartial, privacyv1alpha1.StrategyClear:
-		if c.Category != catString {
-			return "it needs a text column"
-		}
-	case privacyv1alpha1.StrategyGeneralize:
-		if s.Precision != nil && c.Category != catDateTime {
-			return "precision needs a date or timestamp column"
-		}
-		if s.Bucket != nil && c.Category != catNumeric {
-			return "bucket needs a numeric column"
-		}
-	}
-	return ""
+	return masking.Check(s, c)
 }
 
 func equal(a, b []string) bool {

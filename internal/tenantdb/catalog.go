@@ -2,6 +2,8 @@ package tenantdb
 
 import (
 	"context"
+	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -22,6 +24,14 @@ type Column struct {
 	// B boolean, I network address, U user-defined, A array, ...
 	Category byte
 	NotNull  bool
+	// Unique is true when the column alone is unique: it is the only key
+	// column of a unique index (a primary key, a unique constraint, or a
+	// unique index, partial ones included). Expression indexes and
+	// multi-column keys do not count.
+	Unique bool
+	// Indexed is true when the column leads some index, so an equality
+	// lookup on it does not scan the table.
+	Indexed bool
 }
 
 // Table is a live table (ordinary or partitioned; partitions are not listed).
@@ -31,6 +41,9 @@ type Table struct {
 	Partitioned bool
 	Columns     []Column
 	PrimaryKey  []string
+	// Rows is PostgreSQL's estimate of the table's rows (pg_class.reltuples;
+	// 0 when never analysed).
+	Rows int64
 }
 
 // Column finds a column by name.
@@ -61,7 +74,13 @@ type Catalog struct {
 
 const columnsSQL = `
 SELECT n.nspname, c.relname, c.relkind = 'p', a.attname,
-       pg_catalog.format_type(a.atttypid, a.atttypmod), t.typcategory::text, a.attnotnull
+       pg_catalog.format_type(a.atttypid, a.atttypmod), t.typcategory::text, a.attnotnull,
+       EXISTS (SELECT 1 FROM pg_catalog.pg_index i
+               WHERE i.indrelid = c.oid AND i.indisunique AND i.indnkeyatts = 1 AND i.indkey[0] = a.attnum),
+       EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND i.indkey[0] = a.attnum),
+       GREATEST(c.reltuples, 0)::bigint +
+         COALESCE((SELECT sum(GREATEST(p.reltuples, 0))::bigint FROM pg_catalog.pg_inherits h
+                   JOIN pg_catalog.pg_class p ON p.oid = h.inhrelid WHERE h.inhparent = c.oid), 0)
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -96,19 +115,21 @@ func ReadCatalog(ctx context.Context, q Querier) (*Catalog, error) {
 	for rows.Next() {
 		var (
 			schema, table, col, typ, category string
-			partitioned, notNull              bool
+			partitioned, notNull, unique      bool
+			indexed                           bool
+			estimate                          int64
 		)
-		if err := rows.Scan(&schema, &table, &partitioned, &col, &typ, &category, &notNull); err != nil {
+		if err := rows.Scan(&schema, &table, &partitioned, &col, &typ, &category, &notNull, &unique, &indexed, &estimate); err != nil {
 			rows.Close()
 			return nil, err
 		}
 		key := schema + "." + table
 		t, ok := cat.Tables[key]
 		if !ok {
-			t = &Table{Schema: schema, Name: table, Partitioned: partitioned}
+			t = &Table{Schema: schema, Name: table, Partitioned: partitioned, Rows: estimate}
 			cat.Tables[key] = t
 		}
-		c := Column{Name: col, Type: typ, NotNull: notNull}
+		c := Column{Name: col, Type: typ, NotNull: notNull, Unique: unique, Indexed: indexed}
 		if category != "" {
 			c.Category = category[0]
 		}
@@ -141,4 +162,42 @@ func ReadCatalog(ctx context.Context, q Querier) (*Catalog, error) {
 		}
 	}
 	return cat, rows.Err()
+}
+
+// catalogTTL is how long a cached catalog serves: schema changes are seen
+// within it.
+const catalogTTL = 10 * time.Second
+
+var catalogs = struct {
+	sync.Mutex
+	m map[Querier]cachedCatalog
+}{m: map[Querier]cachedCatalog{}}
+
+type cachedCatalog struct {
+	cat *Catalog
+	at  time.Time
+}
+
+// CachedCatalog reads the catalog through q at most once per catalogTTL.
+// Callers must not modify the returned catalog.
+func CachedCatalog(ctx context.Context, q Querier) (*Catalog, error) {
+	catalogs.Lock()
+	c, ok := catalogs.m[q]
+	catalogs.Unlock()
+	if ok && time.Since(c.at) < catalogTTL {
+		return c.cat, nil
+	}
+	cat, err := ReadCatalog(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	catalogs.Lock()
+	defer catalogs.Unlock()
+	for k, v := range catalogs.m {
+		if time.Since(v.at) >= catalogTTL {
+			delete(catalogs.m, k)
+		}
+	}
+	catalogs.m[q] = cachedCatalog{cat: cat, at: time.Now()}
+	return cat, nil
 }

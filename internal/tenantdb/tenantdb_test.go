@@ -144,6 +144,43 @@ func TestReadCatalog(t *testing.T) {
 	}
 }
 
+func TestReadCatalogMarksColumnsThatAreUniqueAlone(t *testing.T) {
+	db := pgtest.NewDatabase(t)
+	ctx := context.Background()
+	pool := openPool(t, db.SecretData())
+	if _, err := pool.Exec(ctx, `
+		CREATE SCHEMA crm;
+		CREATE TABLE crm.users (id bigint PRIMARY KEY, login text NOT NULL UNIQUE, email text, nick text,
+			tenant int, code text, name text, UNIQUE (tenant, code));
+		CREATE UNIQUE INDEX ON crm.users (email) WHERE email IS NOT NULL;
+		CREATE UNIQUE INDEX ON crm.users (lower(nick));
+		CREATE UNIQUE INDEX ON crm.users (name) INCLUDE (code);
+		CREATE TABLE crm.events (id bigint, at timestamptz, ref text, PRIMARY KEY (id, at), UNIQUE (ref, at))
+			PARTITION BY RANGE (at);
+		CREATE TABLE crm.links (url text PRIMARY KEY)`); err != nil {
+		t.Fatal(err)
+	}
+	cat, err := ReadCatalog(ctx, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{
+		// primary key, unique constraint, partial unique index, unique index with included columns
+		"crm.users.id": true, "crm.users.login": true, "crm.users.email": true, "crm.users.name": true,
+		// expression index, multi-column constraint, no index
+		"crm.users.nick": false, "crm.users.tenant": false, "crm.users.code": false,
+		"crm.events.id": false, "crm.events.at": false, "crm.events.ref": false,
+		"crm.links.url": true,
+	}
+	for key, unique := range want {
+		i := strings.LastIndex(key, ".")
+		c, ok := cat.Tables[key[:i]].Column(key[i+1:])
+		if !ok || c.Unique != unique {
+			t.Errorf("%s: Unique = %v, want %v", key, c.Unique, unique)
+		}
+	}
+}
+
 func keys(m map[string]*Table) []string {
 	var out []string
 	for k := range m {
