@@ -92,20 +92,44 @@ func hash(prev []byte, r Record) []byte {
 // Append adds a record inside the caller's transaction, so the change it
 // describes and the record commit together or not at all.
 func Append(ctx context.Context, tx pgx.Tx, r Record) (Entry, error) {
+	return AppendAfter(ctx, tx, r, "")
+}
+
+// AppendAfter is Append that first runs one more statement of the caller's
+// (sql with args, for example a ledger row) in the same round trip as the
+// lock and the read of the chain's head. An empty sql runs nothing.
+func AppendAfter(ctx context.Context, tx pgx.Tx, r Record, sql string, args ...any) (Entry, error) {
 	if r.Time.IsZero() {
 		r.Time = time.Now()
 	}
 	r.Time = r.Time.UTC().Truncate(time.Microsecond)
-	if _, err := tx.Exec(ctx, "SELECT pg_catalog.pg_advisory_xact_lock($1)", appendLockKey); err != nil {
+	b := &pgx.Batch{}
+	if sql != "" {
+		b.Queue(sql, args...)
+	}
+	b.Queue("SELECT pg_catalog.pg_advisory_xact_lock($1)", appendLockKey)
+	b.Queue("SELECT hash FROM lethe.audit_log ORDER BY id DESC LIMIT 1")
+	br := tx.SendBatch(ctx, b)
+	if sql != "" {
+		if _, err := br.Exec(); err != nil {
+			_ = br.Close()
+			return Entry{}, err
+		}
+	}
+	if _, err := br.Exec(); err != nil {
+		_ = br.Close()
 		return Entry{}, fmt.Errorf("lock audit log: %w", err)
 	}
 	prev := genesis
-	err := tx.QueryRow(ctx, "SELECT hash FROM lethe.audit_log ORDER BY id DESC LIMIT 1").Scan(&prev)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+	if err := br.QueryRow().Scan(&prev); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		_ = br.Close()
 		return Entry{}, fmt.Errorf("read audit head: %w", err)
 	}
+	if err := br.Close(); err != nil {
+		return Entry{}, err
+	}
 	e := Entry{Record: r, PrevHash: prev, Hash: hash(prev, r)}
-	err = tx.QueryRow(ctx, `INSERT INTO lethe.audit_log
+	err := tx.QueryRow(ctx, `INSERT INTO lethe.audit_log
 		(recorded_at, actor, object_kind, object_namespace, object_name, object_uid, action, entity, rows_affected, subject_digest, prev_hash, hash)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
 		r.Time, r.Actor, r.Object.Kind, r.Object.Namespace, r.Object.Name, r.Object.UID,

@@ -11,13 +11,14 @@ import (
 	"strings"
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
+	"github.com/lethe-dev/lethe/internal/tenantdb"
 )
 
 // Graph is the checked relation graph of an inventory.
 type Graph struct {
-	// DeleteOrder lists entity names so that rows holding a foreign key come
-	// before the rows they point to.
-	DeleteOrder []string
+	// DeleteOrderOfSpec lists entity names so that rows holding a declared
+	// foreign key come before the rows they point to.
+	DeleteOrderOfSpec []string
 }
 
 // CheckGraph checks what one inventory can check on its own, beyond its CEL
@@ -97,7 +98,7 @@ func CheckGraph(spec *privacyv1alpha1.DataInventorySpec) (*Graph, []string) {
 	if cycle != "" {
 		return nil, []string{"relations leave no delete order: " + cycle}
 	}
-	return &Graph{DeleteOrder: order}, nil
+	return &Graph{DeleteOrderOfSpec: order}, nil
 }
 
 // topo orders names so that every entry of before[n] comes before n, keeping
@@ -156,4 +157,39 @@ func dedupe(ss []string) []string {
 		}
 	}
 	return out
+}
+
+// DeleteOrder is the graph's delete order refined by the live foreign keys
+// between the inventory's tables, so rows are deleted before every row they
+// point to even through keys the inventory does not declare as relations
+// (a work order's case). A cycle of live keys keeps the declared order.
+func (g *Graph) DeleteOrder(spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog) []string {
+	entityOf := map[string][]string{}
+	for _, e := range spec.Entities {
+		entityOf[e.Table] = append(entityOf[e.Table], e.Name)
+	}
+	before := map[string][]string{}
+	for _, e := range spec.Entities {
+		for _, r := range e.Relations {
+			switch r.Direction {
+			case privacyv1alpha1.RelationChild:
+				before[r.Entity] = append(before[r.Entity], e.Name)
+			case privacyv1alpha1.RelationReferenced:
+				before[e.Name] = append(before[e.Name], r.Entity)
+			}
+		}
+	}
+	for _, fk := range cat.ForeignKeys {
+		if fk.Table == fk.RefTable {
+			continue
+		}
+		for _, target := range entityOf[fk.RefTable] {
+			before[target] = append(before[target], entityOf[fk.Table]...)
+		}
+	}
+	order, cycle := topo(g.DeleteOrderOfSpec, before)
+	if cycle != "" {
+		return g.DeleteOrderOfSpec
+	}
+	return order
 }

@@ -64,12 +64,12 @@ func TestCheckGraphOrdersDeletesChildrenFirst(t *testing.T) {
 		t.Fatal(problems)
 	}
 	pos := map[string]int{}
-	for i, n := range g.DeleteOrder {
+	for i, n := range g.DeleteOrderOfSpec {
 		pos[n] = i
 	}
 	for _, pair := range [][2]string{{"comment", "case"}, {"case", "customer"}, {"customer", "address"}} {
 		if pos[pair[0]] > pos[pair[1]] {
-			t.Errorf("%s must be deleted before %s: %v", pair[0], pair[1], g.DeleteOrder)
+			t.Errorf("%s must be deleted before %s: %v", pair[0], pair[1], g.DeleteOrderOfSpec)
 		}
 	}
 }
@@ -172,5 +172,64 @@ func TestSplitWords(t *testing.T) {
 		if got := strings.Join(splitWords(in), " "); got != want {
 			t.Errorf("splitWords(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestDeleteOrderFollowsLiveForeignKeysTheInventoryDoesNotDeclare(t *testing.T) {
+	s, c := spec(), catalog()
+	// notes belong to the customer; a case also points to a note, which the
+	// inventory does not declare.
+	note := privacyv1alpha1.Entity{Name: "note", Table: "app.notes", PrimaryKey: []string{"id"},
+		Relations: []privacyv1alpha1.EntityRelation{rel("customer", privacyv1alpha1.RelationChild, "customer_id")}}
+	s.Entities = append([]privacyv1alpha1.Entity{note}, s.Entities...)
+	c.ForeignKeys = append(c.ForeignKeys, tenantdb.ForeignKey{Table: "app.cases", Columns: []string{"note_id"}, RefTable: "app.notes", RefColumns: []string{"id"}})
+	g, problems := CheckGraph(s)
+	if len(problems) > 0 {
+		t.Fatal(problems)
+	}
+	pos := func(order []string) map[string]int {
+		m := map[string]int{}
+		for i, n := range order {
+			m[n] = i
+		}
+		return m
+	}
+	if p := pos(g.DeleteOrderOfSpec); p["note"] > p["case"] {
+		t.Fatalf("the test needs the declared order to put note first: %v", g.DeleteOrderOfSpec)
+	}
+	order := g.DeleteOrder(s, c)
+	p := pos(order)
+	if p["case"] > p["note"] {
+		t.Errorf("a case holds a live key to a note and must be deleted first: %v", order)
+	}
+	if p["comment"] > p["case"] || p["case"] > p["customer"] || p["customer"] > p["address"] {
+		t.Errorf("declared order lost: %v", order)
+	}
+}
+
+func TestMissingIndexesNamesTheIndexToCreateOnLargeTablesOnly(t *testing.T) {
+	s, c := spec(), catalog()
+	for _, tb := range c.Tables {
+		tb.Rows = 500000
+	}
+	c.Tables["app.customers"].Columns[1].Indexed = true // email
+	c.Tables["app.customers"].Columns[5].Indexed = true // address_id
+	got := MissingIndexes(s, c, "customer", 100000)
+	want := []string{
+		"app.cases.customer_id (about 500000 rows): CREATE INDEX ON app.cases (customer_id)",
+		"app.comments.case_id (about 500000 rows): CREATE INDEX ON app.comments (case_id)",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got  %v\nwant %v", got, want)
+	}
+	c.Tables["app.cases"].Rows = 10
+	c.Tables["app.comments"].Rows = 10
+	if got := MissingIndexes(s, c, "customer", 100000); len(got) != 0 {
+		t.Errorf("small tables need no index: %v", got)
+	}
+	c.Tables["app.customers"].Columns[1].Indexed = false
+	c.Tables["app.customers"].Rows = 500000
+	if got := MissingIndexes(s, c, "customer", 100000); len(got) != 1 || !strings.Contains(got[0], "app.customers.email") {
+		t.Errorf("an unindexed identifier must be named: %v", got)
 	}
 }

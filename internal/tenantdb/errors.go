@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"syscall"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -76,4 +77,47 @@ func Classify(err error) *ConnectError {
 		return &ConnectError{Kind: FailureUnreachable, err: err, msg: "network error: " + opErr.Err.Error()}
 	}
 	return &ConnectError{Kind: FailureOther, err: err, msg: "the connection failed"}
+}
+
+// SafeError describes an error without anything that may hold row values.
+// A PostgreSQL error in the chain is replaced by its SQLSTATE, its message
+// only when that class of error never quotes input, and the names of the
+// table, column and constraint involved (PgError's Detail, which quotes
+// keys, is never used); the operator's own context around it is kept.
+func SafeError(err error) string {
+	if err == nil {
+		return ""
+	}
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		if ce := Classify(err); ce.Kind != FailureOther {
+			return ce.Error()
+		}
+		return err.Error()
+	}
+	msg := "SQLSTATE " + pgErr.Code
+	// Class 23 (integrity constraints), 40 (transaction rollback), 42
+	// (syntax, undefined objects) and 57 (operator intervention) messages
+	// name objects only; others (22: data exceptions) may quote input.
+	if c := pgErr.Code[:2]; c == "23" || c == "42" || c == "40" || c == "57" {
+		msg += ": " + pgErr.Message
+	}
+	var where []string
+	if pgErr.SchemaName != "" && pgErr.TableName != "" {
+		where = append(where, "table "+pgErr.SchemaName+"."+pgErr.TableName)
+	}
+	if pgErr.ColumnName != "" {
+		where = append(where, "column "+pgErr.ColumnName)
+	}
+	if pgErr.ConstraintName != "" {
+		where = append(where, "constraint "+pgErr.ConstraintName)
+	}
+	if len(where) > 0 {
+		msg += " (" + strings.Join(where, ", ") + ")"
+	}
+	full := err.Error()
+	if i := strings.Index(full, pgErr.Error()); i >= 0 {
+		return full[:i] + msg
+	}
+	return msg
 }

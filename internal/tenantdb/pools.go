@@ -45,6 +45,16 @@ func (p *Pools) Get(ctx context.Context, key string, cfg *Config) (*pgxpool.Pool
 	return pool, nil
 }
 
+// Lookup returns the pool cached for key, or nil.
+func (p *Pools) Lookup(key string) *pgxpool.Pool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c, ok := p.pools[key]; ok {
+		return c.pool
+	}
+	return nil
+}
+
 // Close closes and forgets the pool for key, if any.
 func (p *Pools) Close(key string) {
 	p.mu.Lock()

@@ -1,0 +1,167 @@
+package dsr
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"sigs.k8s.io/yaml"
+
+	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
+	"github.com/lethe-dev/lethe/internal/audit"
+	"github.com/lethe-dev/lethe/internal/engine"
+	"github.com/lethe-dev/lethe/internal/tenantdb"
+	"github.com/lethe-dev/lethe/internal/testutil/pgtest"
+	"github.com/lethe-dev/lethe/internal/testutil/sampleapp"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// sample loads the sample application into a fresh, migrated database and
+// returns a pool on it and the sample inventory.
+func sample(t *testing.T) (*pgxpool.Pool, *privacyv1alpha1.DataInventorySpec) {
+	t.Helper()
+	ctx := context.Background()
+	db := pgtest.NewDatabase(t)
+	conn, err := pgtest.Shared().AppConn(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sampleapp.Load(ctx, conn, sampleapp.Options{Tenant: "acme", Seed: 7, Customers: 20}); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.Close(ctx)
+	cfg, err := tenantdb.ParseSecret(db.SecretData(), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pools := tenantdb.NewPools()
+	t.Cleanup(pools.CloseAll)
+	pool, err := pools.Get(ctx, "t", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := tenantdb.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join("..", "..", "config", "samples", "privacy_v1alpha1_datainventory.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inv privacyv1alpha1.DataInventory
+	if err := yaml.Unmarshal(raw, &inv); err != nil {
+		t.Fatal(err)
+	}
+	return pool, &inv.Spec
+}
+
+func erasure(pool *pgxpool.Pool, spec *privacyv1alpha1.DataInventorySpec, email string) *Input {
+	return &Input{
+		Run: engine.Run{UID: "req-1", Type: "Erasure", SubjectType: "customer", SubjectDigest: "sha256:test",
+			Actor: "tester", Object: audit.Object{Kind: "DataSubjectRequest", Namespace: "ns", Name: "r", UID: "req-1"},
+			Clock: func() time.Time { return time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC) }},
+		Type: privacyv1alpha1.RequestErasure, Tenant: "acme", Inventory: spec,
+		Identifiers: map[string]string{"email": email}, Method: privacyv1alpha1.ErasureAnonymize,
+		Engine: engine.Options{BatchSize: 4},
+	}
+}
+
+func scalar[T any](t *testing.T, pool *pgxpool.Pool, sql string, args ...any) T {
+	t.Helper()
+	var v T
+	if err := pool.QueryRow(context.Background(), sql, args...).Scan(&v); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return v
+}
+
+func TestErasureResumesAfterAnInterruptionAndChangesEachRowOnce(t *testing.T) {
+	pool, spec := sample(t)
+	ctx := context.Background()
+	id := scalar[int64](t, pool, "SELECT customer_id FROM app.cases GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1")
+	email := scalar[string](t, pool, "SELECT email FROM app.customers WHERE id = $1", id)
+	cases := scalar[int64](t, pool, "SELECT count(*) FROM app.cases WHERE customer_id = $1", id)
+	if cases <= 4 {
+		t.Fatalf("the sample customer has %d cases; the test needs more than one batch", cases)
+	}
+
+	in := erasure(pool, spec, email)
+	stop := errors.New("stopped")
+	in.Engine.BeforeBatch = func(entity string, batch int) error {
+		if entity == "case" && batch == 1 {
+			return stop
+		}
+		return nil
+	}
+	if _, err := Execute(ctx, pool, in); !errors.Is(err, stop) {
+		t.Fatalf("first run: %v", err)
+	}
+	if got := scalar[int64](t, pool, "SELECT count(*) FROM lethe.request_steps WHERE entity = 'case'"); got != 1 {
+		t.Fatalf("after the interruption %d batches of cases are recorded, want 1", got)
+	}
+	if got := scalar[string](t, pool, "SELECT email FROM app.customers WHERE id = $1", id); got != email {
+		t.Fatal("the root was changed before its children were done")
+	}
+
+	in.Engine.BeforeBatch = nil
+	out, err := Execute(ctx, pool, in)
+	if err != nil {
+		t.Fatalf("resumed run: %v", err)
+	}
+	var changedCases int64
+	for _, e := range out.Entities {
+		if e.Entity == "case" {
+			changedCases = e.Changed
+		}
+	}
+	if changedCases != cases {
+		t.Errorf("cases changed: %d, want %d", changedCases, cases)
+	}
+	if got := scalar[int64](t, pool, "SELECT sum(rows_affected)::bigint FROM lethe.audit_log WHERE entity = 'case'"); got != cases {
+		t.Errorf("audited case rows: %d, want %d (each exactly once)", got, cases)
+	}
+	if got := scalar[int64](t, pool, "SELECT count(*) FROM app.customers WHERE email = $1", email); got != 0 {
+		t.Error("the e-mail is still there")
+	}
+	remaining, err := Verify(ctx, pool, spec, map[string]string{"email": email})
+	if err != nil || len(remaining) != 0 {
+		t.Errorf("verify: %v %v", remaining, err)
+	}
+	res, err := audit.Verify(ctx, pool, audit.Head{})
+	if err != nil || !res.Intact {
+		t.Errorf("audit chain: %+v %v", res, err)
+	}
+
+	again, err := Execute(ctx, pool, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if scalar[int64](t, pool, "SELECT sum(rows_affected)::bigint FROM lethe.audit_log WHERE entity = 'case'") != cases {
+		t.Error("a completed request ran again")
+	}
+	for _, e := range again.Entities {
+		if e.Entity == "case" && e.Changed != cases {
+			t.Errorf("the ledger reports %d cases, want %d", e.Changed, cases)
+		}
+	}
+}
+
+func TestAPlanThatWouldScanALargeTableIsRefusedNamingTheIndex(t *testing.T) {
+	pool, spec := sample(t)
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, "DROP INDEX app.cases_customer_id_idx; ANALYZE app.cases"); err != nil {
+		t.Fatal(err)
+	}
+	in := erasure(pool, spec, "someone@example.com")
+	in.LargeTable = 1
+	_, err := Execute(ctx, pool, in)
+	var mi *MissingIndexError
+	if !errors.As(err, &mi) || !strings.Contains(err.Error(), "app.cases.customer_id") || !strings.Contains(err.Error(), "CREATE INDEX ON app.cases (customer_id)") {
+		t.Fatalf("got %v", err)
+	}
+}

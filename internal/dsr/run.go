@@ -1,0 +1,280 @@
+package dsr
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
+	"github.com/lethe-dev/lethe/internal/engine"
+	"github.com/lethe-dev/lethe/internal/export"
+	"github.com/lethe-dev/lethe/internal/inventory"
+	"github.com/lethe-dev/lethe/internal/tenantdb"
+)
+
+// Input is one request in one tenant database.
+type Input struct {
+	Run         engine.Run
+	Type        privacyv1alpha1.RequestType
+	Tenant      string
+	Inventory   *privacyv1alpha1.DataInventorySpec
+	Identifiers map[string]string
+	// Method and Overrides, for Erasure.
+	Method    privacyv1alpha1.ErasureMethod
+	Overrides map[string]privacyv1alpha1.ErasureMethod
+	// Rectify maps `entity.column` to its new value, for Rectification.
+	Rectify map[string]string
+	// Lift, for Restriction, lifts an earlier restriction.
+	Lift bool
+	// HashKeys holds the keys of Hash strategies by "secret/key".
+	HashKeys map[string][]byte
+	// Salt keys Fake values, so a fake cannot be matched to a guessed input.
+	Salt []byte
+	// LargeTable is the estimated row count from which a lookup without an
+	// index is refused; 0 means DefaultLargeTable.
+	LargeTable int64
+	Engine     engine.Options
+}
+
+// EntityOutcome counts one entity's rows.
+type EntityOutcome struct {
+	Entity  string
+	Found   int64
+	Changed int64
+	Shared  int64
+	Columns []privacyv1alpha1.ColumnCount
+}
+
+// Outcome is what a request did in one tenant database.
+type Outcome struct {
+	RootKeys []string
+	Entities []EntityOutcome
+	// Export holds the subject's rows, for Access.
+	Export []export.Table
+	// Remaining lists `schema.table.column` still holding an identifier
+	// after erasure; empty means verified.
+	Remaining []string
+}
+
+// DefaultLargeTable is the estimated size from which a table must have an
+// index for every lookup a request makes on it.
+const DefaultLargeTable = 100_000
+
+// MissingIndexError refuses a plan that would scan large tables.
+type MissingIndexError struct{ Missing []string }
+
+func (e *MissingIndexError) Error() string {
+	return "the plan needs indexes the database lacks: " + strings.Join(e.Missing, "; ")
+}
+
+// Execute carries out the request in one tenant database.
+func Execute(ctx context.Context, pool *pgxpool.Pool, in *Input) (*Outcome, error) {
+	cat, err := tenantdb.CachedCatalog(ctx, pool)
+	if err != nil {
+		return nil, fmt.Errorf("read the catalog: %w", err)
+	}
+	if problems := inventory.Validate(in.Inventory, cat); len(problems) > 0 {
+		return nil, fmt.Errorf("the inventory does not match the database: %s", strings.Join(problems, "; "))
+	}
+	large := in.LargeTable
+	if large <= 0 {
+		large = DefaultLargeTable
+	}
+	if missing := inventory.MissingIndexes(in.Inventory, cat, in.Run.SubjectType, large); len(missing) > 0 && in.Type != privacyv1alpha1.RequestRestriction {
+		return nil, &MissingIndexError{Missing: missing}
+	}
+	find := func() (*inventory.SubjectRows, error) {
+		return inventory.Find(ctx, pool, in.Inventory, cat, in.Run.SubjectType, in.Identifiers)
+	}
+	switch in.Type {
+	case privacyv1alpha1.RequestDiscovery:
+		return discover(ctx, pool, in, cat, find)
+	case privacyv1alpha1.RequestAccess:
+		return access(ctx, pool, in, find)
+	case privacyv1alpha1.RequestErasure, privacyv1alpha1.RequestRectification:
+		return change(ctx, pool, in, cat, find)
+	case privacyv1alpha1.RequestRestriction:
+		return restrict(ctx, pool, in)
+	}
+	return nil, fmt.Errorf("unknown request type %q", in.Type)
+}
+
+func discover(ctx context.Context, pool *pgxpool.Pool, in *Input, cat *tenantdb.Catalog, find func() (*inventory.SubjectRows, error)) (*Outcome, error) {
+	rows, err := find()
+	if err != nil {
+		return nil, err
+	}
+	out := &Outcome{RootKeys: rows.RootKeys}
+	counts, err := scan(ctx, pool, in.Inventory, cat, in.Identifiers)
+	if err != nil {
+		return nil, err
+	}
+	found := map[string]inventory.EntityRows{}
+	for _, e := range rows.Entities {
+		found[e.Entity.Name] = e
+	}
+	for _, e := range in.Inventory.Entities {
+		eo := EntityOutcome{Entity: e.Name, Found: int64(len(found[e.Name].Keys) + len(found[e.Name].Shared)),
+			Shared: int64(len(found[e.Name].Shared)), Columns: counts[e.Name]}
+		if eo.Found > 0 || len(eo.Columns) > 0 {
+			out.Entities = append(out.Entities, eo)
+		}
+	}
+	return out, engine.Record(ctx, pool, &in.Run, "Discover", "", rows.Total())
+}
+
+func access(ctx context.Context, pool *pgxpool.Pool, in *Input, find func() (*inventory.SubjectRows, error)) (*Outcome, error) {
+	rows, err := find()
+	if err != nil {
+		return nil, err
+	}
+	out := &Outcome{RootKeys: rows.RootKeys}
+	// Every entity's rows are read in one round trip.
+	b := &pgx.Batch{}
+	for _, e := range rows.Entities {
+		keys := append(append([]string{}, e.Keys...), e.Shared...)
+		sql, err := rowsSQL(e.Table, e.Entity.PrimaryKey[0])
+		if err != nil {
+			return nil, fmt.Errorf("entity %s: %w", e.Entity.Name, err)
+		}
+		b.Queue(sql, keys)
+	}
+	br := pool.SendBatch(ctx, b)
+	for _, e := range rows.Entities {
+		qr, err := br.Query()
+		if err != nil {
+			_ = br.Close()
+			return nil, fmt.Errorf("entity %s: %w", e.Entity.Name, err)
+		}
+		texts, err := pgx.CollectRows(qr, pgx.RowTo[string])
+		if err != nil {
+			_ = br.Close()
+			return nil, fmt.Errorf("entity %s: %w", e.Entity.Name, err)
+		}
+		data := make([]json.RawMessage, len(texts))
+		for i, t := range texts {
+			data[i] = json.RawMessage(t)
+		}
+		cols := make([]string, len(e.Table.Columns))
+		for i, c := range e.Table.Columns {
+			cols[i] = c.Name
+		}
+		out.Export = append(out.Export, export.Table{Tenant: in.Tenant, Entity: e.Entity.Name, Columns: cols, Rows: data})
+		out.Entities = append(out.Entities, EntityOutcome{Entity: e.Entity.Name, Found: int64(len(texts)), Shared: int64(len(e.Shared))})
+	}
+	if err := br.Close(); err != nil {
+		return nil, err
+	}
+	return out, engine.Record(ctx, pool, &in.Run, "Export", "", rows.Total())
+}
+
+// rowsSQL reads whole rows as JSON objects, in key order, for the keys in
+// $1.
+func rowsSQL(t *tenantdb.Table, pkCol string) (string, error) {
+	pk, ok := t.Column(pkCol)
+	if !ok {
+		return "", fmt.Errorf("column %s does not exist", pkCol)
+	}
+	pkIdent := pgx.Identifier{pk.Name}.Sanitize()
+	return fmt.Sprintf("SELECT pg_catalog.row_to_json(t)::text FROM %s t WHERE t.%s = ANY(CAST($1::text[] AS %s[])) ORDER BY t.%s",
+		pgx.Identifier{t.Schema, t.Name}.Sanitize(), pkIdent, pk.Type, pkIdent), nil // #nosec G201 -- identifiers sanitized, type from the catalog
+}
+
+// scan counts, per entity and text column of every inventory table, the rows
+// holding any of the identifier values: counts only, one pass per table.
+func scan(ctx context.Context, q tenantdb.Querier, spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog, identifiers map[string]string) (map[string][]privacyv1alpha1.ColumnCount, error) {
+	values := make([]string, 0, len(identifiers))
+	for _, v := range identifiers {
+		values = append(values, v)
+	}
+	sort.Strings(values)
+	out := map[string][]privacyv1alpha1.ColumnCount{}
+	for _, e := range spec.Entities {
+		t, ok := cat.Tables[e.Table]
+		if !ok {
+			continue
+		}
+		var cols []tenantdb.Column
+		var exprs []string
+		for _, c := range t.Columns {
+			if c.Category != 'S' {
+				continue
+			}
+			cols = append(cols, c)
+			exprs = append(exprs, fmt.Sprintf("count(*) FILTER (WHERE %s::text = ANY($1::text[]))", pgx.Identifier{c.Name}.Sanitize()))
+		}
+		if len(cols) == 0 {
+			continue
+		}
+		sql := fmt.Sprintf("SELECT %s FROM %s", strings.Join(exprs, ", "), pgx.Identifier{t.Schema, t.Name}.Sanitize()) // #nosec G201 -- identifiers sanitized
+		counts := make([]int64, len(cols))
+		dest := make([]any, len(cols))
+		for i := range counts {
+			dest[i] = &counts[i]
+		}
+		if err := q.QueryRow(ctx, sql, values).Scan(dest...); err != nil {
+			return nil, fmt.Errorf("scan %s: %w", e.Table, err)
+		}
+		for i, c := range cols {
+			if counts[i] > 0 {
+				out[e.Name] = append(out[e.Name], privacyv1alpha1.ColumnCount{Column: c.Name, Rows: counts[i]})
+			}
+		}
+	}
+	return out, nil
+}
+
+// Verify scans every text column of every inventory table for the subject's
+// identifiers and lists the columns that still hold one.
+func Verify(ctx context.Context, q tenantdb.Querier, spec *privacyv1alpha1.DataInventorySpec, identifiers map[string]string) ([]string, error) {
+	cat, err := tenantdb.ReadCatalog(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	counts, err := scan(ctx, q, spec, cat, identifiers)
+	if err != nil {
+		return nil, err
+	}
+	var remaining []string
+	for _, e := range spec.Entities {
+		for _, c := range counts[e.Name] {
+			remaining = append(remaining, e.Table+"."+c.Column)
+		}
+	}
+	sort.Strings(remaining)
+	return remaining, nil
+}
+
+func restrict(ctx context.Context, pool *pgxpool.Pool, in *Input) (*Outcome, error) {
+	action := "Restrict"
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		var err error
+		if in.Lift {
+			action = "LiftRestriction"
+			_, err = tx.Exec(ctx, "DELETE FROM lethe.restrictions WHERE subject_type = $1 AND subject_digest = $2",
+				in.Run.SubjectType, in.Run.SubjectDigest)
+		} else {
+			_, err = tx.Exec(ctx, `INSERT INTO lethe.restrictions (subject_type, subject_digest, request_uid, restricted_at)
+				VALUES ($1, $2, $3, $4) ON CONFLICT (subject_type, subject_digest) DO NOTHING`,
+				in.Run.SubjectType, in.Run.SubjectDigest, in.Run.UID, in.Run.Now())
+		}
+		if err != nil {
+			return err
+		}
+		return engine.AppendRecord(ctx, tx, &in.Run, action, "", 0)
+	})
+	return &Outcome{}, err
+}
+
+// Restricted says whether a subject is restricted in the database.
+func Restricted(ctx context.Context, q tenantdb.Querier, subjectType, digest string) (bool, error) {
+	var ok bool
+	err := q.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM lethe.restrictions WHERE subject_type = $1 AND subject_digest = $2)",
+		subjectType, digest).Scan(&ok)
+	return ok, err
+}
