@@ -122,19 +122,12 @@ func (r *TenantDatabaseReconciler) observe(ctx context.Context, key string, tdb 
 		o.catalogErr = err
 	}
 
-	var secret corev1.Secret
-	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: tdb.Namespace, Name: o.secretName}, &secret); err != nil {
-		if apierrors.IsNotFound(err) {
-			o.secretMissing = true
-		} else {
-			o.secretErr = err
-		}
-		r.Pools.Close(key)
-		return o
-	}
-	cfg, err := tenantdb.ParseSecret(secret.Data, tdb.Spec.MaxConnections)
+	cfg, missing, err := connectionConfig(ctx, r.APIReader, tdb)
 	if err != nil {
-		o.secretErr = err
+		o.secretMissing, o.secretErr = missing, err
+		if missing {
+			o.secretErr = nil
+		}
 		r.Pools.Close(key)
 		return o
 	}

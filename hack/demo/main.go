@@ -224,8 +224,12 @@ func (d *demo) withManager(ctx context.Context) (err error) {
 		return err
 	}
 
-	heading("First audit records in tenant database acme (lethe.audit_log)")
-	if err := d.printAudit(ctx, "acme", 10); err != nil {
+	if err := d.runRequests(ctx); err != nil {
+		return err
+	}
+
+	heading("Latest audit records in tenant database acme (lethe.audit_log)")
+	if err := d.printAudit(ctx, "acme", 12); err != nil {
 		return err
 	}
 	if err := d.managerAlive(); err != nil {
@@ -370,9 +374,9 @@ func (d *demo) printAudit(ctx context.Context, tenant string, limit int) error {
 		return fmt.Errorf("read lethe.audit_log: %w", err)
 	}
 	rows, err := conn.Query(ctx, `SELECT id, recorded_at, actor,
-			object_kind || '/' || object_namespace || '/' || object_name, action, entity, rows_affected,
+			object_kind || '/' || object_namespace || '/' || object_name, action, left(entity, 40), rows_affected,
 			left(encode(hash, 'hex'), 12)
-		FROM lethe.audit_log ORDER BY id LIMIT $1`, limit)
+		FROM (SELECT * FROM lethe.audit_log ORDER BY id DESC LIMIT $1) latest ORDER BY id`, limit)
 	if err != nil {
 		return fmt.Errorf("read lethe.audit_log: %w", err)
 	}

@@ -1,0 +1,89 @@
+package v1alpha1
+
+// Condition types of DataSubjectRequests, besides Ready, Reconciling and
+// Stalled.
+const (
+	// ConditionApproved (normal-true) is True when the request may run:
+	// approved, or approval not required.
+	ConditionApproved = "Approved"
+
+	// ConditionOverdue (abnormal-true) is True when the legal deadline passed
+	// before the request completed.
+	ConditionOverdue = "Overdue"
+
+	// ConditionVerified (normal-true) is True when, after erasure, a re-scan
+	// found none of the subject's identifiers in any inventory table.
+	ConditionVerified = "Verified"
+)
+
+// Reasons of DataSubjectRequest conditions and events.
+const (
+	// ReasonAwaitingApproval: the request waits for spec.approval.approved.
+	ReasonAwaitingApproval = "AwaitingApproval"
+	// ReasonApproved: the request was approved.
+	ReasonApproved = "Approved"
+	// ReasonApprovalNotRequired: the request needs no approval.
+	ReasonApprovalNotRequired = "ApprovalNotRequired"
+
+	// ReasonWithinDeadline: the deadline has not passed.
+	ReasonWithinDeadline = "WithinDeadline"
+	// ReasonDeadlineApproaching: the deadline is less than seven days away.
+	ReasonDeadlineApproaching = "DeadlineApproaching"
+	// ReasonDeadlineExceeded: the deadline passed before completion.
+	ReasonDeadlineExceeded = "DeadlineExceeded"
+	// ReasonCompletedInTime: the request completed before its deadline.
+	ReasonCompletedInTime = "CompletedInTime"
+	// ReasonExtensionAccepted: the deadline was extended.
+	ReasonExtensionAccepted = "ExtensionAccepted"
+	// ReasonExtensionRefused: the extension came after the first deadline.
+	ReasonExtensionRefused = "ExtensionRefused"
+
+	// ReasonIdentifiersSecretNotFound: the identifiers Secret does not exist.
+	ReasonIdentifiersSecretNotFound = "IdentifiersSecretNotFound" // #nosec G101 -- a condition reason, not a credential
+	// ReasonIdentifierKeyMissing: the identifiers Secret has no usable key.
+	ReasonIdentifierKeyMissing = "IdentifierKeyMissing"
+	// ReasonUnknownIdentifier: an identifier is not declared for the subject
+	// type.
+	ReasonUnknownIdentifier = "UnknownIdentifier"
+	// ReasonInlineIdentifiers: identifiers are stored in the request itself
+	// (an event: a Secret keeps them out of Git and of the object).
+	ReasonInlineIdentifiers = "InlineIdentifiers"
+	// ReasonUnknownSubjectType: a target's inventory declares no such
+	// subject type.
+	ReasonUnknownSubjectType = "UnknownSubjectType"
+	// ReasonRectificationInvalid: the rectification values are unusable.
+	ReasonRectificationInvalid = "RectificationInvalid"
+	// ReasonMissingIndex: the plan would scan a large table for lack of an
+	// index; the message names the index to create.
+	ReasonMissingIndex = "MissingIndex"
+	// ReasonHashKeyMissing: a Hash strategy's key Secret is missing.
+	ReasonHashKeyMissing = "HashKeyMissing"
+
+	// ReasonNoTargets: the targets select no TenantDatabase.
+	ReasonNoTargets = "NoTargets"
+	// ReasonTargetNotFound: a named TenantDatabase does not exist.
+	ReasonTargetNotFound = "TargetNotFound"
+	// ReasonTargetNotReady: a target TenantDatabase is not Ready.
+	ReasonTargetNotReady = "TargetNotReady"
+	// ReasonTargetFailed: the work failed in a target; it is retried.
+	ReasonTargetFailed = "TargetFailed"
+	// ReasonTargetCompleted: the work finished in one target (an event).
+	ReasonTargetCompleted = "TargetCompleted"
+
+	// ReasonReceived: the request was received (an event).
+	ReasonReceived = "Received"
+	// ReasonStarted: work started (an event).
+	ReasonStarted = "Started"
+	// ReasonCompleted: the request completed.
+	ReasonCompleted = "Completed"
+	// ReasonExportTooLarge: the access export does not fit a Secret.
+	ReasonExportTooLarge = "ExportTooLarge"
+	// ReasonExportExpired: the export was deleted after spec.export.ttl.
+	ReasonExportExpired = "ExportExpired"
+
+	// ReasonVerified: no identifier of the subject remains.
+	ReasonVerified = "Verified"
+	// ReasonIdentifiersRemain: identifiers remain after erasure, in the
+	// columns named.
+	ReasonIdentifiersRemain = "IdentifiersRemain"
+)

@@ -1,0 +1,435 @@
+package controllers
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
+	"github.com/lethe-dev/lethe/internal/audit"
+	"github.com/lethe-dev/lethe/internal/dsr"
+	"github.com/lethe-dev/lethe/internal/engine"
+	"github.com/lethe-dev/lethe/internal/export"
+	"github.com/lethe-dev/lethe/internal/inventory"
+	"github.com/lethe-dev/lethe/internal/tenantdb"
+)
+
+// maxExportSize is what an export Secret may hold: the API server refuses
+// objects over 1 MiB, and the Secret needs room for its metadata.
+const maxExportSize = 1000 * 1024
+
+// exportKey is the key of the zip in the export Secret.
+const exportKey = "export.zip"
+
+// DataSubjectRequestReconciler carries out one person's request in every
+// selected tenant database, before its legal deadline.
+type DataSubjectRequestReconciler struct {
+	client.Client
+	APIReader     client.Reader
+	Recorder      events.EventRecorder
+	Pools         *tenantdb.Pools
+	Clock         clock.PassiveClock
+	RetryInterval time.Duration
+	// Engine tunes the executor (batch size; tests interrupt runs with it).
+	Engine                  engine.Options
+	MaxConcurrentReconciles int
+
+	salts sync.Map // namespace -> salt
+}
+
+// +kubebuilder:rbac:groups=privacy.lethe.dev,resources=datasubjectrequests,verbs=get;list;watch
+// +kubebuilder:rbac:groups=privacy.lethe.dev,resources=datasubjectrequests/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;delete
+
+// Reconcile moves a request through its phases and writes its status.
+func (r *DataSubjectRequestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	var obj privacyv1alpha1.DataSubjectRequest
+	if err := r.Get(ctx, req.NamespacedName, &obj); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !obj.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+	before := obj.DeepCopy()
+	result, err := r.reconcile(ctx, &obj)
+	r.recordRequestTransitions(before, &obj)
+	if perr := r.Status().Patch(ctx, &obj, client.MergeFrom(before)); perr != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(perr)
+	}
+	return result, err
+}
+
+func (r *DataSubjectRequestReconciler) reconcile(ctx context.Context, obj *privacyv1alpha1.DataSubjectRequest) (ctrl.Result, error) {
+	now := r.Clock.Now()
+	st := &obj.Status
+	if st.Phase == "" {
+		st.Phase = privacyv1alpha1.PhasePending
+		r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, privacyv1alpha1.ReasonReceived, "Receive",
+			"%s request received under %s", obj.Spec.Type, regulationOf(obj))
+	}
+	due := r.setDeadline(obj, now)
+
+	if st.Phase == privacyv1alpha1.PhaseCompleted || st.Phase == privacyv1alpha1.PhaseFailed {
+		return r.expireExport(ctx, obj, now)
+	}
+	requeue := setOverdue(obj, due, now)
+
+	ids, err := r.identifiers(ctx, obj)
+	if err != nil {
+		return r.fail(obj, err)
+	}
+	if obj.Spec.Subject.Identifiers != nil && st.SubjectDigest == "" {
+		r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, privacyv1alpha1.ReasonInlineIdentifiers, "Receive",
+			"the subject's identifiers are stored in the request itself; use spec.subject.identifiersSecretRef so nothing personal is kept in Git or in this object")
+	}
+	salt, err := r.salt(ctx, obj.Namespace)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	st.SubjectDigest = dsr.Digest(salt, obj.Spec.Subject.Type, ids)
+
+	if !r.approved(obj) {
+		st.Phase = privacyv1alpha1.PhaseAwaitingApproval
+		setSummary(&st.Conditions, &st.ObservedGeneration, obj.Generation, verdictWaiting, privacyv1alpha1.ReasonAwaitingApproval,
+			"the request waits for spec.approval.approved: true")
+		return ctrl.Result{RequeueAfter: requeue}, nil
+	}
+
+	targets, err := r.targets(ctx, obj)
+	if err != nil {
+		return r.fail(obj, err)
+	}
+	if st.Phase != privacyv1alpha1.PhaseInProgress {
+		st.Phase = privacyv1alpha1.PhaseInProgress
+		t := metav1.NewTime(now)
+		st.StartTime = &t
+		r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, privacyv1alpha1.ReasonStarted, "Start",
+			"started in %d tenant databases", len(targets))
+	}
+
+	var tables []export.Table
+	done := 0
+	var firstErr error
+	for i := range targets {
+		out, err := r.runTarget(ctx, obj, &targets[i], ids, salt, now)
+		res := targetResult(obj, targets[i].Name)
+		if err != nil {
+			if re := asRequestError(err); re != nil && re.stalled {
+				return r.fail(obj, err)
+			}
+			res.Phase = privacyv1alpha1.PhaseInProgress
+			res.Error = errorMessage(err)
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		if res.Phase != privacyv1alpha1.PhaseCompleted {
+			r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, privacyv1alpha1.ReasonTargetCompleted, "Run",
+				"tenant database %s: %d rows found, %d changed", targets[i].Name, found(out), changed(out))
+		}
+		fillTargetResult(res, out)
+		tables = append(tables, out.Export...)
+		done++
+	}
+	st.Progress = fmt.Sprintf("%d/%d", done, len(targets))
+	if firstErr != nil {
+		return r.fail(obj, firstErr)
+	}
+
+	if obj.Spec.Type == privacyv1alpha1.RequestAccess {
+		if err := r.writeExport(ctx, obj, tables, now); err != nil {
+			return r.fail(obj, err)
+		}
+	}
+	if obj.Spec.Type == privacyv1alpha1.RequestErasure {
+		r.verify(ctx, obj, targets, ids)
+	}
+	st.Phase = privacyv1alpha1.PhaseCompleted
+	t := metav1.NewTime(now)
+	st.CompletionTime = &t
+	setCondition(&st.Conditions, obj.Generation, privacyv1alpha1.ConditionOverdue, metav1.ConditionFalse, privacyv1alpha1.ReasonCompletedInTime,
+		"completed before the deadline")
+	if now.After(due) {
+		setCondition(&st.Conditions, obj.Generation, privacyv1alpha1.ConditionOverdue, metav1.ConditionTrue, privacyv1alpha1.ReasonDeadlineExceeded,
+			fmt.Sprintf("completed after the deadline %s", due.UTC().Format(time.RFC3339)))
+	}
+	if v := meta.FindStatusCondition(st.Conditions, privacyv1alpha1.ConditionVerified); v != nil && v.Status == metav1.ConditionFalse {
+		setSummary(&st.Conditions, &st.ObservedGeneration, obj.Generation, verdictStalled, privacyv1alpha1.ReasonIdentifiersRemain, v.Message)
+		return ctrl.Result{}, nil
+	}
+	setSummary(&st.Conditions, &st.ObservedGeneration, obj.Generation, verdictReady, privacyv1alpha1.ReasonCompleted,
+		fmt.Sprintf("%s request completed in %d tenant databases", obj.Spec.Type, len(targets)))
+	return r.expireExport(ctx, obj, now)
+}
+
+// runTarget carries out the request in one TenantDatabase.
+func (r *DataSubjectRequestReconciler) runTarget(ctx context.Context, obj *privacyv1alpha1.DataSubjectRequest,
+	tdb *privacyv1alpha1.TenantDatabase, ids map[string]string, salt []byte, now time.Time) (*dsr.Outcome, error) {
+	if c := meta.FindStatusCondition(tdb.Status.Conditions, privacyv1alpha1.ConditionReady); c == nil || c.Status != metav1.ConditionTrue {
+		return nil, waiting(privacyv1alpha1.ReasonTargetNotReady, "TenantDatabase %s is not Ready", tdb.Name)
+	}
+	var inv privacyv1alpha1.DataInventory
+	if err := r.Get(ctx, types.NamespacedName{Namespace: tdb.Namespace, Name: tdb.Spec.InventoryRef.Name}, &inv); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, waiting(privacyv1alpha1.ReasonTargetNotReady, "DataInventory %s of TenantDatabase %s not found", tdb.Spec.InventoryRef.Name, tdb.Name)
+		}
+		return nil, err
+	}
+	if err := checkIdentifiers(&inv, obj.Spec.Subject.Type, ids); err != nil {
+		return nil, err
+	}
+	hashKeys, err := r.hashKeys(ctx, obj.Namespace, &inv)
+	if err != nil {
+		return nil, err
+	}
+	rectify, err := r.rectificationValues(ctx, obj)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := r.poolOf(ctx, tdb)
+	if err != nil {
+		return nil, err
+	}
+	in := &dsr.Input{
+		Run: engine.Run{
+			UID: string(obj.UID), Type: string(obj.Spec.Type), SubjectType: obj.Spec.Subject.Type,
+			SubjectDigest: obj.Status.SubjectDigest, Actor: requestActor(obj),
+			Object: audit.Object{Kind: "DataSubjectRequest", Namespace: obj.Namespace, Name: obj.Name, UID: string(obj.UID)},
+			Clock:  func() time.Time { return now },
+		},
+		Type: obj.Spec.Type, Tenant: tdb.Spec.Tenant, Inventory: &inv.Spec, Identifiers: ids,
+		Method: privacyv1alpha1.ErasureAnonymize, Rectify: rectify, HashKeys: hashKeys, Salt: salt, Engine: r.Engine,
+	}
+	if e := obj.Spec.Erasure; e != nil {
+		if e.Method != "" {
+			in.Method = e.Method
+		}
+		in.Overrides = map[string]privacyv1alpha1.ErasureMethod{}
+		for _, o := range e.Overrides {
+			in.Overrides[o.Entity] = o.Method
+		}
+	}
+	if obj.Spec.Restriction != nil {
+		in.Lift = obj.Spec.Restriction.Lift
+	}
+	out, err := dsr.Execute(ctx, pool, in)
+	if err != nil {
+		switch e := err.(type) {
+		case *inventory.UnknownSubjectError:
+			return nil, stalled(privacyv1alpha1.ReasonUnknownSubjectType, "TenantDatabase %s: %s", tdb.Name, e.Error())
+		case *dsr.RectificationError:
+			return nil, stalled(privacyv1alpha1.ReasonRectificationInvalid, "TenantDatabase %s: %s", tdb.Name, e.Error())
+		case *dsr.MissingIndexError:
+			return nil, stalled(privacyv1alpha1.ReasonMissingIndex, "TenantDatabase %s: %s", tdb.Name, e.Error())
+		}
+		return nil, fmt.Errorf("TenantDatabase %s: %s", tdb.Name, tenantdb.SafeError(err))
+	}
+	return out, nil
+}
+
+// poolOf returns a TenantDatabase's pool from the shared cache, reading its
+// connection Secret only when the cache has no pool for it yet: the
+// TenantDatabase controller replaces the pool whenever the Secret changes.
+func (r *DataSubjectRequestReconciler) poolOf(ctx context.Context, tdb *privacyv1alpha1.TenantDatabase) (*pgxpool.Pool, error) {
+	if pool := r.Pools.Lookup(poolKey(tdb)); pool != nil {
+		return pool, nil
+	}
+	return tenantPool(ctx, r.APIReader, r.Pools, tdb)
+}
+
+// requestActor is who asked: the identity recorded at admission when there
+// is one, else the operator acting for the object.
+func requestActor(obj *privacyv1alpha1.DataSubjectRequest) string {
+	if who := obj.Annotations["privacy.lethe.dev/requested-by"]; who != "" {
+		return who
+	}
+	return operatorActor
+}
+
+// writeExport builds the access package and stores it in a Secret owned by
+// the request.
+func (r *DataSubjectRequestReconciler) writeExport(ctx context.Context, obj *privacyv1alpha1.DataSubjectRequest, tables []export.Table, now time.Time) error {
+	data, _, err := export.Build(obj.Status.SubjectDigest, now, tables)
+	if err != nil {
+		return err
+	}
+	if len(data) > maxExportSize {
+		return stalled(privacyv1alpha1.ReasonExportTooLarge,
+			"the export is %d bytes; a Secret holds at most %d: narrow spec.targets or split the request", len(data), maxExportSize)
+	}
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: obj.Namespace, Name: obj.Name + "-export",
+			Labels: map[string]string{"app.kubernetes.io/managed-by": "lethe", "privacy.lethe.dev/request": obj.Name}},
+		Data: map[string][]byte{exportKey: data},
+	}
+	if err := controllerutil.SetControllerReference(obj, secret, r.Scheme()); err != nil {
+		return err
+	}
+	if err := r.Create(ctx, secret); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	sum := sha256.Sum256(data)
+	ex := &privacyv1alpha1.ExportStatus{SecretRef: &privacyv1alpha1.LocalObjectReference{Name: secret.Name},
+		Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:])}
+	if e := obj.Spec.Export; e != nil && e.TTL != nil {
+		t := metav1.NewTime(now.Add(e.TTL.Duration))
+		ex.ExpiresAt = &t
+	}
+	obj.Status.Export = ex
+	return nil
+}
+
+// expireExport deletes an export past its expiry and requeues until then.
+func (r *DataSubjectRequestReconciler) expireExport(ctx context.Context, obj *privacyv1alpha1.DataSubjectRequest, now time.Time) (ctrl.Result, error) {
+	ex := obj.Status.Export
+	if ex == nil || ex.ExpiresAt == nil || ex.Expired || ex.SecretRef == nil {
+		return ctrl.Result{}, nil
+	}
+	if wait := ex.ExpiresAt.Sub(now); wait > 0 {
+		return ctrl.Result{RequeueAfter: wait}, nil
+	}
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: obj.Namespace, Name: ex.SecretRef.Name}}
+	if err := r.Delete(ctx, secret); err != nil && !apierrors.IsNotFound(err) {
+		return ctrl.Result{}, err
+	}
+	ex.Expired = true
+	r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, privacyv1alpha1.ReasonExportExpired, "Expire",
+		"export secret %s deleted after spec.export.ttl", ex.SecretRef.Name)
+	return ctrl.Result{}, nil
+}
+
+// verify re-scans every target for the subject's identifiers after erasure.
+func (r *DataSubjectRequestReconciler) verify(ctx context.Context, obj *privacyv1alpha1.DataSubjectRequest, targets []privacyv1alpha1.TenantDatabase, ids map[string]string) {
+	var remaining []string
+	for i := range targets {
+		tdb := &targets[i]
+		var inv privacyv1alpha1.DataInventory
+		if err := r.Get(ctx, types.NamespacedName{Namespace: tdb.Namespace, Name: tdb.Spec.InventoryRef.Name}, &inv); err != nil {
+			remaining = append(remaining, fmt.Sprintf("%s: cannot verify: %s", tdb.Name, err))
+			continue
+		}
+		pool, err := r.poolOf(ctx, tdb)
+		if err != nil {
+			remaining = append(remaining, fmt.Sprintf("%s: cannot verify: %s", tdb.Name, tenantdb.SafeError(err)))
+			continue
+		}
+		cols, err := dsr.Verify(ctx, pool, &inv.Spec, ids)
+		if err != nil {
+			remaining = append(remaining, fmt.Sprintf("%s: cannot verify: %s", tdb.Name, tenantdb.SafeError(err)))
+			continue
+		}
+		for _, c := range cols {
+			remaining = append(remaining, tdb.Name+": "+c)
+		}
+	}
+	st := &obj.Status
+	if len(remaining) > 0 {
+		setCondition(&st.Conditions, obj.Generation, privacyv1alpha1.ConditionVerified, metav1.ConditionFalse, privacyv1alpha1.ReasonIdentifiersRemain,
+			"the subject's identifiers remain in "+listUpTo(remaining, 20, ", ")+": map these columns in the DataInventory and erase again")
+		return
+	}
+	setCondition(&st.Conditions, obj.Generation, privacyv1alpha1.ConditionVerified, metav1.ConditionTrue, privacyv1alpha1.ReasonVerified,
+		fmt.Sprintf("no identifier of the subject remains in the inventory tables of %d tenant databases", len(targets)))
+}
+
+// fail records an error: waiting ones retry, stalled ones wait for a
+// change.
+func (r *DataSubjectRequestReconciler) fail(obj *privacyv1alpha1.DataSubjectRequest, err error) (ctrl.Result, error) {
+	st := &obj.Status
+	re := asRequestError(err)
+	if re == nil {
+		setSummary(&st.Conditions, &st.ObservedGeneration, obj.Generation, verdictWaiting, privacyv1alpha1.ReasonTargetFailed, errorMessage(err))
+		return ctrl.Result{RequeueAfter: r.RetryInterval}, nil
+	}
+	if re.stalled {
+		if re.reason == privacyv1alpha1.ReasonExportTooLarge || re.reason == privacyv1alpha1.ReasonUnknownSubjectType {
+			st.Phase = privacyv1alpha1.PhaseFailed
+		}
+		setSummary(&st.Conditions, &st.ObservedGeneration, obj.Generation, verdictStalled, re.reason, re.message)
+		return ctrl.Result{}, nil
+	}
+	setSummary(&st.Conditions, &st.ObservedGeneration, obj.Generation, verdictWaiting, re.reason, re.message)
+	return ctrl.Result{RequeueAfter: r.RetryInterval}, nil
+}
+
+// errorMessage keeps error text that is safe to show.
+func errorMessage(err error) string {
+	if re := asRequestError(err); re != nil {
+		return re.message
+	}
+	return err.Error()
+}
+
+func targetResult(obj *privacyv1alpha1.DataSubjectRequest, name string) *privacyv1alpha1.TargetResult {
+	for i := range obj.Status.Targets {
+		if obj.Status.Targets[i].Name == name {
+			return &obj.Status.Targets[i]
+		}
+	}
+	obj.Status.Targets = append(obj.Status.Targets, privacyv1alpha1.TargetResult{Name: name})
+	return &obj.Status.Targets[len(obj.Status.Targets)-1]
+}
+
+func fillTargetResult(res *privacyv1alpha1.TargetResult, out *dsr.Outcome) {
+	res.Phase = privacyv1alpha1.PhaseCompleted
+	res.Error = ""
+	res.RootKeys = limit(out.RootKeys, 64)
+	res.Entities = nil
+	for _, e := range out.Entities {
+		res.Entities = append(res.Entities, privacyv1alpha1.EntityResult{Entity: e.Entity, Found: e.Found,
+			Changed: e.Changed, Shared: e.Shared, Columns: e.Columns})
+	}
+}
+
+func found(out *dsr.Outcome) (n int64) {
+	for _, e := range out.Entities {
+		n += e.Found
+	}
+	return n
+}
+
+func changed(out *dsr.Outcome) (n int64) {
+	for _, e := range out.Entities {
+		n += e.Changed
+	}
+	return n
+}
+
+func limit(ss []string, n int) []string {
+	if len(ss) > n {
+		return ss[:n]
+	}
+	return ss
+}
+
+// SetupWithManager registers the controller.
+func (r *DataSubjectRequestReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		// Annotation changes reconcile too: `kubectl annotate` asks for a
+		// fresh look without touching the spec.
+		For(&privacyv1alpha1.DataSubjectRequest{}, builder.WithPredicates(
+			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		Owns(&corev1.Secret{}, builder.OnlyMetadata).
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
+		Named("datasubjectrequest").
+		Complete(r)
+}

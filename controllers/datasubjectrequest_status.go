@@ -1,0 +1,126 @@
+package controllers
+
+import (
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
+	"github.com/lethe-dev/lethe/internal/dsr"
+)
+
+// deadlineWarning is how long before the deadline a Warning event is sent.
+const deadlineWarning = 7 * 24 * time.Hour
+
+func regulationOf(obj *privacyv1alpha1.DataSubjectRequest) string {
+	if obj.Spec.Regulation == "" {
+		return dsr.GDPR
+	}
+	return string(obj.Spec.Regulation)
+}
+
+// setDeadline computes receivedAt and the due time, accepting an extension
+// only before the first deadline.
+func (r *DataSubjectRequestReconciler) setDeadline(obj *privacyv1alpha1.DataSubjectRequest, now time.Time) time.Time {
+	st := &obj.Status
+	received := obj.CreationTimestamp
+	if obj.Spec.ReceivedAt != nil {
+		received = *obj.Spec.ReceivedAt
+	}
+	st.ReceivedAt = &received
+	first := dsr.Deadline(regulationOf(obj), received.Time, false)
+	if obj.Spec.Extension != nil && !st.Extended {
+		if now.Before(first) {
+			st.Extended = true
+			r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, privacyv1alpha1.ReasonExtensionAccepted, "Extend",
+				"deadline extended to %s", dsr.Deadline(regulationOf(obj), received.Time, true).UTC().Format(time.RFC3339))
+		} else if c := meta.FindStatusCondition(st.Conditions, privacyv1alpha1.ConditionOverdue); c == nil || c.Reason != privacyv1alpha1.ReasonExtensionRefused {
+			setCondition(&st.Conditions, obj.Generation, privacyv1alpha1.ConditionOverdue, metav1.ConditionTrue, privacyv1alpha1.ReasonExtensionRefused,
+				fmt.Sprintf("the deadline %s passed before the request completed; the extension came after it and was not accepted", first.UTC().Format(time.RFC3339)))
+			r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, privacyv1alpha1.ReasonExtensionRefused, "Extend",
+				"extension refused: it came after the first deadline")
+		}
+	}
+	due := dsr.Deadline(regulationOf(obj), received.Time, st.Extended)
+	d := metav1.NewTime(due)
+	st.DueTime = &d
+	return due
+}
+
+// setOverdue sets the Overdue condition for a request still running and
+// returns when to look again (at the warning point or the deadline).
+func setOverdue(obj *privacyv1alpha1.DataSubjectRequest, due, now time.Time) time.Duration {
+	st := &obj.Status
+	switch {
+	case !now.Before(due):
+		if c := meta.FindStatusCondition(st.Conditions, privacyv1alpha1.ConditionOverdue); c != nil && c.Reason == privacyv1alpha1.ReasonExtensionRefused {
+			return 0 // says both: overdue, and why the extension did not count
+		}
+		setCondition(&st.Conditions, obj.Generation, privacyv1alpha1.ConditionOverdue, metav1.ConditionTrue, privacyv1alpha1.ReasonDeadlineExceeded,
+			fmt.Sprintf("the deadline %s passed before the request completed", due.UTC().Format(time.RFC3339)))
+		return 0
+	case due.Sub(now) <= deadlineWarning:
+		setCondition(&st.Conditions, obj.Generation, privacyv1alpha1.ConditionOverdue, metav1.ConditionFalse, privacyv1alpha1.ReasonDeadlineApproaching,
+			fmt.Sprintf("the deadline %s is less than 7 days away", due.UTC().Format(time.RFC3339)))
+		return due.Sub(now)
+	default:
+		setCondition(&st.Conditions, obj.Generation, privacyv1alpha1.ConditionOverdue, metav1.ConditionFalse, privacyv1alpha1.ReasonWithinDeadline,
+			fmt.Sprintf("due %s", due.UTC().Format(time.RFC3339)))
+		return due.Sub(now) - deadlineWarning
+	}
+}
+
+// approved sets the Approved condition and says whether the request may run.
+func (r *DataSubjectRequestReconciler) approved(obj *privacyv1alpha1.DataSubjectRequest) bool {
+	st := &obj.Status
+	required := obj.Spec.Type == privacyv1alpha1.RequestErasure || obj.Spec.Type == privacyv1alpha1.RequestRectification
+	approved := false
+	if a := obj.Spec.Approval; a != nil {
+		if a.Required != nil {
+			required = *a.Required
+		}
+		approved = a.Approved
+	}
+	switch {
+	case !required:
+		setCondition(&st.Conditions, obj.Generation, privacyv1alpha1.ConditionApproved, metav1.ConditionTrue, privacyv1alpha1.ReasonApprovalNotRequired,
+			"the request needs no approval")
+		return true
+	case approved:
+		setCondition(&st.Conditions, obj.Generation, privacyv1alpha1.ConditionApproved, metav1.ConditionTrue, privacyv1alpha1.ReasonApproved,
+			"the request was approved")
+		return true
+	default:
+		setCondition(&st.Conditions, obj.Generation, privacyv1alpha1.ConditionApproved, metav1.ConditionFalse, privacyv1alpha1.ReasonAwaitingApproval,
+			"set spec.approval.approved: true to run the request")
+		return false
+	}
+}
+
+// recordRequestTransitions emits events for approval, overdue and the
+// summary's changes.
+func (r *DataSubjectRequestReconciler) recordRequestTransitions(before, after *privacyv1alpha1.DataSubjectRequest) {
+	for _, typ := range []string{privacyv1alpha1.ConditionApproved, privacyv1alpha1.ConditionOverdue, privacyv1alpha1.ConditionVerified, privacyv1alpha1.ConditionReady} {
+		was := meta.FindStatusCondition(before.Status.Conditions, typ)
+		now := meta.FindStatusCondition(after.Status.Conditions, typ)
+		if now == nil || (was != nil && was.Status == now.Status && was.Reason == now.Reason) {
+			continue
+		}
+		if now.Reason == privacyv1alpha1.ReasonWithinDeadline || now.Reason == privacyv1alpha1.ReasonCompletedInTime ||
+			now.Reason == privacyv1alpha1.ReasonApprovalNotRequired || now.Reason == privacyv1alpha1.ReasonExtensionRefused {
+			continue
+		}
+		kind := corev1.EventTypeNormal
+		bad := now.Status == metav1.ConditionFalse
+		if typ == privacyv1alpha1.ConditionOverdue {
+			bad = now.Status == metav1.ConditionTrue || now.Reason == privacyv1alpha1.ReasonDeadlineApproaching
+		}
+		if bad && now.Reason != privacyv1alpha1.ReasonAwaitingApproval {
+			kind = corev1.EventTypeWarning
+		}
+		r.Recorder.Eventf(after, nil, kind, now.Reason, "Reconcile", "%s", now.Message)
+	}
+}
