@@ -84,6 +84,38 @@ func run() int {
 		log.Error(err, "cannot set up the controller", "controller", "DataInventory")
 		return 1
 	}
+	if err := (&controllers.DataSubjectRequestReconciler{
+		Client:                  mgr.GetClient(),
+		APIReader:               mgr.GetAPIReader(),
+		Recorder:                mgr.GetEventRecorder("lethe-datasubjectrequest"),
+		Pools:                   pools,
+		Clock:                   clock.RealClock{},
+		RetryInterval:           retryInterval,
+		MaxConcurrentReconciles: maxConcurrentReconciles,
+	}).SetupWithManager(mgr); err != nil {
+		log.Error(err, "cannot set up the controller", "controller", "DataSubjectRequest")
+		return 1
+	}
+	if err := (&controllers.PermissionCatalogReconciler{
+		Client:   mgr.GetClient(),
+		Recorder: mgr.GetEventRecorder("lethe-permissioncatalog"),
+	}).SetupWithManager(mgr); err != nil {
+		log.Error(err, "cannot set up the controller", "controller", "PermissionCatalog")
+		return 1
+	}
+	if err := (&controllers.RoleReconciler{
+		Client:                  mgr.GetClient(),
+		APIReader:               mgr.GetAPIReader(),
+		Recorder:                mgr.GetEventRecorder("lethe-role"),
+		Pools:                   pools,
+		Clock:                   clock.RealClock{},
+		ResyncInterval:          resyncInterval,
+		RetryInterval:           retryInterval,
+		MaxConcurrentReconciles: maxConcurrentReconciles,
+	}).SetupWithManager(ctx, mgr); err != nil {
+		log.Error(err, "cannot set up the controller", "controller", "Role")
+		return 1
+	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		log.Error(err, "cannot set up the health check")
 		return 1

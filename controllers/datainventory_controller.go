@@ -52,7 +52,7 @@ func applyInventoryStatus(inv *privacyv1alpha1.DataInventory) {
 			"the inventory is inconsistent: "+listUpTo(problems, 20, "; "))
 		return
 	}
-	st.DeleteOrder = graph.DeleteOrder
+	st.DeleteOrder = graph.DeleteOrderOfSpec
 	setSummary(&st.Conditions, &st.ObservedGeneration, inv.Generation, verdictReady, privacyv1alpha1.ReasonSucceeded,
 		fmt.Sprintf("%d subject types and %d entities; every entity reaches a root", len(inv.Spec.Subjects), len(inv.Spec.Entities)))
 }

@@ -1,19 +1,25 @@
 package controllers
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"go.uber.org/zap/zapcore"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
+	clocktesting "k8s.io/utils/clock/testing"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -22,6 +28,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
+	"github.com/lethe-dev/lethe/internal/engine"
 	"github.com/lethe-dev/lethe/internal/tenantdb"
 	"github.com/lethe-dev/lethe/internal/testutil/pgtest"
 )
@@ -38,7 +45,33 @@ var (
 	pools   *tenantdb.Pools
 	ctx     context.Context
 	cancel  context.CancelFunc
+
+	// requestClock is the DataSubjectRequest controller's clock, so
+	// deadlines are tested without waiting.
+	requestClock = clocktesting.NewFakeClock(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
+	// requestHook, when set, runs before each batch of a request's changes.
+	requestHook atomic.Pointer[func(entity string, batch int) error]
+	// managerLog holds everything the manager logged, for the leak tests.
+	managerLog syncBuffer
 )
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
 
 // Short intervals so healing is seen within a test's patience.
 const (
@@ -52,7 +85,7 @@ func TestControllers(t *testing.T) {
 }
 
 var _ = BeforeSuite(func() {
-	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
+	logf.SetLogger(zap.New(zap.WriteTo(io.MultiWriter(GinkgoWriter, &managerLog)), zap.UseDevMode(true), zap.Level(zapcore.Level(-2))))
 	ctx, cancel = context.WithCancel(context.Background())
 
 	var err error
@@ -98,6 +131,37 @@ var _ = BeforeSuite(func() {
 		Client:   mgr.GetClient(),
 		Recorder: mgr.GetEventRecorder("lethe-datainventory"),
 	}).SetupWithManager(mgr)).To(Succeed())
+
+	Expect((&DataSubjectRequestReconciler{
+		Client:        mgr.GetClient(),
+		APIReader:     mgr.GetAPIReader(),
+		Recorder:      mgr.GetEventRecorder("lethe-datasubjectrequest"),
+		Pools:         pools,
+		Clock:         requestClock,
+		RetryInterval: testRetry,
+		Engine: engine.Options{BatchSize: 4, BeforeBatch: func(entity string, batch int) error {
+			if h := requestHook.Load(); h != nil {
+				return (*h)(entity, batch)
+			}
+			return nil
+		}},
+		MaxConcurrentReconciles: 4,
+	}).SetupWithManager(mgr)).To(Succeed())
+
+	Expect((&PermissionCatalogReconciler{
+		Client:   mgr.GetClient(),
+		Recorder: mgr.GetEventRecorder("lethe-permissioncatalog"),
+	}).SetupWithManager(mgr)).To(Succeed())
+	Expect((&RoleReconciler{
+		Client:                  mgr.GetClient(),
+		APIReader:               mgr.GetAPIReader(),
+		Recorder:                mgr.GetEventRecorder("lethe-role"),
+		Pools:                   pools,
+		Clock:                   clock.RealClock{},
+		ResyncInterval:          testResync,
+		RetryInterval:           testRetry,
+		MaxConcurrentReconciles: 4,
+	}).SetupWithManager(ctx, mgr)).To(Succeed())
 
 	go func() {
 		defer GinkgoRecover()

@@ -82,3 +82,86 @@ const (
 	// ReasonAllColumnsCovered: no personal-looking column is missing.
 	ReasonAllColumnsCovered = "AllColumnsCovered"
 )
+
+// ---- PermissionCatalog and Role ----
+
+// ConditionDeletionRefused (abnormal-true) is True on a Role whose deletion
+// the operator refuses (a default role of its catalog): its finalizer keeps
+// it, and the message says why and what to do instead.
+const ConditionDeletionRefused = "DeletionRefused"
+
+// Condition reasons of PermissionCatalogs and Roles, also used as event
+// reasons.
+const (
+	// ReasonCatalogInvalid: the catalog names an unknown permission, area or
+	// license, or its required permissions form a cycle.
+	ReasonCatalogInvalid = "CatalogInvalid"
+	// ReasonDefaultRoleConflict: a Role with a default role's name exists but
+	// is not that default role.
+	ReasonDefaultRoleConflict = "DefaultRoleConflict"
+	// ReasonCatalogNotFound: the Role's PermissionCatalog does not exist.
+	ReasonCatalogNotFound = "CatalogNotFound"
+
+	// ReasonUnknownPermission: the Role names a permission its catalog lacks.
+	ReasonUnknownPermission = "UnknownPermission"
+	// ReasonUnknownLicense: the Role names a license its catalog lacks.
+	ReasonUnknownLicense = "UnknownLicense"
+	// ReasonUnknownArea: the Role sets a scope for an area its catalog lacks.
+	ReasonUnknownArea = "UnknownArea"
+	// ReasonUnknownDefaultRole: spec.default names no default role of the
+	// catalog.
+	ReasonUnknownDefaultRole = "UnknownDefaultRole"
+	// ReasonFeatureNotScoped: a feature scope is set for a permission that
+	// carries no scope of its own, or that the role does not hold.
+	ReasonFeatureNotScoped = "FeatureNotScoped"
+	// ReasonLicenseMissingForPermission: an effective permission is granted by
+	// none of the role's licenses.
+	ReasonLicenseMissingForPermission = "LicenseMissingForPermission"
+	// ReasonSocialScopeSelf: an area that cannot be Self (Social) would be.
+	ReasonSocialScopeSelf = "SocialScopeSelf"
+	// ReasonScopeNotAllowed: a scope the area does not allow.
+	ReasonScopeNotAllowed = "ScopeNotAllowed"
+	// ReasonSpecificGroupsEmpty: a SpecificGroups scope is left with no
+	// group (an area's groups share none with the default scope's).
+	ReasonSpecificGroupsEmpty = "SpecificGroupsEmpty"
+	// ReasonRequiredPermissionRemoved: a default role lacks a permission the
+	// catalog requires it to keep.
+	ReasonRequiredPermissionRemoved = "RequiredPermissionRemoved"
+	// ReasonTooManyTargets: the targets select more TenantDatabases than a
+	// Role's status can track (256).
+	ReasonTooManyTargets = "TooManyTargets"
+	// ReasonTargetSelectorInvalid: spec.targets.selector cannot be parsed.
+	ReasonTargetSelectorInvalid = "TargetSelectorInvalid"
+
+	// ReasonSeatsExceeded: in a tenant, the change would use more seats of a
+	// license than the catalog gives; the tenant keeps its previous state.
+	ReasonSeatsExceeded = "SeatsExceeded"
+	// ReasonLastRoleManager: in a tenant, the change would leave no active
+	// user holding the permission to manage roles or users; the tenant keeps
+	// its previous state.
+	ReasonLastRoleManager = "LastRoleManager"
+	// ReasonOrganizationInvalid: the inventory's organization names a table
+	// or column the tenant database lacks, or a column of the wrong type.
+	ReasonOrganizationInvalid = "OrganizationInvalid"
+	// ReasonTenantDatabaseNotFound: a target TenantDatabase does not exist.
+	ReasonTenantDatabaseNotFound = "TenantDatabaseNotFound"
+	// ReasonTenantDatabaseNotReady: a target TenantDatabase is not Ready yet
+	// (not connected, or its lethe schema not migrated).
+	ReasonTenantDatabaseNotReady = "TenantDatabaseNotReady"
+	// ReasonRoleSyncFailed: writing the role into a tenant failed; retried.
+	ReasonRoleSyncFailed = "RoleSyncFailed"
+
+	// ReasonDefaultRole: a default role cannot be deleted (DeletionRefused).
+	ReasonDefaultRole = "DefaultRole"
+
+	// ReasonRoleSynced (event): a tenant's rows were changed to match the role.
+	ReasonRoleSynced = "RoleSynced"
+	// ReasonDriftRepaired (event): rows changed by hand in a tenant were put
+	// back.
+	ReasonDriftRepaired = "DriftRepaired"
+	// ReasonRoleRemoved (event): the role was removed from a tenant.
+	ReasonRoleRemoved = "RoleRemoved"
+	// ReasonDefaultRoleCreated (event): the catalog's default role was
+	// created as a Role.
+	ReasonDefaultRoleCreated = "DefaultRoleCreated"
+)

@@ -31,6 +31,11 @@ type DataInventorySpec struct {
 	// +listType=map
 	// +listMapKey=name
 	Entities []Entity `json:"entities"`
+
+	// organization says where the application keeps its users' teams and
+	// groups, for the data scopes of Roles.
+	// +optional
+	Organization *Organization `json:"organization,omitempty"`
 }
 
 // SubjectType is a kind of person and the identifiers that find one.

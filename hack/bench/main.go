@@ -12,6 +12,9 @@
 // a fresh environment. Results go to <out>/tenants.txt and stdout; progress
 // goes to stderr.
 //
+// Scenario "roles" is described in roles.go. -scenario picks one scenario;
+// the default runs both.
+//
 // This is a measuring program, not a test: it reports targets as PASS or FAIL
 // but exits 0 whenever it could measure.
 package main
@@ -88,6 +91,8 @@ func main() {
 	flag.IntVar(&cfg.customers, "customers", 20, "customers per tenant database (the sample application's size)")
 	flag.DurationVar(&cfg.timeout, "timeout", 5*time.Minute, "how long one run may wait for every TenantDatabase to be Ready")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep each run's work directory (kubeconfig, logs)")
+	scenario := flag.String("scenario", "all", "the scenario to run: tenants, roles or all")
+	rolesCfg := registerRolesFlags()
 	flag.Parse()
 	cfg.managerArgs = strings.Fields(managerArgs)
 	if cfg.tenants < 1 || cfg.runs < 1 || cfg.customers < 1 {
@@ -96,6 +101,14 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	switch *scenario {
+	case "roles":
+		runRolesScenario(ctx, cfg, rolesCfg)
+		return
+	case "tenants", "all":
+	default:
+		fatalf("-scenario must be tenants, roles or all")
+	}
 
 	started := time.Now()
 	var (
@@ -128,6 +141,9 @@ func main() {
 	}
 	fmt.Print(report)
 	progress("written to %s", path)
+	if *scenario == "all" {
+		runRolesScenario(ctx, cfg, rolesCfg)
+	}
 }
 
 // runTenants is one run of the "tenants" scenario in a fresh environment.
