@@ -62,7 +62,7 @@ var _ = Describe("Role", func() {
 		Expect(tenantRows(db, "SELECT lethe.can('bob', 'ViewContacts')::text || lethe.can('alice', 'DeleteContact')::text")).
 			To(Equal([]string{"falsefalse"}))
 		Expect(tenantRows(db, "SELECT display_name FROM lethe.roles")).To(Equal([]string{"Analyst"}))
-		Expect(tenantRows(db, "SELECT action || ' ' || entity FROM lethe.audit_log WHERE object_kind = 'Role' AND action = 'SyncRole'")).
+		Expect(tenantRows(db, "SELECT action || ' ' || entity || ' ' || detail FROM lethe.audit_log WHERE object_kind = 'Role' AND action = 'SyncRole'")).
 			To(ContainElements(
 				"SyncRole lethe.role_permissions DeleteContact: area Feedback -> absent; ViewRecycleBin: area Feedback -> absent",
 				"SyncRole lethe.role_members bob: present -> absent",
@@ -95,7 +95,7 @@ var _ = Describe("Role", func() {
 		}, timeout, interval).Should(Equal([]string{"Feedback OwnTeam", "QA OwnTeam", "ViewContacts", "ViewEvaluations", "alice"}))
 		Eventually(func() string { return eventsOf(ns, "agent") }, timeout, interval).Should(
 			ContainSubstring("DriftRepaired rows changed by hand were put back: tenant acme: 3 rows (lethe.role_permissions 1, lethe.role_scopes 1, lethe.role_members 1)"))
-		Expect(tenantRows(db, "SELECT entity FROM lethe.audit_log WHERE action = 'RepairRoleDrift'")).To(ContainElement(
+		Expect(tenantRows(db, "SELECT entity || ' ' || detail FROM lethe.audit_log WHERE action = 'RepairRoleDrift'")).To(ContainElement(
 			"lethe.role_scopes area QA: Company -> OwnTeam"))
 		Expect(eventsOf(ns, "agent")).NotTo(ContainSubstring("mallory"), "events never name a member")
 	})

@@ -53,6 +53,9 @@ type Record struct {
 	Rows int64
 	// SubjectDigest is the salted digest of the subject, if any.
 	SubjectDigest string
+	// Detail says what changed, old and new value, where a row count does
+	// not (a role's permissions). Never personal data.
+	Detail string
 }
 
 // Entry is a stored record with its position and chain hashes.
@@ -86,31 +89,40 @@ func hash(prev []byte, r Record) []byte {
 	binary.BigEndian.PutUint64(n[:], uint64(r.Rows)) // #nosec G115 -- a bit pattern, not arithmetic
 	h.Write(n[:])
 	field(r.SubjectDigest)
+	if r.Detail != "" {
+		field(r.Detail)
+	}
 	return h.Sum(nil)
 }
 
 // Append adds a record inside the caller's transaction, so the change it
 // describes and the record commit together or not at all.
 func Append(ctx context.Context, tx pgx.Tx, r Record) (Entry, error) {
-	return AppendAfter(ctx, tx, r, "")
+	return AppendAfter(ctx, tx, r)
 }
 
-// AppendAfter is Append that first runs one more statement of the caller's
-// (sql with args, for example a ledger row) in the same round trip as the
-// lock and the read of the chain's head. An empty sql runs nothing.
-func AppendAfter(ctx context.Context, tx pgx.Tx, r Record, sql string, args ...any) (Entry, error) {
+// Statement is a statement of the caller's to run before a record.
+type Statement struct {
+	SQL  string
+	Args []any
+}
+
+// AppendAfter is Append that first runs the caller's statements (a ledger
+// row, a setting) in the same round trip as the lock and the read of the
+// chain's head.
+func AppendAfter(ctx context.Context, tx pgx.Tx, r Record, pre ...Statement) (Entry, error) {
 	if r.Time.IsZero() {
 		r.Time = time.Now()
 	}
 	r.Time = r.Time.UTC().Truncate(time.Microsecond)
 	b := &pgx.Batch{}
-	if sql != "" {
-		b.Queue(sql, args...)
+	for _, st := range pre {
+		b.Queue(st.SQL, st.Args...)
 	}
 	b.Queue("SELECT pg_catalog.pg_advisory_xact_lock($1)", appendLockKey)
 	b.Queue("SELECT hash FROM lethe.audit_log ORDER BY id DESC LIMIT 1")
 	br := tx.SendBatch(ctx, b)
-	if sql != "" {
+	for range pre {
 		if _, err := br.Exec(); err != nil {
 			_ = br.Close()
 			return Entry{}, err
@@ -130,10 +142,10 @@ func AppendAfter(ctx context.Context, tx pgx.Tx, r Record, sql string, args ...a
 	}
 	e := Entry{Record: r, PrevHash: prev, Hash: hash(prev, r)}
 	err := tx.QueryRow(ctx, `INSERT INTO lethe.audit_log
-		(recorded_at, actor, object_kind, object_namespace, object_name, object_uid, action, entity, rows_affected, subject_digest, prev_hash, hash)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
+		(recorded_at, actor, object_kind, object_namespace, object_name, object_uid, action, entity, rows_affected, subject_digest, detail, prev_hash, hash)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
 		r.Time, r.Actor, r.Object.Kind, r.Object.Namespace, r.Object.Name, r.Object.UID,
-		r.Action, r.Entity, r.Rows, r.SubjectDigest, e.PrevHash, e.Hash).Scan(&e.ID)
+		r.Action, r.Entity, r.Rows, r.SubjectDigest, r.Detail, e.PrevHash, e.Hash).Scan(&e.ID)
 	if err != nil {
 		return Entry{}, fmt.Errorf("append audit record: %w", err)
 	}
@@ -164,7 +176,7 @@ type Result struct {
 // zero, is a head seen by an earlier verification.
 func Verify(ctx context.Context, q tenantdb.Querier, expect Head) (Result, error) {
 	rows, err := q.Query(ctx, `SELECT id, recorded_at, actor, object_kind, object_namespace, object_name, object_uid,
-		action, entity, rows_affected, subject_digest, prev_hash, hash FROM lethe.audit_log ORDER BY id`)
+		action, entity, rows_affected, subject_digest, detail, prev_hash, hash FROM lethe.audit_log ORDER BY id`)
 	if err != nil {
 		return Result{}, fmt.Errorf("read audit log: %w", err)
 	}
@@ -175,7 +187,7 @@ func Verify(ctx context.Context, q tenantdb.Querier, expect Head) (Result, error
 	for rows.Next() {
 		var e Entry
 		if err := rows.Scan(&e.ID, &e.Time, &e.Actor, &e.Object.Kind, &e.Object.Namespace, &e.Object.Name,
-			&e.Object.UID, &e.Action, &e.Entity, &e.Rows, &e.SubjectDigest, &e.PrevHash, &e.Hash); err != nil {
+			&e.Object.UID, &e.Action, &e.Entity, &e.Rows, &e.SubjectDigest, &e.Detail, &e.PrevHash, &e.Hash); err != nil {
 			return Result{}, err
 		}
 		res.Records++

@@ -129,6 +129,7 @@ func TestVerifyFindsTampering(t *testing.T) {
 		problem string
 	}{
 		{"changed content", "UPDATE lethe.audit_log SET rows_affected = 99 WHERE id = 2", "record 2 does not match its hash"},
+		{"changed detail", "UPDATE lethe.audit_log SET detail = 'granted' WHERE id = 1", "record 1 does not match its hash"},
 		{"removed record", "DELETE FROM lethe.audit_log WHERE id = 2", "record 3 does not link to the record before it"},
 		{"rewritten chain link", "UPDATE lethe.audit_log SET prev_hash = '\\x00' WHERE id = 3", "record 3 does not link"},
 		{"removed tail", "DELETE FROM lethe.audit_log WHERE id = 3", "record 3, seen before, is gone"},

@@ -240,10 +240,10 @@ var tables = []string{tableRoles, tableLicenses, tablePermissions, tableScopes, 
 
 // describe renders one table's changes for the audit record: every row
 // changed, with its old and new value.
-func describe(table string, changes []change) string {
+func describe(changes []change) string {
 	parts := make([]string, len(changes))
 	for i, c := range changes {
 		parts[i] = fmt.Sprintf("%s: %s -> %s", c.key, c.old, c.new)
 	}
-	return table + " " + strings.Join(parts, "; ")
+	return strings.Join(parts, "; ")
 }

@@ -167,7 +167,7 @@ func expectStrings(t *testing.T, what string, got []string, want ...string) {
 // auditEntries lists action and entity of the audit records after id.
 func auditEntries(t *testing.T, pool *pgxpool.Pool, after int64) []string {
 	t.Helper()
-	rows, err := pool.Query(ctx, "SELECT action || ' ' || actor || ' ' || entity FROM lethe.audit_log WHERE id > $1 ORDER BY id", after)
+	rows, err := pool.Query(ctx, "SELECT action || ' ' || actor || ' ' || entity || ' ' || detail FROM lethe.audit_log WHERE id > $1 ORDER BY id", after)
 	if err != nil {
 		t.Fatal(err)
 	}

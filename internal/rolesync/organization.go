@@ -70,7 +70,7 @@ func EnsureOrganization(ctx context.Context, db Beginner, org *privacyv1alpha1.O
 		}
 		_, err = audit.Append(ctx, tx, audit.Record{
 			Actor: actor, Object: object, Action: ActionOrganize, Rows: 2,
-			Entity: fmt.Sprintf("lethe.org_users, lethe.org_groups: %s -> %s", have, now),
+			Entity: "lethe.org_users, lethe.org_groups", Detail: fmt.Sprintf("%s -> %s", have, now),
 		})
 		changed = true
 		return err

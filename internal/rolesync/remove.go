@@ -60,8 +60,8 @@ func Remove(ctx context.Context, db Beginner, req RemoveRequest) (res Result, er
 		}
 		if _, err := audit.Append(ctx, tx, audit.Record{
 			Actor: req.Actor, Object: req.Object, Action: ActionRemove, Rows: rows,
-			Entity: fmt.Sprintf("%s %s: present -> absent (with %d licenses, %d permissions, %d scopes, %d members)",
-				tableRoles, req.Key, counts[0], counts[1], counts[2], counts[3]),
+			Entity: tableRoles, Detail: fmt.Sprintf("%s: present -> absent (with %d licenses, %d permissions, %d scopes, %d members)",
+				req.Key, counts[0], counts[1], counts[2], counts[3]),
 		}); err != nil {
 			return err
 		}

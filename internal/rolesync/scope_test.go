@@ -125,7 +125,7 @@ func TestEnsureOrganization(t *testing.T) {
 		t.Errorf("views not emptied: %v", got)
 	}
 	got := auditEntries(t, pool, head)
-	if len(got) != 1 || !strings.HasPrefix(got[0], "MapOrganization tester lethe.org_users, lethe.org_groups: users app.users id=id team=team active=active; groups") ||
+	if len(got) != 1 || !strings.HasPrefix(got[0], "MapOrganization tester lethe.org_users, lethe.org_groups users app.users id=id team=team active=active; groups") ||
 		!strings.HasSuffix(got[0], "-> absent") {
 		t.Errorf("audit records: %v", got)
 	}

@@ -187,7 +187,7 @@ func auditChanges(ctx context.Context, tx pgx.Tx, req Request, action string, ch
 		}
 		if _, err := audit.Append(ctx, tx, audit.Record{
 			Time: req.Time, Actor: req.Actor, Object: req.Object, Action: action,
-			Entity: describe(table, cs), Rows: int64(len(cs)),
+			Entity: table, Detail: describe(cs), Rows: int64(len(cs)),
 		}); err != nil {
 			return nil, err
 		}
