@@ -210,6 +210,13 @@ func doneBatches(ctx context.Context, pool *pgxpool.Pool, uid string) (map[batch
 	return done, rows.Err()
 }
 
+// asyncCommit lets a batch commit without waiting for its WAL flush. It
+// stays atomic (the change, its ledger row and its audit record commit or
+// vanish together, so a run resumes correctly after a crash), and Complete
+// commits synchronously, which flushes every earlier batch of the run before
+// the run is reported done.
+var asyncCommit = audit.Statement{SQL: "SET LOCAL synchronous_commit = off"}
+
 // runBatch changes one batch in one transaction with its ledger row and its
 // audit record. The ledger's primary key makes a concurrent second attempt
 // fail and roll back its change.
@@ -222,8 +229,9 @@ func runBatch(ctx context.Context, pool *pgxpool.Pool, run *Run, s Step, batch i
 		}
 		_, err = audit.AppendAfter(ctx, tx, audit.Record{Time: run.now(), Actor: run.Actor, Object: run.Object,
 			Action: s.Action, Entity: s.Entity, Rows: changed, SubjectDigest: run.SubjectDigest},
-			`INSERT INTO lethe.request_steps (request_uid, entity, batch, action, rows, done_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-			run.UID, s.Entity, batch, s.Action, changed, run.now())
+			asyncCommit,
+			audit.Statement{SQL: `INSERT INTO lethe.request_steps (request_uid, entity, batch, action, rows, done_at)
+				VALUES ($1, $2, $3, $4, $5, $6)`, Args: []any{run.UID, s.Entity, batch, s.Action, changed, run.now()}})
 		return err
 	})
 	if err != nil {
@@ -252,6 +260,7 @@ func AppendRecord(ctx context.Context, tx pgx.Tx, run *Run, action, entity strin
 func Complete(ctx context.Context, pool *pgxpool.Pool, run *Run) error {
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
+		b.Queue("SET LOCAL synchronous_commit = on")
 		b.Queue("DELETE FROM lethe.request_plan WHERE request_uid = $1", run.UID)
 		b.Queue("UPDATE lethe.requests SET state = 'Completed', completed_at = $2 WHERE uid = $1", run.UID, run.now())
 		return tx.SendBatch(ctx, b).Close()
