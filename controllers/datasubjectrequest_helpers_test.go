@@ -118,15 +118,8 @@ func expectPhase(ns, name string, phase privacyv1alpha1.RequestPhase) *privacyv1
 // expectRequestCondition waits for a request's condition.
 func expectRequestCondition(ns, name, typ string, status metav1.ConditionStatus, reason string) metav1.Condition {
 	GinkgoHelper()
-	var got metav1.Condition
-	Eventually(func(g Gomega) {
-		c := meta.FindStatusCondition(getRequest(ns, name).Status.Conditions, typ)
-		g.Expect(c).NotTo(BeNil(), "no condition %s yet", typ)
-		g.Expect(c.Status).To(Equal(status), "%s: %s %s", typ, c.Reason, c.Message)
-		g.Expect(c.Reason).To(Equal(reason), "%s: %s", typ, c.Message)
-		got = *c
-	}, timeout, interval).Should(Succeed())
-	return got
+	r := &privacyv1alpha1.DataSubjectRequest{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+	return waitCondition(r, func() []metav1.Condition { return r.Status.Conditions }, typ, status, reason)
 }
 
 func targetOf(r *privacyv1alpha1.DataSubjectRequest, name string) privacyv1alpha1.TargetResult {

@@ -92,21 +92,30 @@ func readyTenant() (string, pgtest.Database) {
 	return ns, db
 }
 
-// expectCondition waits until a TenantDatabase's condition has the status
-// and reason, and returns it.
-func expectCondition(ns, name, typ string, status metav1.ConditionStatus, reason string) metav1.Condition {
+// waitCondition waits until an object's condition, for its current
+// generation, has the status and reason, and returns it. conds reads the
+// conditions of obj, which is refreshed from the API server on each try.
+func waitCondition(obj client.Object, conds func() []metav1.Condition, typ string, status metav1.ConditionStatus, reason string) metav1.Condition {
 	GinkgoHelper()
 	var got metav1.Condition
 	Eventually(func(g Gomega) {
-		var tdb privacyv1alpha1.TenantDatabase
-		g.Expect(k8s.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, &tdb)).To(Succeed())
-		c := meta.FindStatusCondition(tdb.Status.Conditions, typ)
+		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(obj), obj)).To(Succeed())
+		c := meta.FindStatusCondition(conds(), typ)
 		g.Expect(c).NotTo(BeNil(), "no condition %s yet", typ)
+		g.Expect(c.ObservedGeneration).To(Equal(obj.GetGeneration()), "condition %s is of an older generation", typ)
 		g.Expect(c.Status).To(Equal(status), "condition %s: %s %s", typ, c.Reason, c.Message)
 		g.Expect(c.Reason).To(Equal(reason), "condition %s: %s", typ, c.Message)
 		got = *c
 	}, timeout, interval).Should(Succeed())
 	return got
+}
+
+// expectCondition waits until a TenantDatabase's condition has the status
+// and reason, and returns it.
+func expectCondition(ns, name, typ string, status metav1.ConditionStatus, reason string) metav1.Condition {
+	GinkgoHelper()
+	tdb := &privacyv1alpha1.TenantDatabase{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+	return waitCondition(tdb, func() []metav1.Condition { return tdb.Status.Conditions }, typ, status, reason)
 }
 
 func getTenant(ns, name string) *privacyv1alpha1.TenantDatabase {

@@ -9,7 +9,6 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -146,18 +145,8 @@ func getRole(ns, name string) *privacyv1alpha1.Role {
 // its current generation, and returns it.
 func expectRole(ns, name, typ string, status metav1.ConditionStatus, reason string) metav1.Condition {
 	GinkgoHelper()
-	var got metav1.Condition
-	Eventually(func(g Gomega) {
-		var role privacyv1alpha1.Role
-		g.Expect(k8s.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, &role)).To(Succeed())
-		c := meta.FindStatusCondition(role.Status.Conditions, typ)
-		g.Expect(c).NotTo(BeNil(), "no condition %s yet", typ)
-		g.Expect(c.ObservedGeneration).To(Equal(role.Generation), "condition %s is of an older generation", typ)
-		g.Expect(c.Status).To(Equal(status), "condition %s: %s %s", typ, c.Reason, c.Message)
-		g.Expect(c.Reason).To(Equal(reason), "condition %s: %s", typ, c.Message)
-		got = *c
-	}, timeout, interval).Should(Succeed())
-	return got
+	role := &privacyv1alpha1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+	return waitCondition(role, func() []metav1.Condition { return role.Status.Conditions }, typ, status, reason)
 }
 
 // updateRole changes a Role's spec, retrying on conflicts.
