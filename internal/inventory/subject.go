@@ -47,7 +47,7 @@ func (s *SubjectRows) Total() int64 {
 // through the inventory's relations in both directions, every related row.
 // It refuses what it cannot plan (a composite key, an unknown subject type)
 // with a message that names the entity.
-func Find(ctx context.Context, q tenantdb.Querier, spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog,
+func Find(ctx context.Context, q tenantdb.BatchQuerier, spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog,
 	subjectType string, identifiers map[string]string) (*SubjectRows, error) {
 	graph, problems := CheckGraph(spec)
 	if len(problems) > 0 {
@@ -71,47 +71,65 @@ func Find(ctx context.Context, q tenantdb.Querier, spec *privacyv1alpha1.DataInv
 		return t, nil
 	}
 
+	// Entities are resolved level by level: an entity's relations point to
+	// lower levels only (the graph is acyclic), so every lookup of one level
+	// goes to the database in one round trip.
 	keys := map[string][]string{}
 	shared := map[string][]string{}
 	res := &SubjectRows{}
-	for _, name := range resolveOrder(spec) {
-		e := byName[name]
-		var found []string
-		if e.Subject != nil && e.Subject.Type == subjectType {
-			t, err := tableOf(e)
-			if err != nil {
-				return nil, err
+	for _, level := range levels(spec) {
+		var lookups []*lookup
+		for _, name := range level {
+			e := byName[name]
+			if e.Subject != nil && e.Subject.Type == subjectType {
+				t, err := tableOf(e)
+				if err != nil {
+					return nil, err
+				}
+				l, err := rootLookup(e, t, identifiers)
+				if err != nil {
+					return nil, err
+				}
+				if l != nil {
+					lookups = append(lookups, l)
+				}
 			}
-			root, err := findRoots(ctx, q, e, t, identifiers)
-			if err != nil {
-				return nil, err
+			for _, r := range e.Relations {
+				parentKeys := keys[r.Entity]
+				if len(parentKeys) == 0 {
+					continue
+				}
+				parent := byName[r.Entity]
+				t, err := tableOf(e)
+				if err != nil {
+					return nil, err
+				}
+				pt, err := tableOf(parent)
+				if err != nil {
+					return nil, err
+				}
+				l, err := relatedLookup(e, t, parent, pt, r, parentKeys)
+				if err != nil {
+					return nil, err
+				}
+				lookups = append(lookups, l)
 			}
-			res.RootKeys = append(res.RootKeys, root...)
-			found = append(found, root...)
 		}
-		for _, r := range e.Relations {
-			parentKeys := keys[r.Entity]
-			if len(parentKeys) == 0 {
-				continue
-			}
-			parent := byName[r.Entity]
-			t, err := tableOf(e)
-			if err != nil {
-				return nil, err
-			}
-			pt, err := tableOf(parent)
-			if err != nil {
-				return nil, err
-			}
-			rows, sharedRows, err := findRelated(ctx, q, e, t, parent, pt, r, parentKeys)
-			if err != nil {
-				return nil, err
-			}
-			found = append(found, rows...)
-			shared[name] = union(shared[name], sharedRows)
+		if err := runLookups(ctx, q, lookups); err != nil {
+			return nil, err
 		}
-		keys[name] = union(nil, found)
-		shared[name] = minus(shared[name], keys[name])
+		found := map[string][]string{}
+		for _, l := range lookups {
+			found[l.entity] = append(found[l.entity], l.own...)
+			shared[l.entity] = union(shared[l.entity], l.shared)
+			if l.root {
+				res.RootKeys = append(res.RootKeys, l.own...)
+			}
+		}
+		for _, name := range level {
+			keys[name] = union(nil, found[name])
+			shared[name] = minus(shared[name], keys[name])
+		}
 	}
 	for _, name := range graph.DeleteOrder(spec, cat) {
 		if len(keys[name]) == 0 && len(shared[name]) == 0 {
@@ -140,19 +158,91 @@ func declaresSubject(spec *privacyv1alpha1.DataInventorySpec, t string) bool {
 	return false
 }
 
-// resolveOrder lists entities so that every relation's entity comes before
-// the entity that names it (the graph is acyclic: CheckGraph).
-func resolveOrder(spec *privacyv1alpha1.DataInventorySpec) []string {
-	after := map[string][]string{}
-	var names []string
+// levels groups entities so that every relation's entity is on a lower
+// level than the entity that names it (the graph is acyclic: CheckGraph).
+func levels(spec *privacyv1alpha1.DataInventorySpec) [][]string {
+	byName := map[string]*privacyv1alpha1.Entity{}
+	for i := range spec.Entities {
+		byName[spec.Entities[i].Name] = &spec.Entities[i]
+	}
+	level := map[string]int{}
+	var depth func(name string) int
+	depth = func(name string) int {
+		if d, ok := level[name]; ok {
+			return d
+		}
+		d := 0
+		for _, r := range byName[name].Relations {
+			if _, ok := byName[r.Entity]; ok {
+				d = max(d, depth(r.Entity)+1)
+			}
+		}
+		level[name] = d
+		return d
+	}
+	var out [][]string
 	for _, e := range spec.Entities {
-		names = append(names, e.Name)
-		for _, r := range e.Relations {
-			after[e.Name] = append(after[e.Name], r.Entity)
+		d := depth(e.Name)
+		for len(out) <= d {
+			out = append(out, nil)
+		}
+		out[d] = append(out[d], e.Name)
+	}
+	return out
+}
+
+// lookup is one query that finds rows of an entity; own and shared hold
+// its result.
+type lookup struct {
+	entity string
+	root   bool
+	sql    string
+	args   []any
+	// withShared: the query returns a second column saying whether the row
+	// is shared with other subjects.
+	withShared  bool
+	own, shared []string
+}
+
+// runLookups sends lookups in one round trip and reads their results.
+func runLookups(ctx context.Context, q tenantdb.BatchQuerier, lookups []*lookup) error {
+	if len(lookups) == 0 {
+		return nil
+	}
+	b := &pgx.Batch{}
+	for _, l := range lookups {
+		b.Queue(l.sql, l.args...)
+	}
+	br := q.SendBatch(ctx, b)
+	defer func() { _ = br.Close() }()
+	for _, l := range lookups {
+		rows, err := br.Query()
+		if err != nil {
+			return fmt.Errorf("entity %s: %w", l.entity, err)
+		}
+		for rows.Next() {
+			var k string
+			isShared := false
+			dest := []any{&k}
+			if l.withShared {
+				dest = append(dest, &isShared)
+			}
+			if err := rows.Scan(dest...); err != nil {
+				rows.Close()
+				return fmt.Errorf("entity %s: %w", l.entity, err)
+			}
+			if isShared {
+				l.shared = append(l.shared, k)
+			} else {
+				l.own = append(l.own, k)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("entity %s: %w", l.entity, err)
 		}
 	}
-	order, _ := topo(names, after)
-	return order
+	return br.Close()
 }
 
 // ref is a typed column reference safe to put into SQL.
@@ -167,7 +257,9 @@ func ref(t *tenantdb.Table, col string) (ident, typ string, err error) {
 
 func tableIdent(t *tenantdb.Table) string { return pgx.Identifier{t.Schema, t.Name}.Sanitize() }
 
-func findRoots(ctx context.Context, q tenantdb.Querier, e *privacyv1alpha1.Entity, t *tenantdb.Table, identifiers map[string]string) ([]string, error) {
+// rootLookup finds the root rows whose identifier columns equal every given
+// identifier this root maps; nil when it maps none of them.
+func rootLookup(e *privacyv1alpha1.Entity, t *tenantdb.Table, identifiers map[string]string) (*lookup, error) {
 	pk, _, err := ref(t, e.PrimaryKey[0])
 	if err != nil {
 		return nil, err
@@ -187,26 +279,26 @@ func findRoots(ctx context.Context, q tenantdb.Querier, e *privacyv1alpha1.Entit
 		conds = append(conds, fmt.Sprintf("%s = CAST($%d::text AS %s)", col, len(args), typ))
 	}
 	if len(conds) == 0 {
-		return nil, nil // none of the given identifiers maps to this root
+		return nil, nil
 	}
 	sql := fmt.Sprintf("SELECT %s::text FROM %s WHERE %s", pk, tableIdent(t), strings.Join(conds, " AND ")) // #nosec G201 -- identifiers sanitized, values are parameters
-	return collect(ctx, q, sql, args...)
+	return &lookup{entity: e.Name, root: true, sql: sql, args: args}, nil
 }
 
-// findRelated finds the rows of e tied to parent rows with parentKeys
+// relatedLookup finds the rows of e tied to parent rows with parentKeys
 // through relation r.
-func findRelated(ctx context.Context, q tenantdb.Querier, e *privacyv1alpha1.Entity, t *tenantdb.Table,
-	parent *privacyv1alpha1.Entity, pt *tenantdb.Table, r privacyv1alpha1.EntityRelation, parentKeys []string) (own, shared []string, err error) {
+func relatedLookup(e *privacyv1alpha1.Entity, t *tenantdb.Table,
+	parent *privacyv1alpha1.Entity, pt *tenantdb.Table, r privacyv1alpha1.EntityRelation, parentKeys []string) (*lookup, error) {
 	if len(r.Columns) != 1 {
-		return nil, nil, fmt.Errorf("entity %s: a relation over %d columns cannot be planned yet", e.Name, len(r.Columns))
+		return nil, fmt.Errorf("entity %s: a relation over %d columns cannot be planned yet", e.Name, len(r.Columns))
 	}
 	pk, _, err := ref(t, e.PrimaryKey[0])
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	ppk, ppkType, err := ref(pt, parent.PrimaryKey[0])
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	keyArg := fmt.Sprintf("CAST($1::text[] AS %s[])", ppkType)
 	switch r.Direction {
@@ -214,7 +306,7 @@ func findRelated(ctx context.Context, q tenantdb.Querier, e *privacyv1alpha1.Ent
 		// e.columns -> parent.references (default: parent's key).
 		fk, _, err := ref(t, r.Columns[0])
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		refCol := parent.PrimaryKey[0]
 		if len(r.References) == 1 {
@@ -222,17 +314,16 @@ func findRelated(ctx context.Context, q tenantdb.Querier, e *privacyv1alpha1.Ent
 		}
 		pref, _, err := ref(pt, refCol)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		sql := fmt.Sprintf("SELECT c.%s::text FROM %s c WHERE c.%s IN (SELECT p.%s FROM %s p WHERE p.%s = ANY(%s))",
 			pk, tableIdent(t), fk, pref, tableIdent(pt), ppk, keyArg) // #nosec G201 -- identifiers sanitized, values are parameters
-		own, err = collect(ctx, q, sql, parentKeys)
-		return own, nil, err
+		return &lookup{entity: e.Name, sql: sql, args: []any{parentKeys}}, nil
 	case privacyv1alpha1.RelationReferenced:
 		// parent.columns -> e.references (default: e's key).
 		pfk, _, err := ref(pt, r.Columns[0])
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		refCol := e.PrimaryKey[0]
 		if len(r.References) == 1 {
@@ -240,41 +331,16 @@ func findRelated(ctx context.Context, q tenantdb.Querier, e *privacyv1alpha1.Ent
 		}
 		eref, _, err := ref(t, refCol)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		exclusive := r.Exclusive != nil && *r.Exclusive
 		sql := fmt.Sprintf(`SELECT c.%[1]s::text,
 			%[7]t = false AND EXISTS (SELECT 1 FROM %[4]s o WHERE o.%[5]s = c.%[3]s AND NOT (o.%[6]s = ANY(%[8]s)))
 			FROM %[2]s c WHERE c.%[3]s IN (SELECT p.%[5]s FROM %[4]s p WHERE p.%[6]s = ANY(%[8]s))`,
 			pk, tableIdent(t), eref, tableIdent(pt), pfk, ppk, exclusive, keyArg) // #nosec G201 -- identifiers sanitized, values are parameters
-		rows, err := q.Query(ctx, sql, parentKeys)
-		if err != nil {
-			return nil, nil, err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var k string
-			var isShared bool
-			if err := rows.Scan(&k, &isShared); err != nil {
-				return nil, nil, err
-			}
-			if isShared {
-				shared = append(shared, k)
-			} else {
-				own = append(own, k)
-			}
-		}
-		return own, shared, rows.Err()
+		return &lookup{entity: e.Name, sql: sql, args: []any{parentKeys}, withShared: true}, nil
 	}
-	return nil, nil, fmt.Errorf("entity %s: unknown relation direction %q", e.Name, r.Direction)
-}
-
-func collect(ctx context.Context, q tenantdb.Querier, sql string, args ...any) ([]string, error) {
-	rows, err := q.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, pgx.RowTo[string])
+	return nil, fmt.Errorf("entity %s: unknown relation direction %q", e.Name, r.Direction)
 }
 
 // union merges b into a, sorted and without duplicates.

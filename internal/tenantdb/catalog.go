@@ -15,6 +15,13 @@ type Querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
+// BatchQuerier is a Querier that can also pipeline statements: a pool or a
+// connection.
+type BatchQuerier interface {
+	Querier
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
 // Column is a column of a live table.
 type Column struct {
 	Name string
