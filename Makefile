@@ -90,7 +90,6 @@ test: envtest postgres ## Run unit, PostgreSQL integration and envtest suites.
 .PHONY: bench
 bench: envtest postgres build ## Run the benchmarks; results go to bench/results/.
 	go run ./hack/bench -manager $(BIN)/manager -out bench/results
-	go run ./hack/benchdsr -manager $(BIN)/manager -out bench/results
 
 ##@ Build and run
 

@@ -15,14 +15,8 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
-	"runtime"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -30,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
+	"github.com/lethe-dev/lethe/hack/internal/benchutil"
 	"github.com/lethe-dev/lethe/hack/internal/localenv"
 	"github.com/lethe-dev/lethe/internal/testutil/pgtest"
 )
@@ -48,22 +43,23 @@ type rolesConfig struct {
 	timeout                             time.Duration
 }
 
-// registerRolesFlags adds the roles scenario's flags.
-func registerRolesFlags() *rolesConfig {
-	rc := &rolesConfig{}
-	flag.IntVar(&rc.roles, "roles", 200, "roles scenario: number of Roles, each synced into every tenant")
-	flag.IntVar(&rc.members, "members", 10000, "roles scenario: members of all Roles together, each a distinct user")
-	flag.IntVar(&rc.permissions, "permissions", 150, "roles scenario: permissions of the catalog")
-	flag.IntVar(&rc.probes, "probes", 2000, "roles scenario: timed calls of each SQL function per run")
-	flag.DurationVar(&rc.timeout, "roles-timeout", 20*time.Minute, "roles scenario: how long one run may wait for the Roles to sync")
-	return rc
+func (rc *rolesConfig) validate(cfg config) error {
+	if cfg.tenants < 1 {
+		return errors.New("-tenants must be at least 1")
+	}
+	// Every Role holds ten permissions outside the Admin area (benchRole):
+	// a catalog of 12 has ten.
+	if rc.roles < 1 || rc.members < rc.roles || rc.permissions < 12 || rc.probes < 100 {
+		return errors.New("-roles must be at least 1, -members at least -roles, -permissions at least 12 and -probes at least 100")
+	}
+	return nil
 }
 
-// rolesResult is one run's measurements.
+// rolesResult is one run's measurements; latencies in milliseconds.
 type rolesResult struct {
 	firstSync, converge        time.Duration
-	canP50, canP99             time.Duration
-	visibleP50, visibleP99     time.Duration
+	canP50, canP99             float64
+	visibleP50, visibleP99     float64
 	visibleRows                float64
 	rss                        int64
 	convergeRows, auditRecords int64
@@ -72,195 +68,121 @@ type rolesResult struct {
 // runRolesScenario runs the roles scenario cfg.runs times and writes
 // roles.txt.
 func runRolesScenario(ctx context.Context, cfg config, rc *rolesConfig) {
-	if rc.roles < 1 || rc.members < rc.roles || rc.permissions < 10 || rc.probes < 100 {
-		fatalf("-roles must be at least 1, -members at least -roles, -permissions at least 10 and -probes at least 100")
-	}
 	started := time.Now()
-	var (
-		results []rolesResult
-		env     facts
-	)
-	for i := 1; i <= cfg.runs; i++ {
-		progress("roles run %d/%d: %d roles, %d members, %d tenants", i, cfg.runs, rc.roles, rc.members, cfg.tenants)
-		r, f, err := runRoles(ctx, cfg, rc, i)
-		if err != nil {
-			fatalf("roles run %d: %v", i, err)
-		}
-		progress("roles run %d/%d: first sync %.1fs, converged %.1fs after the catalog change; can p50 %.2fms, visible_users p50 %.2fms",
-			i, cfg.runs, r.firstSync.Seconds(), r.converge.Seconds(), ms(r.canP50), ms(r.visibleP50))
-		results = append(results, r)
-		env = f
-	}
-	report := formatRolesReport(cfg, rc, started, env, results)
-	if err := writeResult(cfg.out, "roles.txt", report); err != nil {
-		fatalf("%v", err)
-	}
-	fmt.Print(report)
-	progress("written to %s", filepath.Join(cfg.out, "roles.txt"))
-}
-
-// writeResult writes a results file atomically.
-func writeResult(dir, name, content string) error {
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return err
-	}
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path+".tmp", []byte(content), 0o644); err != nil { // #nosec G306 -- a results file meant to be read
-		return err
-	}
-	return os.Rename(path+".tmp", path)
+	results, versions := benchutil.Repeat("roles run", cfg.runs,
+		fmt.Sprintf("%d roles, %d members, %d tenants", rc.roles, rc.members, cfg.tenants),
+		func(n int) (rolesResult, localenv.Versions, error) { return runRoles(ctx, cfg, rc, n) },
+		func(r rolesResult) string {
+			return fmt.Sprintf("first sync %.1fs, converged %.1fs after the catalog change; can p50 %.2fms, visible_users p50 %.2fms",
+				r.firstSync.Seconds(), r.converge.Seconds(), r.canP50, r.visibleP50)
+		})
+	benchutil.Publish(cfg.out, "roles.txt", formatRolesReport(cfg, rc, started, versions, results))
 }
 
 // runRoles is one run in a fresh environment.
-func runRoles(ctx context.Context, cfg config, rc *rolesConfig, run int) (res rolesResult, f facts, err error) {
-	dir, err := os.MkdirTemp("", fmt.Sprintf("lethe-bench-roles-%d-", run))
+func runRoles(ctx context.Context, cfg config, rc *rolesConfig, n int) (res rolesResult, v localenv.Versions, err error) {
+	run, err := benchutil.StartRun(ctx, benchutil.RunOptions{Label: fmt.Sprintf("roles run %d", n),
+		DirPattern: fmt.Sprintf("lethe-bench-roles-%d-", n), Keep: cfg.keep, MaxConnections: maxConnections,
+		Namespace: rolesNamespace})
 	if err != nil {
-		return res, f, err
+		return res, v, err
 	}
-	var mgr *localenv.Manager
-	var env *localenv.Env
-	defer func() {
-		var errs []error
-		if mgr != nil {
-			if serr := mgr.Stop(); serr != nil {
-				errs = append(errs, serr)
-			}
-		}
-		if env != nil {
-			if serr := env.Stop(); serr != nil {
-				errs = append(errs, serr)
-			}
-		}
-		if err == nil {
-			err = errors.Join(errs...)
-		}
-		if err != nil || cfg.keep {
-			progress("roles run %d: work directory kept: %s", run, dir)
-		} else {
-			_ = os.RemoveAll(dir)
-		}
-	}()
-
-	env, err = localenv.Start(ctx, localenv.Options{Dir: dir, DurablePostgres: true, MaxConnections: 400})
-	if err != nil {
-		return res, f, err
-	}
-	v, err := env.ServerVersions(ctx)
-	if err != nil {
-		return res, f, err
-	}
-	f = facts{kubernetes: v.Kubernetes, postgres: v.PostgreSQL, etcd: etcdVersion(env.AssetsDir)}
-	c := env.Client
-	if err := env.EnsureNamespace(ctx, rolesNamespace); err != nil {
-		return res, f, err
-	}
+	defer run.Finish(&err)
+	v, env, c := run.Versions, run.Env, run.Env.Client
 	if err := c.Create(ctx, benchInventory()); err != nil {
-		return res, f, fmt.Errorf("create DataInventory: %w", err)
+		return res, v, fmt.Errorf("create DataInventory: %w", err)
 	}
 	start := time.Now()
-	tenants := make([]string, cfg.tenants)
+	tenants := benchutil.TenantNames(cfg.tenants)
 	var probed pgtest.Database
-	for i := range tenants {
-		tenants[i] = fmt.Sprintf("tenant-%03d", i+1)
-		db, err := createOrganizationTenant(ctx, env, tenants[i], rc.members)
+	for j, name := range tenants {
+		db, err := createOrganizationTenant(ctx, env, name, rc.members)
 		if err != nil {
-			return res, f, err
+			return res, v, err
 		}
-		if i == 0 {
+		if j == 0 {
 			probed = db
 		}
 	}
-	progress("roles run %d: %d tenant databases with %d users each in %.1fs", run, cfg.tenants, rc.members, time.Since(start).Seconds())
+	benchutil.Progress("%s: %d tenant databases with %d users each in %.1fs", run.Label, cfg.tenants, rc.members, time.Since(start).Seconds())
 
-	if mgr, err = env.StartManager(ctx, cfg.manager, cfg.managerArgs...); err != nil {
-		return res, f, err
+	if err := run.StartManager(ctx, cfg.manager, cfg.managerArgs); err != nil {
+		return res, v, err
 	}
 	for _, name := range tenants {
-		tdb := tenantDatabase(name)
-		tdb.Namespace, tdb.Spec.InventoryRef.Name = rolesNamespace, "people"
+		tdb := benchutil.TenantDatabase(rolesNamespace, name, "people")
 		tdb.Labels = map[string]string{"bench": "roles"}
 		if err := c.Create(ctx, tdb); err != nil {
-			return res, f, fmt.Errorf("create TenantDatabase %s: %w", name, err)
+			return res, v, fmt.Errorf("create TenantDatabase %s: %w", name, err)
 		}
 	}
-	if err := waitFor(ctx, mgr, cfg.timeout, func() (bool, error) { return allTenantsReady(ctx, c, len(tenants)) }); err != nil {
-		return res, f, fmt.Errorf("TenantDatabases not Ready: %w", err)
+	if err := run.WaitFor(ctx, cfg.timeout, pollInterval, func() (bool, error) {
+		ready, err := benchutil.ReadyTenantDatabases(ctx, c, rolesNamespace)
+		return ready == len(tenants), err
+	}); err != nil {
+		return res, v, fmt.Errorf("TenantDatabases not Ready: %w", err)
 	}
 	cat := benchCatalog(rc.permissions)
 	if err := c.Create(ctx, cat); err != nil {
-		return res, f, fmt.Errorf("create PermissionCatalog: %w", err)
+		return res, v, fmt.Errorf("create PermissionCatalog: %w", err)
 	}
 
-	progress("roles run %d: creating %d Roles", run, rc.roles)
+	benchutil.Progress("%s: creating %d Roles", run.Label, rc.roles)
 	t0 := time.Now()
 	if err := createBenchRoles(ctx, c, rc); err != nil {
-		return res, f, err
+		return res, v, err
 	}
-	if err := waitRolesSynced(ctx, c, mgr, rc.timeout, cat, rc.roles, len(tenants)); err != nil {
-		return res, f, fmt.Errorf("first sync: %w", err)
+	if err := waitRolesSynced(ctx, c, run, rc.timeout, cat, rc.roles, len(tenants)); err != nil {
+		return res, v, fmt.Errorf("first sync: %w", err)
 	}
 	res.firstSync = time.Since(t0)
-	progress("roles run %d: every Role synced into %d tenants after %.1fs", run, len(tenants), res.firstSync.Seconds())
+	benchutil.Progress("%s: every Role synced into %d tenants after %.1fs", run.Label, len(tenants), res.firstSync.Seconds())
 
 	// The change: a new permission that P000, held by every role, now
 	// requires: every role's closure grows by one in every tenant.
 	added := fmt.Sprintf("P%03d", rc.permissions)
 	if err := c.Get(ctx, client.ObjectKeyFromObject(cat), cat); err != nil {
-		return res, f, err
+		return res, v, err
 	}
 	cat.Spec.Permissions = append(cat.Spec.Permissions, privacyv1alpha1.CatalogPermission{Name: added, Area: "Feedback", Licenses: []string{"Data"}})
 	cat.Spec.Permissions[0].Requires = []string{added}
 	t1 := time.Now()
 	if err := c.Update(ctx, cat); err != nil {
-		return res, f, fmt.Errorf("update PermissionCatalog: %w", err)
+		return res, v, fmt.Errorf("update PermissionCatalog: %w", err)
 	}
-	if err := waitRolesSynced(ctx, c, mgr, rc.timeout, cat, rc.roles, len(tenants)); err != nil {
-		return res, f, fmt.Errorf("converge: %w", err)
+	if err := waitRolesSynced(ctx, c, run, rc.timeout, cat, rc.roles, len(tenants)); err != nil {
+		return res, v, fmt.Errorf("converge: %w", err)
 	}
 	res.converge = time.Since(t1)
 
 	conn, err := env.Postgres.AppConn(ctx, probed)
 	if err != nil {
-		return res, f, err
+		return res, v, err
 	}
 	defer func() { _ = conn.Close(context.Background()) }()
 	if err := conn.QueryRow(ctx, `SELECT (SELECT count(*) FROM lethe.role_permissions WHERE permission = $1),
 		(SELECT count(*) FROM lethe.audit_log WHERE action = 'SyncRole')`, added).Scan(&res.convergeRows, &res.auditRecords); err != nil {
-		return res, f, err
+		return res, v, err
 	}
 	if res.convergeRows != int64(rc.roles) {
-		return res, f, fmt.Errorf("tenant %s holds %s for %d roles, want %d", tenants[0], added, res.convergeRows, rc.roles)
+		return res, v, fmt.Errorf("tenant %s holds %s for %d roles, want %d", tenants[0], added, res.convergeRows, rc.roles)
 	}
 	if err := probeLatency(ctx, conn, rc, &res); err != nil {
-		return res, f, err
+		return res, v, err
 	}
-	if res.rss, err = mgr.PeakRSS(); err != nil {
-		return res, f, fmt.Errorf("peak RSS: %w", err)
-	}
-	return res, f, nil
-}
-
-func allTenantsReady(ctx context.Context, c client.Client, want int) (bool, error) {
-	var list privacyv1alpha1.TenantDatabaseList
-	if err := c.List(ctx, &list, client.InNamespace(rolesNamespace)); err != nil {
-		return false, err
-	}
-	ready := 0
-	for i := range list.Items {
-		if meta.IsStatusConditionTrue(list.Items[i].Status.Conditions, privacyv1alpha1.ConditionReady) {
-			ready++
-		}
-	}
-	return ready == want, nil
+	res.rss, err = run.PeakRSS()
+	return res, v, err
 }
 
 // waitRolesSynced waits until every Role is Ready for its generation and
-// the catalog's current generation, synced into every tenant.
-func waitRolesSynced(ctx context.Context, c client.Client, mgr *localenv.Manager, timeout time.Duration,
+// the catalog's current generation, synced into every tenant. It polls every
+// rolesPollInterval: listing hundreds of Roles ten times a second would slow
+// the API server being measured.
+func waitRolesSynced(ctx context.Context, c client.Client, run *benchutil.Run, timeout time.Duration,
 	cat *privacyv1alpha1.PermissionCatalog, roles, tenants int) error {
 	want := fmt.Sprintf("%d/%d", tenants, tenants)
 	synced := 0
-	err := waitForEvery(ctx, mgr, timeout, rolesPollInterval, func() (bool, error) {
+	err := run.WaitFor(ctx, timeout, rolesPollInterval, func() (bool, error) {
 		var list privacyv1alpha1.RoleList
 		if err := c.List(ctx, &list, client.InNamespace(rolesNamespace)); err != nil {
 			return false, err
@@ -281,32 +203,6 @@ func waitRolesSynced(ctx context.Context, c client.Client, mgr *localenv.Manager
 	return nil
 }
 
-// waitForEvery is waitFor with its own poll interval: listing hundreds of
-// Roles ten times a second would slow the API server being measured.
-func waitForEvery(ctx context.Context, mgr *localenv.Manager, timeout, every time.Duration, cond func() (bool, error)) error {
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	var lastErr error
-	for {
-		ok, err := cond()
-		if ok {
-			return nil
-		}
-		lastErr = err
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-mgr.Exited():
-			return fmt.Errorf("the manager exited: %v", mgr.ExitError())
-		case <-deadline.C:
-			return errors.Join(fmt.Errorf("timed out after %s", timeout), lastErr)
-		case <-tick.C:
-		}
-	}
-}
-
 // probeLatency times lethe.can and lethe.visible_users with random users,
 // permissions and areas, one call at a time on one connection.
 func probeLatency(ctx context.Context, conn *pgx.Conn, rc *rolesConfig, res *rolesResult) error {
@@ -318,7 +214,7 @@ func probeLatency(ctx context.Context, conn *pgx.Conn, rc *rolesConfig, res *rol
 			return err
 		}
 	}
-	can := make([]time.Duration, rc.probes)
+	can := make([]float64, rc.probes)
 	for i := range can {
 		perm := fmt.Sprintf("P%03d", rng.IntN(rc.permissions))
 		u := user()
@@ -327,9 +223,9 @@ func probeLatency(ctx context.Context, conn *pgx.Conn, rc *rolesConfig, res *rol
 		if err := conn.QueryRow(ctx, "SELECT lethe.can($1, $2)", u, perm).Scan(&ok); err != nil {
 			return fmt.Errorf("lethe.can: %w", err)
 		}
-		can[i] = time.Since(t)
+		can[i] = benchutil.Ms(time.Since(t))
 	}
-	visible := make([]time.Duration, rc.probes)
+	visible := make([]float64, rc.probes)
 	rows := 0
 	for i := range visible {
 		area := benchAreas[rng.IntN(len(benchAreas))]
@@ -345,78 +241,50 @@ func probeLatency(ctx context.Context, conn *pgx.Conn, rc *rolesConfig, res *rol
 		if err := r.Err(); err != nil {
 			return fmt.Errorf("lethe.visible_users: %w", err)
 		}
-		visible[i] = time.Since(t)
+		visible[i] = benchutil.Ms(time.Since(t))
 	}
-	res.canP50, res.canP99 = percentile(can, 50), percentile(can, 99)
-	res.visibleP50, res.visibleP99 = percentile(visible, 50), percentile(visible, 99)
+	res.canP50, res.canP99 = benchutil.Percentile(can, 50), benchutil.Percentile(can, 99)
+	res.visibleP50, res.visibleP99 = benchutil.Percentile(visible, 50), benchutil.Percentile(visible, 99)
 	res.visibleRows = float64(rows) / float64(len(visible))
 	return nil
 }
 
-func percentile(d []time.Duration, p int) time.Duration {
-	s := append([]time.Duration(nil), d...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[(len(s)-1)*p/100]
-}
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-func formatRolesReport(cfg config, rc *rolesConfig, started time.Time, env facts, results []rolesResult) string {
-	var b strings.Builder
-	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
-	args := "defaults"
-	if len(cfg.managerArgs) > 0 {
-		args = strings.Join(cfg.managerArgs, " ")
-	}
-	w("Lethe benchmark: roles\n\n")
-	w("date:        %s\n", started.UTC().Format(time.RFC3339))
-	w("machine:     %s; %s; %d cores; %.1f GiB memory\n", uname(), cpuModel(), runtime.NumCPU(), float64(memTotal())/(1<<30))
-	w("go:          %s\n", runtime.Version())
-	w("postgresql:  %s (local, default durability settings, max_connections=400)\n", env.postgres)
-	w("kubernetes:  %s (envtest kube-apiserver, etcd %s)\n", env.kubernetes, env.etcd)
+func formatRolesReport(cfg config, rc *rolesConfig, started time.Time, v localenv.Versions, results []rolesResult) string {
+	r := benchutil.NewReport("roles", started)
+	r.Versions(v, fmt.Sprintf("local, default durability settings, max_connections=%d", maxConnections))
 	scoped := 0
 	for _, p := range benchCatalog(rc.permissions).Spec.Permissions {
 		if p.Scoped {
 			scoped++
 		}
 	}
-	w("scenario:    a PermissionCatalog of %d permissions in 5 areas (chains of required permissions up to 3 deep,\n", rc.permissions)
-	w("             %d scoped permissions); %d Roles with %d members in all (%d each, each a distinct user), every\n", scoped, rc.roles, rc.members, rc.members/rc.roles)
-	w("             Role synced into %d TenantDatabases, each its own database with %d users in %d teams and\n", cfg.tenants, rc.members, benchTeams)
-	w("             %d groups mapped by the DataInventory's organization; manager flags: %s\n", benchGroups, args)
-	w("first sync:  from creating the Roles until every Role is Ready and synced into every tenant\n")
-	w("converge:    from the catalog update (P000, held by every Role, now requires a new permission) until every\n")
-	w("             Role is Ready for the new catalog generation and synced into every tenant (polled every %s)\n", rolesPollInterval)
-	w("latency:     %d calls of each function, one at a time on one connection to one tenant, random users,\n", rc.probes)
-	w("             permissions and areas; visible_users time includes fetching its rows\n")
-	w("runs:        %d, each in a fresh environment\n\n", len(results))
+	r.Printf("scenario:    a PermissionCatalog of %d permissions in 5 areas (chains of required permissions up to 3 deep,\n", rc.permissions)
+	r.Printf("             %d scoped permissions); %d Roles with %d members in all (%d each, each a distinct user), every\n", scoped, rc.roles, rc.members, rc.members/rc.roles)
+	r.Printf("             Role synced into %d TenantDatabases, each its own database with %d users in %d teams and\n", cfg.tenants, rc.members, benchTeams)
+	r.Printf("             %d groups mapped by the DataInventory's organization; manager flags: %s\n", benchGroups, benchutil.ManagerFlags(cfg.managerArgs))
+	r.Printf("first sync:  from creating the Roles until every Role is Ready and synced into every tenant\n")
+	r.Printf("converge:    from the catalog update (P000, held by every Role, now requires a new permission) until every\n")
+	r.Printf("             Role is Ready for the new catalog generation and synced into every tenant (polled every %s)\n", rolesPollInterval)
+	r.Printf("latency:     %d calls of each function, one at a time on one connection to one tenant, random users,\n", rc.probes)
+	r.Printf("             permissions and areas; visible_users time includes fetching its rows\n")
+	r.Printf("runs:        %d, each in a fresh environment\n\n", len(results))
 
-	col := func(f func(rolesResult) float64) []float64 {
-		out := make([]float64, len(results))
-		for i, r := range results {
-			out[i] = f(r)
-		}
-		return out
+	col := func(f func(rolesResult) float64) []float64 { return benchutil.Column(results, f) }
+	t := r.StatsTable(44, 9)
+	t.Info("time to first sync, all Roles (s)", col(func(x rolesResult) float64 { return x.firstSync.Seconds() }))
+	t.Info("time to converge after a catalog change (s)", col(func(x rolesResult) float64 { return x.converge.Seconds() }))
+	t.Info("lethe.can p50 (ms)", col(func(x rolesResult) float64 { return x.canP50 }))
+	t.Info("lethe.can p99 (ms)", col(func(x rolesResult) float64 { return x.canP99 }))
+	t.Info("lethe.visible_users p50 (ms)", col(func(x rolesResult) float64 { return x.visibleP50 }))
+	t.Info("lethe.visible_users p99 (ms)", col(func(x rolesResult) float64 { return x.visibleP99 }))
+	t.Info("lethe.visible_users rows per call (mean)", col(func(x rolesResult) float64 { return x.visibleRows }))
+	t.Info("manager peak RSS (MiB)", col(func(x rolesResult) float64 { return benchutil.MiB(x.rss) }))
+	r.Printf("\nthe catalog change writes %d lethe.role_permissions rows per tenant (one per Role), %d in all,\n", rc.roles, rc.roles*cfg.tenants)
+	r.Printf("each with its audit record, in one transaction per Role and tenant\n")
+	r.Printf("\nper run:\n")
+	for i, x := range results {
+		r.Printf("  run %d: first sync %.2f s, converge %.2f s, can p50/p99 %.2f/%.2f ms, visible_users p50/p99 %.2f/%.2f ms, %.1f MiB\n",
+			i+1, x.firstSync.Seconds(), x.converge.Seconds(), x.canP50, x.canP99, x.visibleP50, x.visibleP99, benchutil.MiB(x.rss))
 	}
-	w("%-44s %9s %9s %9s\n", "figure", "min", "median", "max")
-	row := func(name string, vals []float64) {
-		lo, med, hi := stats(vals)
-		w("%-44s %9.2f %9.2f %9.2f\n", name, lo, med, hi)
-	}
-	row("time to first sync, all Roles (s)", col(func(r rolesResult) float64 { return r.firstSync.Seconds() }))
-	row("time to converge after a catalog change (s)", col(func(r rolesResult) float64 { return r.converge.Seconds() }))
-	row("lethe.can p50 (ms)", col(func(r rolesResult) float64 { return ms(r.canP50) }))
-	row("lethe.can p99 (ms)", col(func(r rolesResult) float64 { return ms(r.canP99) }))
-	row("lethe.visible_users p50 (ms)", col(func(r rolesResult) float64 { return ms(r.visibleP50) }))
-	row("lethe.visible_users p99 (ms)", col(func(r rolesResult) float64 { return ms(r.visibleP99) }))
-	row("lethe.visible_users rows per call (mean)", col(func(r rolesResult) float64 { return r.visibleRows }))
-	row("manager peak RSS (MiB)", col(func(r rolesResult) float64 { return mib(r.rss) }))
-	w("\nthe catalog change writes %d lethe.role_permissions rows per tenant (one per Role), %d in all,\n", rc.roles, rc.roles*cfg.tenants)
-	w("each with its audit record, in one transaction per Role and tenant\n")
-	w("\nper run:\n")
-	for i, r := range results {
-		w("  run %d: first sync %.2f s, converge %.2f s, can p50/p99 %.2f/%.2f ms, visible_users p50/p99 %.2f/%.2f ms, %.1f MiB\n",
-			i+1, r.firstSync.Seconds(), r.converge.Seconds(), ms(r.canP50), ms(r.canP99), ms(r.visibleP50), ms(r.visibleP99), mib(r.rss))
-	}
-	return b.String()
+	return r.String()
 }
