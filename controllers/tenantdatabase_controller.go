@@ -87,8 +87,18 @@ func (r *TenantDatabaseReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		return ctrl.Result{}, nil
 	}
 
+	// A failure to read the inventory from the cache is transient: back off
+	// rather than report it as a property of the database.
+	inv := &privacyv1alpha1.DataInventory{}
+	if err := r.Get(ctx, types.NamespacedName{Namespace: tdb.Namespace, Name: tdb.Spec.InventoryRef.Name}, inv); err != nil {
+		if !apierrors.IsNotFound(err) {
+			return ctrl.Result{}, err
+		}
+		inv = nil
+	}
+
 	before := tdb.DeepCopy()
-	obs := r.observe(ctx, key, &tdb)
+	obs := r.observe(ctx, key, &tdb, inv)
 	v := applyTenantStatus(&tdb, obs, metav1.NewTime(r.Clock.Now()))
 	r.recordTransitions(before, &tdb)
 	if err := r.Status().Patch(ctx, &tdb, client.MergeFrom(before)); err != nil {
@@ -111,15 +121,11 @@ func (r *TenantDatabaseReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 }
 
 // observe runs the checks in order, stopping where one cannot go on.
-func (r *TenantDatabaseReconciler) observe(ctx context.Context, key string, tdb *privacyv1alpha1.TenantDatabase) *tenantObservation {
+// inv is nil when the DataInventory does not exist.
+func (r *TenantDatabaseReconciler) observe(ctx context.Context, key string, tdb *privacyv1alpha1.TenantDatabase, inv *privacyv1alpha1.DataInventory) *tenantObservation {
 	o := &tenantObservation{secretName: tdb.Spec.Connection.SecretRef.Name, inventoryName: tdb.Spec.InventoryRef.Name}
-
-	var inv privacyv1alpha1.DataInventory
-	if err := r.Get(ctx, types.NamespacedName{Namespace: tdb.Namespace, Name: o.inventoryName}, &inv); err == nil {
+	if inv != nil {
 		o.inventoryFound, o.inventoryGen = true, inv.Generation
-	} else if !apierrors.IsNotFound(err) {
-		o.inventoryFound = true
-		o.catalogErr = err
 	}
 
 	cfg, missing, err := connectionConfig(ctx, r.APIReader, tdb)
@@ -163,7 +169,7 @@ func (r *TenantDatabaseReconciler) observe(ctx context.Context, key string, tdb 
 		o.auditResult = &res
 	}
 
-	if !o.inventoryFound || o.catalogErr != nil {
+	if inv == nil {
 		return o
 	}
 	if _, problems := inventory.CheckGraph(&inv.Spec); len(problems) > 0 {
