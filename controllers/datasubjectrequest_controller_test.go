@@ -38,6 +38,7 @@ var _ = Describe("DataSubjectRequest", func() {
 		Expect(acme.RootKeys).To(Equal([]string{fmt.Sprint(id)}))
 		Expect(entityOf(acme, "customer").Columns).To(ContainElement(privacyv1alpha1.ColumnCount{Column: "email", Rows: 1}))
 		Expect(entityOf(acme, "case").Found).To(BeNumerically(">", 0))
+		Expect(globex.Phase).To(Equal(privacyv1alpha1.PhaseCompleted), "globex was searched")
 		Expect(globex.RootKeys).To(BeEmpty())
 		Expect(globex.Entities).To(BeEmpty())
 		Expect(r.Status.Progress).To(Equal("2/2"))
@@ -79,8 +80,10 @@ var _ = Describe("DataSubjectRequest", func() {
 		t.identifiersSecret("who", map[string]string{"email": "nobody@nowhere.example"})
 		Expect(k8s.Create(ctx, t.request("none", privacyv1alpha1.RequestAccess, "who"))).To(Succeed())
 		r := expectPhase(t.ns, "none", privacyv1alpha1.PhaseCompleted)
-		Expect(targetOf(r, "acme").Entities).To(BeEmpty())
-		Expect(targetOf(r, "globex").Entities).To(BeEmpty())
+		for _, name := range []string{"acme", "globex"} {
+			Expect(targetOf(r, name).Phase).To(Equal(privacyv1alpha1.PhaseCompleted), "%s was searched", name)
+			Expect(targetOf(r, name).Entities).To(BeEmpty())
+		}
 		Expect(r.Status.Export.Size).To(BeNumerically(">", 0))
 	})
 
