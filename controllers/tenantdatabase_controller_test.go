@@ -7,6 +7,7 @@ import (
 	. "github.com/onsi/gomega"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/apimachinery/pkg/types"
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
@@ -170,8 +171,13 @@ var _ = Describe("TenantDatabase", func() {
 		ns := newNamespace()
 		tdb := tenantDatabase(ns, "tenant", "db", "customer-service")
 		Expect(k8s.Create(ctx, tdb)).To(Succeed())
-		tdb.Spec.Tenant = "other"
-		err := k8s.Update(ctx, tdb)
+		// The controller writes status meanwhile: retry on conflicts, so
+		// the error seen is the API server's verdict on the change.
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			fresh := getTenant(ns, "tenant")
+			fresh.Spec.Tenant = "other"
+			return k8s.Update(ctx, fresh)
+		})
 		Expect(err).To(MatchError(ContainSubstring("spec.tenant is immutable")))
 	})
 })
