@@ -110,9 +110,15 @@ func (r *DataSubjectRequestReconciler) salt(ctx context.Context, namespace strin
 }
 
 func (r *DataSubjectRequestReconciler) readOrCreateSalt(ctx context.Context, namespace string) ([]byte, error) {
+	return readOrCreateSalt(ctx, r.Client, r.APIReader, namespace)
+}
+
+// readOrCreateSalt reads the namespace's digest salt, creating it when it
+// does not exist yet.
+func readOrCreateSalt(ctx context.Context, c client.Client, reader client.Reader, namespace string) ([]byte, error) {
 	var secret corev1.Secret
 	key := types.NamespacedName{Namespace: namespace, Name: saltSecretName}
-	err := r.APIReader.Get(ctx, key, &secret)
+	err := reader.Get(ctx, key, &secret)
 	if err == nil && len(secret.Data[saltKey]) > 0 {
 		return secret.Data[saltKey], nil
 	}
@@ -128,9 +134,9 @@ func (r *DataSubjectRequestReconciler) readOrCreateSalt(ctx context.Context, nam
 			Labels: map[string]string{"app.kubernetes.io/managed-by": "lethe"}},
 		Data: map[string][]byte{saltKey: salt},
 	}
-	if err := r.Create(ctx, &secret); err != nil {
+	if err := c.Create(ctx, &secret); err != nil {
 		if apierrors.IsAlreadyExists(err) {
-			return r.readOrCreateSalt(ctx, namespace)
+			return readOrCreateSalt(ctx, c, reader, namespace)
 		}
 		return nil, err
 	}
@@ -181,29 +187,48 @@ func selectTargets(ctx context.Context, c client.Client, namespace string, t pri
 
 // hashKeys reads the keys of every Hash strategy of an inventory.
 func (r *DataSubjectRequestReconciler) hashKeys(ctx context.Context, namespace string, inv *privacyv1alpha1.DataInventory) (map[string][]byte, error) {
-	keys := map[string][]byte{}
-	for _, e := range inv.Spec.Entities {
+	return readHashKeys(ctx, r.APIReader, namespace, inventoryHashKeys(&inv.Spec))
+}
+
+// hashKeyUse is where a Hash strategy names its key.
+type hashKeyUse struct {
+	entity, column string
+	ref            *privacyv1alpha1.SecretKeyReference
+}
+
+// inventoryHashKeys lists the Hash keys of an inventory's strategies.
+func inventoryHashKeys(inv *privacyv1alpha1.DataInventorySpec) []hashKeyUse {
+	var out []hashKeyUse
+	for _, e := range inv.Entities {
 		for _, pc := range e.PersonalColumns {
-			ref := pc.Strategy.KeySecretRef
-			if ref == nil {
-				continue
+			if pc.Strategy.KeySecretRef != nil {
+				out = append(out, hashKeyUse{entity: e.Name, column: pc.Column, ref: pc.Strategy.KeySecretRef})
 			}
-			id := ref.Name + "/" + ref.Key
-			if _, done := keys[id]; done {
-				continue
-			}
-			var secret corev1.Secret
-			if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: ref.Name}, &secret); err != nil {
-				if apierrors.IsNotFound(err) {
-					return nil, waiting(privacyv1alpha1.ReasonHashKeyMissing, "hash key secret %s not found (entity %s, column %s)", ref.Name, e.Name, pc.Column)
-				}
-				return nil, err
-			}
-			if len(secret.Data[ref.Key]) == 0 {
-				return nil, stalled(privacyv1alpha1.ReasonHashKeyMissing, "hash key secret %s has no key %q (entity %s, column %s)", ref.Name, ref.Key, e.Name, pc.Column)
-			}
-			keys[id] = secret.Data[ref.Key]
 		}
+	}
+	return out
+}
+
+// readHashKeys reads each named key once, by "secret/key".
+func readHashKeys(ctx context.Context, reader client.Reader, namespace string, uses []hashKeyUse) (map[string][]byte, error) {
+	keys := map[string][]byte{}
+	for _, u := range uses {
+		ref := u.ref
+		id := ref.Name + "/" + ref.Key
+		if _, done := keys[id]; done {
+			continue
+		}
+		var secret corev1.Secret
+		if err := reader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: ref.Name}, &secret); err != nil {
+			if apierrors.IsNotFound(err) {
+				return nil, waiting(privacyv1alpha1.ReasonHashKeyMissing, "hash key secret %s not found (entity %s, column %s)", ref.Name, u.entity, u.column)
+			}
+			return nil, err
+		}
+		if len(secret.Data[ref.Key]) == 0 {
+			return nil, stalled(privacyv1alpha1.ReasonHashKeyMissing, "hash key secret %s has no key %q (entity %s, column %s)", ref.Name, ref.Key, u.entity, u.column)
+		}
+		keys[id] = secret.Data[ref.Key]
 	}
 	return keys, nil
 }

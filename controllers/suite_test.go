@@ -51,6 +51,11 @@ var (
 	requestClock = clocktesting.NewFakeClock(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
 	// requestHook, when set, runs before each batch of a request's changes.
 	requestHook atomic.Pointer[func(entity string, batch int) error]
+	// retentionClock is the RetentionPolicy controller's clock, so schedules
+	// are tested without waiting.
+	retentionClock = clocktesting.NewFakeClock(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
+	// retentionHook, when set, runs before each batch of a policy's run.
+	retentionHook atomic.Pointer[func(rule string, batch int) error]
 	// managerLog holds everything the manager logged, for the leak tests.
 	managerLog syncBuffer
 )
@@ -145,6 +150,26 @@ var _ = BeforeSuite(func() {
 			}
 			return nil
 		}},
+		MaxConcurrentReconciles: 4,
+	}).SetupWithManager(mgr)).To(Succeed())
+
+	Expect((&RetentionPolicyReconciler{
+		Client:         mgr.GetClient(),
+		APIReader:      mgr.GetAPIReader(),
+		Recorder:       mgr.GetEventRecorder("lethe-retentionpolicy"),
+		Pools:          pools,
+		Clock:          retentionClock,
+		RetryInterval:  testRetry,
+		Slice:          time.Second,
+		LockRetryDelay: 200 * time.Millisecond,
+		LockRetries:    2,
+		LockTimeout:    time.Second,
+		BeforeBatch: func(rule string, batch int) error {
+			if h := retentionHook.Load(); h != nil {
+				return (*h)(rule, batch)
+			}
+			return nil
+		},
 		MaxConcurrentReconciles: 4,
 	}).SetupWithManager(mgr)).To(Succeed())
 

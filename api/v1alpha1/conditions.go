@@ -165,3 +165,24 @@ const (
 	// created as a Role.
 	ReasonDefaultRoleCreated = "DefaultRoleCreated"
 )
+
+// Retention policy reasons.
+const (
+	// ReasonScheduleInvalid: spec.schedule or spec.timeZone cannot be parsed.
+	ReasonScheduleInvalid = "ScheduleInvalid"
+	// ReasonRuleInvalid: a rule names an entity, column or strategy the
+	// inventory or the live schema cannot satisfy.
+	ReasonRuleInvalid = "RuleInvalid"
+	// ReasonSuspended: the policy is suspended; no run starts.
+	ReasonSuspended = "Suspended"
+	// ReasonRunStarted (event): a run started.
+	ReasonRunStarted = "RunStarted"
+	// ReasonRunCompleted (event): a run finished in every target.
+	ReasonRunCompleted = "RunCompleted"
+	// ReasonRunFailed: a run failed in a target; it is retried from its
+	// checkpoint.
+	ReasonRunFailed = "RunFailed"
+	// ReasonRowsLocked (event): rows stayed locked by the application through
+	// every retry; the next run takes them.
+	ReasonRowsLocked = "RowsLocked"
+)

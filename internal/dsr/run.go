@@ -99,7 +99,7 @@ func Execute(ctx context.Context, pool *pgxpool.Pool, in *Input) (*Outcome, erro
 	case privacyv1alpha1.RequestErasure, privacyv1alpha1.RequestRectification:
 		return change(ctx, pool, in, cat, find)
 	case privacyv1alpha1.RequestRestriction:
-		return restrict(ctx, pool, in)
+		return restrict(ctx, pool, in, find)
 	}
 	return nil, fmt.Errorf("unknown request type %q", in.Type)
 }
@@ -250,25 +250,44 @@ func Verify(ctx context.Context, q tenantdb.Querier, spec *privacyv1alpha1.DataI
 	return remaining, nil
 }
 
-func restrict(ctx context.Context, pool *pgxpool.Pool, in *Input) (*Outcome, error) {
+// restrict marks the subject restricted, and records its rows so retention
+// and pseudonymization skip them; lifting removes both.
+func restrict(ctx context.Context, pool *pgxpool.Pool, in *Input, find func() (*inventory.SubjectRows, error)) (*Outcome, error) {
 	action := "Restrict"
-	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+	out := &Outcome{}
+	var found *inventory.SubjectRows
+	if !in.Lift {
 		var err error
+		if found, err = find(); err != nil {
+			return nil, err
+		}
+		out.RootKeys = found.RootKeys
+	}
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
 		if in.Lift {
 			action = "LiftRestriction"
-			_, err = tx.Exec(ctx, "DELETE FROM lethe.restrictions WHERE subject_type = $1 AND subject_digest = $2",
+			b.Queue("DELETE FROM lethe.restrictions WHERE subject_type = $1 AND subject_digest = $2",
+				in.Run.SubjectType, in.Run.SubjectDigest)
+			b.Queue("DELETE FROM lethe.restricted_rows WHERE subject_type = $1 AND subject_digest = $2",
 				in.Run.SubjectType, in.Run.SubjectDigest)
 		} else {
-			_, err = tx.Exec(ctx, `INSERT INTO lethe.restrictions (subject_type, subject_digest, request_uid, restricted_at)
+			b.Queue(`INSERT INTO lethe.restrictions (subject_type, subject_digest, request_uid, restricted_at)
 				VALUES ($1, $2, $3, $4) ON CONFLICT (subject_type, subject_digest) DO NOTHING`,
 				in.Run.SubjectType, in.Run.SubjectDigest, in.Run.UID, in.Run.Now())
+			for _, e := range found.Entities {
+				b.Queue(`INSERT INTO lethe.restricted_rows (subject_type, subject_digest, entity, key)
+					SELECT $1, $2, $3, unnest($4::text[]) ON CONFLICT DO NOTHING`,
+					in.Run.SubjectType, in.Run.SubjectDigest, e.Entity.Name, append(append([]string{}, e.Keys...), e.Shared...))
+				out.Entities = append(out.Entities, EntityOutcome{Entity: e.Entity.Name, Found: int64(len(e.Keys) + len(e.Shared))})
+			}
 		}
-		if err != nil {
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return err
 		}
 		return engine.AppendRecord(ctx, tx, &in.Run, action, "", 0)
 	})
-	return &Outcome{}, err
+	return out, err
 }
 
 // Restricted says whether a subject is restricted in the database.

@@ -31,6 +31,9 @@ type compiler struct {
 	args *Args
 	keys Keys
 	row  *rowContext // nil outside UpdateSQL: columns are read bare
+	// bare leaves out the row discriminator a unique column may get, so
+	// PendingSQL can recognise a value with or without it.
+	bare bool
 }
 
 // ref is how the statement reads a column of the row being updated.
@@ -96,6 +99,9 @@ func (cp *compiler) hash(c Column, v string, key []byte) (string, error) {
 // pseudonym is the subject's pseudonym, computed here and the same for every
 // row of the statement.
 func (cp *compiler) pseudonym(s privacyv1alpha1.MaskingStrategy, c Column, v string) (string, error) {
+	if cp.keys.PerRow {
+		return cp.rowPseudonym(s, c, v)
+	}
 	p, err := renderPseudonym(*s.Format, cp.keys)
 	if err != nil {
 		return "", fmt.Errorf("column %s: %w", c.Name, err)

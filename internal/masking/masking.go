@@ -43,6 +43,12 @@ type Keys struct {
 	// same fake for the same input everywhere; keep it secret and stable (for
 	// example the operator's subject-digest salt). Nil means no salt.
 	Salt []byte
+	// PerRow renders Pseudonym per row rather than per subject, for rows of
+	// many people at once (retention): {n} is the row's primary key and
+	// {hex:N} the HMAC-SHA-256 (HashKey) or SHA-256 of its text. Subject and
+	// Number are not used. Only UpdateSQL and PendingSQL, which know the row,
+	// compile it.
+	PerRow bool
 }
 
 // Args collects the $n parameters of a statement while its SQL is built. The

@@ -1,0 +1,352 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// RetentionAction is what a rule does to the rows it selects.
+// +kubebuilder:validation:Enum=Anonymize;Pseudonymize;Delete;Archive
+type RetentionAction string
+
+// The retention actions.
+const (
+	// RetentionAnonymize applies every personal column's masking strategy
+	// (or the rule's override). A Pseudonym column gets a pseudonym derived
+	// from the row's primary key: stable and unique, but unrelated to the
+	// person.
+	RetentionAnonymize RetentionAction = "Anonymize"
+	// RetentionPseudonymize replaces only the identifying columns: those
+	// whose strategy is Pseudonym, Hash or Fake, and the rule's overrides.
+	// Other columns (free text, dates, amounts) keep their values.
+	RetentionPseudonymize RetentionAction = "Pseudonymize"
+	// RetentionDelete deletes the rows, and first every row of the
+	// inventory's tables that refers to them (children before parents).
+	RetentionDelete RetentionAction = "Delete"
+	// RetentionArchive writes the rows as CSV into the archive (the table
+	// lethe.retention_archives of the tenant database, in the same
+	// transaction), then does archive.then.
+	RetentionArchive RetentionAction = "Archive"
+)
+
+// ArchiveFollowUp is what happens to archived rows.
+// +kubebuilder:validation:Enum=Delete;Anonymize;None
+type ArchiveFollowUp string
+
+// The archive follow-ups.
+const (
+	ArchiveThenDelete    ArchiveFollowUp = "Delete"
+	ArchiveThenAnonymize ArchiveFollowUp = "Anonymize"
+	ArchiveThenNone      ArchiveFollowUp = "None"
+)
+
+// RetentionPolicySpec is when and how records are anonymized, pseudonymized,
+// deleted or archived once they are old enough.
+type RetentionPolicySpec struct {
+	// targets are the TenantDatabases the policy runs in. Each target's
+	// DataInventory must declare every rule's entity.
+	// +required
+	Targets Targets `json:"targets"`
+
+	// schedule is a cron expression with five fields (minute hour
+	// day-of-month month day-of-week) or a descriptor such as `@daily`.
+	// The annotation `privacy.lethe.dev/run-now` with a new value (for
+	// example the current time) starts a run at once.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	Schedule string `json:"schedule"`
+
+	// timeZone is the IANA time zone of the schedule and of calendar ages
+	// (`18mo` is 18 calendar months in this zone). The default is UTC.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[A-Za-z][A-Za-z0-9_+/-]*$`
+	TimeZone *string `json:"timeZone,omitempty"`
+
+	// suspend stops new runs and pauses a run under way at its next batch; it
+	// resumes where it stopped when suspend is cleared.
+	// +optional
+	Suspend bool `json:"suspend,omitempty"`
+
+	// dryRun makes each run count, per rule, the rows it would change, and
+	// change nothing.
+	// +optional
+	DryRun bool `json:"dryRun,omitempty"`
+
+	// batchSize is how many rows one transaction changes at most. Larger
+	// batches are faster; smaller ones hold row locks for less time.
+	// +optional
+	// +kubebuilder:default=1000
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=50000
+	BatchSize int32 `json:"batchSize,omitempty"`
+
+	// rules are carried out in order in each target.
+	// +required
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=32
+	// +listType=map
+	// +listMapKey=name
+	Rules []RetentionRule `json:"rules"`
+}
+
+// RetentionRule selects one entity's rows by age and conditions and says
+// what to do with them.
+// +kubebuilder:validation:XValidation:rule="self.action == 'Archive' || !has(self.archive)",message="archive applies only to action Archive"
+// +kubebuilder:validation:XValidation:rule="self.action != 'Delete' || !has(self.fields)",message="fields do not apply to action Delete: deleted rows keep no values"
+type RetentionRule struct {
+	// name identifies the rule in status, events and the audit log.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name"`
+
+	// entity is an entity of the targets' DataInventory.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Entity string `json:"entity"`
+
+	// age selects rows whose timestamp column is older than a period.
+	// +required
+	Age RetentionAge `json:"age"`
+
+	// conditions further narrow the rows; all must hold.
+	// +optional
+	// +kubebuilder:validation:MaxItems=8
+	Conditions []RetentionCondition `json:"conditions,omitempty"`
+
+	// action is what happens to the selected rows.
+	// +required
+	Action RetentionAction `json:"action"`
+
+	// fields override the inventory's masking strategy of named columns, for
+	// Anonymize and Pseudonymize (and an archive followed by Anonymize).
+	// +optional
+	// +kubebuilder:validation:MaxItems=48
+	// +listType=map
+	// +listMapKey=column
+	Fields []FieldOverride `json:"fields,omitempty"`
+
+	// archive says what follows the archive, for action Archive.
+	// +optional
+	Archive *ArchiveOptions `json:"archive,omitempty"`
+}
+
+// RetentionAge is a timestamp column and how old it must be.
+type RetentionAge struct {
+	// column is a date or timestamp column of the entity's table (for example
+	// `closed_at`, `last_active_at`). Rows where it is NULL are never
+	// selected.
+	// +required
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z_][a-z0-9_$]*$`
+	Column string `json:"column"`
+
+	// olderThan is a period: a number and a unit, `d` (days), `w` (weeks),
+	// `mo` (calendar months) or `y` (calendar years), for example `30d`,
+	// `3mo`, `18mo`, `1y`. The database computes the cut-off, so months
+	// have their calendar lengths.
+	// +required
+	// +kubebuilder:validation:MaxLength=8
+	// +kubebuilder:validation:Pattern=`^[1-9][0-9]{0,4}(d|w|mo|y)$`
+	OlderThan string `json:"olderThan"`
+}
+
+// RetentionCondition is one structured condition on a column. Exactly one
+// of in, notIn, isNull and isNotNull is set.
+// +kubebuilder:validation:XValidation:rule="[has(self.__in__), has(self.notIn), has(self.isNull) && self.isNull, has(self.isNotNull) && self.isNotNull].filter(x, x).size() == 1",message="a condition sets exactly one of in, notIn, isNull: true and isNotNull: true"
+type RetentionCondition struct {
+	// column of the entity's table.
+	// +required
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z_][a-z0-9_$]*$`
+	Column string `json:"column"`
+
+	// in selects rows whose value, as text, is one of these.
+	// +optional
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=256
+	In []string `json:"in,omitempty"`
+
+	// notIn selects rows whose value, as text, is none of these (NULL is
+	// not selected).
+	// +optional
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=256
+	NotIn []string `json:"notIn,omitempty"`
+
+	// isNull selects rows where the column is NULL.
+	// +optional
+	IsNull bool `json:"isNull,omitempty"`
+
+	// isNotNull selects rows where the column is not NULL.
+	// +optional
+	IsNotNull bool `json:"isNotNull,omitempty"`
+}
+
+// FieldOverride replaces one column's masking strategy for a rule.
+type FieldOverride struct {
+	// column of the entity's table; it need not be a personal column of the
+	// inventory.
+	// +required
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z_][a-z0-9_$]*$`
+	Column string `json:"column"`
+
+	// strategy for the column.
+	// +required
+	Strategy MaskingStrategy `json:"strategy"`
+}
+
+// ArchiveOptions are what follows an archive.
+type ArchiveOptions struct {
+	// then is done to the archived rows in the same transaction: `Delete`
+	// (default), `Anonymize`, or `None` (the rows stay as they are and are
+	// not archived again).
+	// +optional
+	// +kubebuilder:default=Delete
+	Then ArchiveFollowUp `json:"then,omitempty"`
+}
+
+// RetentionPolicyStatus is what the policy did.
+type RetentionPolicyStatus struct {
+	// observedGeneration is the generation the status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions: Ready, Reconciling (a run is under way) and Stalled (a rule
+	// the inventory or schema cannot satisfy, named).
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// lastScheduleTime is when the last run was scheduled to start.
+	// +optional
+	LastScheduleTime *metav1.Time `json:"lastScheduleTime,omitempty"`
+
+	// lastCompletionTime is when the last run finished.
+	// +optional
+	LastCompletionTime *metav1.Time `json:"lastCompletionTime,omitempty"`
+
+	// nextScheduleTime is when the next run is due.
+	// +optional
+	NextScheduleTime *metav1.Time `json:"nextScheduleTime,omitempty"`
+
+	// run is the run under way, or the last one.
+	// +optional
+	Run *RetentionRun `json:"run,omitempty"`
+
+	// progress is the run's rules done over rules to do, over every target,
+	// for `kubectl get`.
+	// +optional
+	Progress string `json:"progress,omitempty"`
+
+	// targets are the per-target results of the run.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=256
+	Targets []RetentionTargetStatus `json:"targets,omitempty"`
+
+	// lastError is the last run's error, if any, without personal data.
+	// +optional
+	LastError string `json:"lastError,omitempty"`
+
+	// lastRunNow is the value of the run-now annotation that started the
+	// last run, so each new value starts one run.
+	// +optional
+	LastRunNow string `json:"lastRunNow,omitempty"`
+}
+
+// RetentionRun identifies one run.
+type RetentionRun struct {
+	// id is unique per run and keys its checkpoints in each tenant database.
+	ID string `json:"id"`
+	// scheduledTime is when the run was due.
+	ScheduledTime metav1.Time `json:"scheduledTime"`
+	// dryRun tells whether the run changed nothing.
+	// +optional
+	DryRun bool `json:"dryRun,omitempty"`
+	// completed tells whether the run finished.
+	// +optional
+	Completed bool `json:"completed,omitempty"`
+}
+
+// RetentionTargetStatus is one target's results.
+type RetentionTargetStatus struct {
+	// name of the TenantDatabase.
+	Name string `json:"name"`
+	// rules are the per-rule results of the run in this target.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=32
+	Rules []RetentionRuleStatus `json:"rules,omitempty"`
+	// error is why the run failed in this target, without personal data.
+	// +optional
+	Error string `json:"error,omitempty"`
+}
+
+// RetentionRuleStatus counts one rule's rows in one target.
+type RetentionRuleStatus struct {
+	// name of the rule.
+	Name string `json:"name"`
+	// matched is how many rows the rule selected (in a dry run: would
+	// change).
+	Matched int64 `json:"matched"`
+	// changed is how many rows it changed (deleted rows included, and the
+	// rows of other entities deleted before them).
+	Changed int64 `json:"changed"`
+	// locked is how many selected rows stayed locked by another transaction
+	// through every retry; the next run takes them.
+	// +optional
+	Locked int64 `json:"locked,omitempty"`
+	// archiveSHA256 is the SHA-256 of the rule's CSV archive, for action
+	// Archive.
+	// +optional
+	ArchiveSHA256 string `json:"archiveSHA256,omitempty"`
+	// done tells whether the rule finished in this target.
+	// +optional
+	Done bool `json:"done,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=rp,categories=privacy
+// +kubebuilder:printcolumn:name="Schedule",type=string,JSONPath=`.spec.schedule`
+// +kubebuilder:printcolumn:name="Last run",type=date,JSONPath=`.status.lastScheduleTime`
+// +kubebuilder:printcolumn:name="Next run",type=date,JSONPath=`.status.nextScheduleTime`
+// +kubebuilder:printcolumn:name="Progress",type=string,JSONPath=`.status.progress`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+
+// RetentionPolicy anonymizes, pseudonymizes, deletes or archives records of
+// the selected tenant databases once they are old enough, on a schedule, in
+// resumable batches.
+type RetentionPolicy struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// +required
+	Spec RetentionPolicySpec `json:"spec"`
+	// +optional
+	Status RetentionPolicyStatus `json:"status,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// RetentionPolicyList is a list of RetentionPolicies.
+type RetentionPolicyList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []RetentionPolicy `json:"items"`
+}
+
+func init() {
+	register(&RetentionPolicy{}, &RetentionPolicyList{})
+}

@@ -1,0 +1,470 @@
+package controllers
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/robfig/cron/v3"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
+	"github.com/lethe-dev/lethe/internal/audit"
+	"github.com/lethe-dev/lethe/internal/retention"
+	"github.com/lethe-dev/lethe/internal/tenantdb"
+)
+
+// RunNowAnnotation starts a run of a RetentionPolicy at once each time its
+// value changes (for example to the current time).
+const RunNowAnnotation = "privacy.lethe.dev/run-now"
+
+// RetentionPolicyReconciler runs retention policies on their schedule.
+// A run is carried out in slices: each reconcile works for at most Slice,
+// writes the progress to status and comes back, so a run shows its
+// progress, stops at the next batch when the policy is suspended or
+// deleted, and resumes from the tenant databases' checkpoints after a
+// restart.
+type RetentionPolicyReconciler struct {
+	client.Client
+	APIReader     client.Reader
+	Recorder      events.EventRecorder
+	Pools         *tenantdb.Pools
+	Clock         clock.PassiveClock
+	RetryInterval time.Duration
+	// Slice bounds the work of one reconcile; 0 means 10 seconds.
+	Slice time.Duration
+	// LockRetryDelay is the wait before rows found locked are retried.
+	LockRetryDelay time.Duration
+	// LockRetries is how often locked rows are retried before they are
+	// counted and left to the next run.
+	LockRetries int
+	// LockTimeout and StatementTimeout bound each batch's statements.
+	LockTimeout      time.Duration
+	StatementTimeout time.Duration
+	// BeforeBatch, when set, runs before each batch (tests interrupt runs
+	// with it).
+	BeforeBatch             func(rule string, batch int) error
+	MaxConcurrentReconciles int
+}
+
+// +kubebuilder:rbac:groups=privacy.lethe.dev,resources=retentionpolicies,verbs=get;list;watch
+// +kubebuilder:rbac:groups=privacy.lethe.dev,resources=retentionpolicies/status,verbs=get;update;patch
+
+// Reconcile starts runs when they are due and carries them forward.
+func (r *RetentionPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	var obj privacyv1alpha1.RetentionPolicy
+	if err := r.Get(ctx, req.NamespacedName, &obj); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !obj.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+	before := obj.DeepCopy()
+	result, err := r.reconcile(ctx, &obj)
+	if perr := r.Status().Patch(ctx, &obj, client.MergeFrom(before)); perr != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(perr)
+	}
+	return result, err
+}
+
+// schedule parses spec.schedule and spec.timeZone.
+func schedule(p *privacyv1alpha1.RetentionPolicy) (cron.Schedule, *time.Location, error) {
+	tz := "UTC"
+	if p.Spec.TimeZone != nil {
+		tz = *p.Spec.TimeZone
+	}
+	loc, err := time.LoadLocation(tz)
+	if err != nil {
+		return nil, nil, fmt.Errorf("spec.timeZone %q is not an IANA time zone (for example Europe/Berlin)", tz)
+	}
+	s, err := cron.ParseStandard(p.Spec.Schedule)
+	if err != nil {
+		return nil, nil, fmt.Errorf("spec.schedule %q is not a cron expression of five fields or a descriptor such as @daily: %v", p.Spec.Schedule, err)
+	}
+	return s, loc, nil
+}
+
+func (r *RetentionPolicyReconciler) reconcile(ctx context.Context, p *privacyv1alpha1.RetentionPolicy) (ctrl.Result, error) {
+	st := &p.Status
+	now := r.Clock.Now()
+	sched, loc, err := schedule(p)
+	if err != nil {
+		setSummary(&st.Conditions, &st.ObservedGeneration, p.Generation, verdictStalled, privacyv1alpha1.ReasonScheduleInvalid, err.Error())
+		return ctrl.Result{}, nil
+	}
+	works, err := r.prepare(ctx, p)
+	if err != nil {
+		return r.fail(p, err)
+	}
+
+	running := st.Run != nil && !st.Run.Completed
+	if !running && !p.Spec.Suspend {
+		if scheduled, runNow, due := r.due(p, sched, loc, now); due {
+			r.startRun(p, scheduled, runNow)
+			running = true
+		}
+	}
+	st.NextScheduleTime = nextSchedule(p, sched, loc, now)
+	if !running {
+		return r.idle(p, now), nil
+	}
+	if p.Spec.Suspend {
+		setSummary(&st.Conditions, &st.ObservedGeneration, p.Generation, verdictReady, privacyv1alpha1.ReasonSuspended,
+			fmt.Sprintf("suspended: run %s paused at %s; it resumes when spec.suspend is cleared", st.Run.ID, st.Progress))
+		return ctrl.Result{}, nil
+	}
+	return r.carry(ctx, p, works, now)
+}
+
+// due says whether a run should start now: the run-now annotation has a
+// new value, or a scheduled time passed since the last run (only the latest
+// missed time runs).
+func (r *RetentionPolicyReconciler) due(p *privacyv1alpha1.RetentionPolicy, sched cron.Schedule, loc *time.Location, now time.Time) (time.Time, string, bool) {
+	if v := p.Annotations[RunNowAnnotation]; v != "" && v != p.Status.LastRunNow {
+		return now, v, true
+	}
+	from := p.CreationTimestamp.Time
+	if p.Status.LastScheduleTime != nil {
+		from = p.Status.LastScheduleTime.Time
+	}
+	var latest time.Time
+	for t := sched.Next(from.In(loc)); !t.After(now); t = sched.Next(t) {
+		latest = t
+	}
+	return latest, "", !latest.IsZero()
+}
+
+func nextSchedule(p *privacyv1alpha1.RetentionPolicy, sched cron.Schedule, loc *time.Location, now time.Time) *metav1.Time {
+	if p.Spec.Suspend {
+		return nil
+	}
+	from := now
+	if p.Status.LastScheduleTime != nil && p.Status.LastScheduleTime.After(now) {
+		from = p.Status.LastScheduleTime.Time
+	}
+	next := metav1.NewTime(sched.Next(from.In(loc)))
+	return &next
+}
+
+func (r *RetentionPolicyReconciler) startRun(p *privacyv1alpha1.RetentionPolicy, scheduled time.Time, runNow string) {
+	st := &p.Status
+	t := metav1.NewTime(scheduled)
+	st.Run = &privacyv1alpha1.RetentionRun{ID: fmt.Sprintf("%s-%d", p.UID, scheduled.Unix()), ScheduledTime: t, DryRun: p.Spec.DryRun}
+	if runNow != "" {
+		// Runs asked for at the same second differ by the annotation value.
+		st.LastRunNow = runNow
+		sum := sha256.Sum256([]byte(runNow))
+		st.Run.ID += "-now-" + hex.EncodeToString(sum[:4])
+	}
+	st.LastScheduleTime = &t
+	st.Targets, st.LastError = nil, ""
+	how := "scheduled"
+	if runNow != "" {
+		how = "requested by the " + RunNowAnnotation + " annotation"
+	}
+	dry := ""
+	if p.Spec.DryRun {
+		dry = " (dry run: nothing is changed)"
+	}
+	r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, privacyv1alpha1.ReasonRunStarted, "Run", "run %s started, %s%s", st.Run.ID, how, dry)
+}
+
+// idle reports a policy with no run under way and requeues for the next
+// scheduled time.
+func (r *RetentionPolicyReconciler) idle(p *privacyv1alpha1.RetentionPolicy, now time.Time) ctrl.Result {
+	st := &p.Status
+	switch {
+	case p.Spec.Suspend:
+		setSummary(&st.Conditions, &st.ObservedGeneration, p.Generation, verdictReady, privacyv1alpha1.ReasonSuspended,
+			"suspended: no run starts until spec.suspend is cleared")
+		return ctrl.Result{}
+	case st.LastError != "":
+		setSummary(&st.Conditions, &st.ObservedGeneration, p.Generation, verdictReady, privacyv1alpha1.ReasonRunFailed,
+			"the last run failed in a target: "+st.LastError)
+	default:
+		msg := "no run yet"
+		if st.Run != nil {
+			msg = "last run " + st.Run.ID + " completed"
+		}
+		setSummary(&st.Conditions, &st.ObservedGeneration, p.Generation, verdictReady, privacyv1alpha1.ReasonSucceeded,
+			msg+"; next run at "+st.NextScheduleTime.UTC().Format(time.RFC3339))
+	}
+	return ctrl.Result{RequeueAfter: max(st.NextScheduleTime.Sub(now), time.Second)}
+}
+
+// targetWork is one target's compiled rules and pool.
+type targetWork struct {
+	tdb   privacyv1alpha1.TenantDatabase
+	pool  *pgxpool.Pool
+	rules []*retention.Rule
+	salt  []byte
+}
+
+// prepare resolves the targets and compiles every rule against each
+// target's inventory and live schema, so a rule no target can satisfy
+// stalls the policy before any row changes.
+func (r *RetentionPolicyReconciler) prepare(ctx context.Context, p *privacyv1alpha1.RetentionPolicy) ([]targetWork, error) {
+	tdbs, err := selectTargets(ctx, r.Client, p.Namespace, p.Spec.Targets)
+	if err != nil {
+		return nil, err
+	}
+	salt, err := readOrCreateSalt(ctx, r.Client, r.APIReader, p.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	works := make([]targetWork, 0, len(tdbs))
+	for _, tdb := range tdbs {
+		if c := meta.FindStatusCondition(tdb.Status.Conditions, privacyv1alpha1.ConditionReady); c == nil || c.Status != metav1.ConditionTrue {
+			return nil, waiting(privacyv1alpha1.ReasonTargetNotReady, "TenantDatabase %s is not Ready", tdb.Name)
+		}
+		var inv privacyv1alpha1.DataInventory
+		if err := r.Get(ctx, types.NamespacedName{Namespace: p.Namespace, Name: tdb.Spec.InventoryRef.Name}, &inv); err != nil {
+			if apierrors.IsNotFound(err) {
+				return nil, waiting(privacyv1alpha1.ReasonTargetNotReady, "DataInventory %s of TenantDatabase %s not found", tdb.Spec.InventoryRef.Name, tdb.Name)
+			}
+			return nil, err
+		}
+		uses := inventoryHashKeys(&inv.Spec)
+		for _, rule := range p.Spec.Rules {
+			for _, f := range rule.Fields {
+				if f.Strategy.KeySecretRef != nil {
+					uses = append(uses, hashKeyUse{entity: rule.Entity, column: f.Column, ref: f.Strategy.KeySecretRef})
+				}
+			}
+		}
+		keys, err := readHashKeys(ctx, r.APIReader, p.Namespace, uses)
+		if err != nil {
+			return nil, err
+		}
+		pool := r.Pools.Lookup(poolKey(&tdb))
+		if pool == nil {
+			if pool, err = tenantPool(ctx, r.APIReader, r.Pools, &tdb); err != nil {
+				return nil, waiting(privacyv1alpha1.ReasonTargetNotReady, "TenantDatabase %s: %s", tdb.Name, errorMessage(err))
+			}
+		}
+		cat, err := tenantdb.CachedCatalog(ctx, pool)
+		if err != nil {
+			return nil, waiting(privacyv1alpha1.ReasonTargetNotReady, "TenantDatabase %s: read the catalog: %s", tdb.Name, errorMessage(err))
+		}
+		w := targetWork{tdb: tdb, pool: pool, salt: salt}
+		for _, rule := range p.Spec.Rules {
+			c, err := retention.Compile(rule, &inv.Spec, cat, keys)
+			if err != nil {
+				return nil, stalled(privacyv1alpha1.ReasonRuleInvalid, "TenantDatabase %s (DataInventory %s): %s", tdb.Name, inv.Name, err.Error())
+			}
+			w.rules = append(w.rules, c)
+		}
+		works = append(works, w)
+	}
+	return works, nil
+}
+
+// carry works on the run for one slice and writes its progress.
+func (r *RetentionPolicyReconciler) carry(ctx context.Context, p *privacyv1alpha1.RetentionPolicy, works []targetWork, now time.Time) (ctrl.Result, error) {
+	st := &p.Status
+	slice := r.Slice
+	if slice <= 0 {
+		slice = 10 * time.Second
+	}
+	deadline := time.Now().Add(slice)
+	var failed []string
+	waitingLocks := false
+	for _, w := range works {
+		ts := retentionTarget(st, w.tdb.Name)
+		ts.Error = ""
+		for _, rule := range w.rules {
+			rs := retentionRule(ts, rule.Spec.Name)
+			if rs.Done {
+				continue
+			}
+			run := r.runOf(p, w)
+			if p.Spec.DryRun {
+				n, err := retention.Count(ctx, w.pool, run, rule)
+				if err != nil {
+					ts.Error = fmt.Sprintf("rule %s: %s", rule.Spec.Name, errorMessage(err))
+					break
+				}
+				rs.Matched, rs.Done = n, true
+				continue
+			}
+			if !time.Now().Before(deadline) {
+				break
+			}
+			pr, err := retention.Step(ctx, w.pool, run, rule, deadline)
+			if pr != nil {
+				rs.Matched, rs.Changed, rs.Locked, rs.ArchiveSHA256, rs.Done = pr.Matched, pr.Changed, pr.Locked, pr.ArchiveSHA256, pr.Done
+			}
+			if err != nil {
+				ts.Error = errorMessage(err)
+				break
+			}
+			if !pr.Done {
+				waitingLocks = waitingLocks || time.Now().Before(deadline)
+				break
+			}
+		}
+		if ts.Error != "" {
+			failed = append(failed, w.tdb.Name+": "+ts.Error)
+		}
+	}
+	done, total := progressOf(st, works)
+	st.Progress = fmt.Sprintf("%d/%d", done, total)
+	if len(failed) > 0 {
+		st.LastError = listUpTo(failed, 3, "; ")
+		r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, privacyv1alpha1.ReasonRunFailed, "Run",
+			"run %s failed in %s; it resumes from its checkpoint", st.Run.ID, st.LastError)
+		setSummary(&st.Conditions, &st.ObservedGeneration, p.Generation, verdictWaiting, privacyv1alpha1.ReasonRunFailed,
+			"run "+st.Run.ID+" failed: "+st.LastError+"; retrying from its checkpoint")
+		return ctrl.Result{RequeueAfter: r.RetryInterval}, nil
+	}
+	if done < total {
+		setSummary(&st.Conditions, &st.ObservedGeneration, p.Generation, verdictWaiting, privacyv1alpha1.ReasonProgressing,
+			fmt.Sprintf("run %s under way: %s rules done", st.Run.ID, st.Progress))
+		if waitingLocks {
+			return ctrl.Result{RequeueAfter: r.LockRetryDelay}, nil
+		}
+		return ctrl.Result{RequeueAfter: time.Millisecond}, nil
+	}
+	r.completeRun(p, now)
+	return r.idle(p, now), nil
+}
+
+func (r *RetentionPolicyReconciler) completeRun(p *privacyv1alpha1.RetentionPolicy, now time.Time) {
+	st := &p.Status
+	st.Run.Completed = true
+	t := metav1.NewTime(now)
+	st.LastCompletionTime = &t
+	var matched, changed, locked int64
+	for _, ts := range st.Targets {
+		for _, rs := range ts.Rules {
+			matched, changed, locked = matched+rs.Matched, changed+rs.Changed, locked+rs.Locked
+		}
+	}
+	if st.Run.DryRun {
+		r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, privacyv1alpha1.ReasonRunCompleted, "Run",
+			"dry run %s completed: %d rows would change in %d targets; nothing was changed", st.Run.ID, matched, len(st.Targets))
+		return
+	}
+	r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, privacyv1alpha1.ReasonRunCompleted, "Run",
+		"run %s completed: %d rows matched, %d changed in %d targets", st.Run.ID, matched, changed, len(st.Targets))
+	if locked > 0 {
+		r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, privacyv1alpha1.ReasonRowsLocked, "Run",
+			"%d rows stayed locked by other transactions through every retry; the next run takes them", locked)
+	}
+}
+
+// runOf is the executor's view of the policy's current run in a target.
+func (r *RetentionPolicyReconciler) runOf(p *privacyv1alpha1.RetentionPolicy, w targetWork) *retention.Run {
+	tz := "UTC"
+	if p.Spec.TimeZone != nil {
+		tz = *p.Spec.TimeZone
+	}
+	batch := int(p.Spec.BatchSize)
+	if batch <= 0 {
+		batch = 1000
+	}
+	return &retention.Run{ID: p.Status.Run.ID, PolicyUID: string(p.UID), Actor: objectActor(p),
+		Object: audit.Object{Kind: "RetentionPolicy", Namespace: p.Namespace, Name: p.Name, UID: string(p.UID)},
+		Now:    p.Status.Run.ScheduledTime.Time, TimeZone: tz, BatchSize: batch,
+		LockTimeout: r.LockTimeout, StatementTimeout: r.StatementTimeout, MaxRetries: r.LockRetries,
+		Salt: w.salt, BeforeBatch: r.BeforeBatch}
+}
+
+// objectActor is who asked for an object's work: the identity recorded at
+// admission when there is one, else the operator acting for the object.
+func objectActor(obj client.Object) string {
+	if who := obj.GetAnnotations()["privacy.lethe.dev/requested-by"]; who != "" {
+		return who
+	}
+	return operatorActor
+}
+
+func progressOf(st *privacyv1alpha1.RetentionPolicyStatus, works []targetWork) (done, total int) {
+	for _, w := range works {
+		ts := retentionTarget(st, w.tdb.Name)
+		for _, rule := range w.rules {
+			total++
+			if retentionRule(ts, rule.Spec.Name).Done {
+				done++
+			}
+		}
+	}
+	return done, total
+}
+
+func retentionTarget(st *privacyv1alpha1.RetentionPolicyStatus, name string) *privacyv1alpha1.RetentionTargetStatus {
+	for i := range st.Targets {
+		if st.Targets[i].Name == name {
+			return &st.Targets[i]
+		}
+	}
+	st.Targets = append(st.Targets, privacyv1alpha1.RetentionTargetStatus{Name: name})
+	return &st.Targets[len(st.Targets)-1]
+}
+
+func retentionRule(ts *privacyv1alpha1.RetentionTargetStatus, name string) *privacyv1alpha1.RetentionRuleStatus {
+	for i := range ts.Rules {
+		if ts.Rules[i].Name == name {
+			return &ts.Rules[i]
+		}
+	}
+	ts.Rules = append(ts.Rules, privacyv1alpha1.RetentionRuleStatus{Name: name})
+	return &ts.Rules[len(ts.Rules)-1]
+}
+
+// fail reports an error of preparation: a stalled one (a rule the schema
+// cannot satisfy) until the spec changes, a waiting one retried.
+func (r *RetentionPolicyReconciler) fail(p *privacyv1alpha1.RetentionPolicy, err error) (ctrl.Result, error) {
+	st := &p.Status
+	var re *requestError
+	if !errors.As(err, &re) {
+		return ctrl.Result{}, err
+	}
+	if re.stalled {
+		if c := meta.FindStatusCondition(st.Conditions, privacyv1alpha1.ConditionStalled); c == nil || c.Message != truncate(re.message) {
+			r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, re.reason, "Check", "%s", re.message)
+		}
+		setSummary(&st.Conditions, &st.ObservedGeneration, p.Generation, verdictStalled, re.reason, re.message)
+		return ctrl.Result{}, nil
+	}
+	setSummary(&st.Conditions, &st.ObservedGeneration, p.Generation, verdictWaiting, re.reason, re.message)
+	return ctrl.Result{RequeueAfter: r.RetryInterval}, nil
+}
+
+// SetupWithManager watches policies, and the TenantDatabases and
+// DataInventories they depend on.
+func (r *RetentionPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.LockRetryDelay <= 0 {
+		r.LockRetryDelay = 2 * time.Second
+	}
+	if r.LockTimeout <= 0 {
+		r.LockTimeout = 5 * time.Second
+	}
+	if r.LockRetries <= 0 {
+		r.LockRetries = 3
+	}
+	if r.StatementTimeout <= 0 {
+		r.StatementTimeout = 5 * time.Minute
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&privacyv1alpha1.RetentionPolicy{}, builder.WithPredicates(
+			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.MaxConcurrentReconciles, 1)}).
+		Named("retentionpolicy").
+		Complete(r)
+}

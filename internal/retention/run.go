@@ -1,0 +1,549 @@
+package retention
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
+	"github.com/lethe-dev/lethe/internal/audit"
+	"github.com/lethe-dev/lethe/internal/masking"
+)
+
+// Run is one run of a policy in one tenant database.
+type Run struct {
+	// ID is unique per run; it keys the checkpoints.
+	ID string
+	// PolicyUID keys what outlives a run (rows archived and kept).
+	PolicyUID string
+	Actor     string
+	Object    audit.Object
+	// Now is the run's scheduled time: ages are measured from it.
+	Now      time.Time
+	TimeZone string // IANA; empty means UTC
+	// BatchSize bounds the rows of one transaction.
+	BatchSize int
+	// LockTimeout bounds waiting for a table lock; rows locked by the
+	// application are skipped at once and retried (MaxRetries times).
+	LockTimeout time.Duration
+	// StatementTimeout bounds each statement.
+	StatementTimeout time.Duration
+	MaxRetries       int
+	// Salt keys Fake values.
+	Salt []byte
+	// BeforeBatch, when set, runs before each batch; an error stops the run
+	// there (tests use it to interrupt a run).
+	BeforeBatch func(rule string, batch int) error
+}
+
+// Progress is one rule's checkpoint and counts.
+type Progress struct {
+	Rule          string
+	Matched       int64
+	Changed       int64
+	Locked        int64
+	Batches       int
+	Done          bool
+	ArchiveSHA256 string
+}
+
+func (r *Run) tz() string {
+	if r.TimeZone == "" {
+		return "UTC"
+	}
+	return r.TimeZone
+}
+
+// checkpoint is a rule's progress row.
+type checkpoint struct {
+	Progress
+	lastKey    *string
+	keysetDone bool
+	lockedKeys []string
+	retries    int
+	cutoff     time.Time
+}
+
+// start records the rule's checkpoint once, with its cut-off computed by
+// the database from the run's time (calendar months in the run's zone), and
+// returns it.
+func start(ctx context.Context, pool *pgxpool.Pool, run *Run, rule *Rule) (*checkpoint, error) {
+	interval, err := Interval(rule.Spec.Age.OlderThan)
+	if err != nil {
+		return nil, err
+	}
+	_, err = pool.Exec(ctx, `INSERT INTO lethe.retention_progress (run_id, rule, entity, cutoff, updated_at)
+		VALUES ($1, $2, $3, (($4::timestamptz AT TIME ZONE $5) - $6::interval) AT TIME ZONE $5, $4)
+		ON CONFLICT (run_id, rule) DO NOTHING`, run.ID, rule.Spec.Name, rule.Entity.Name, run.Now, run.tz(), interval)
+	if err != nil {
+		return nil, fmt.Errorf("rule %s: record the checkpoint: %w", rule.Spec.Name, err)
+	}
+	return load(ctx, pool, run, rule.Spec.Name, "")
+}
+
+func load(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}, run *Run, name, lock string) (*checkpoint, error) {
+	cp := &checkpoint{}
+	var sha *string
+	err := q.QueryRow(ctx, `SELECT last_key, keyset_done, batches, matched, changed, locked_keys, retries, done, archive_sha256, cutoff
+		FROM lethe.retention_progress WHERE run_id = $1 AND rule = $2 `+lock, run.ID, name).Scan(
+		&cp.lastKey, &cp.keysetDone, &cp.Batches, &cp.Matched, &cp.Changed, &cp.lockedKeys, &cp.retries, &cp.Done, &sha, &cp.cutoff)
+	if err != nil {
+		return nil, fmt.Errorf("rule %s: read the checkpoint: %w", name, err)
+	}
+	cp.Rule = name
+	if sha != nil {
+		cp.ArchiveSHA256 = *sha
+	}
+	if cp.Done {
+		cp.Locked = int64(len(cp.lockedKeys))
+	}
+	return cp, nil
+}
+
+// Step carries a rule forward until it is done or the deadline passes, and
+// returns its progress. It commits batch by batch; call it again (after a
+// crash, or with a new deadline) to go on. Rows found locked are retried in
+// later calls, at most run.MaxRetries times, then counted as locked.
+func Step(ctx context.Context, pool *pgxpool.Pool, run *Run, rule *Rule, deadline time.Time) (*Progress, error) {
+	cp, err := start(ctx, pool, run, rule)
+	if err != nil {
+		return nil, err
+	}
+	for did := false; !cp.Done && time.Now().Before(deadline); did = true {
+		if err := ctx.Err(); err != nil {
+			return &cp.Progress, err
+		}
+		// Locked rows are retried once per call, never right after another
+		// batch: the caller comes back later, giving the application time
+		// to commit.
+		if did && cp.keysetDone {
+			break
+		}
+		if run.BeforeBatch != nil {
+			if err := run.BeforeBatch(rule.Spec.Name, cp.Batches); err != nil {
+				return &cp.Progress, err
+			}
+		}
+		next, err := batch(ctx, pool, run, rule)
+		if err != nil {
+			return &cp.Progress, fmt.Errorf("rule %s, batch %d: %w", rule.Spec.Name, cp.Batches, err)
+		}
+		cp = next
+	}
+	return &cp.Progress, nil
+}
+
+// batch runs one transaction: the next keyset batch (or a retry of the rows
+// found locked), its audit record and the checkpoint.
+func batch(ctx context.Context, pool *pgxpool.Pool, run *Run, rule *Rule) (*checkpoint, error) {
+	var out *checkpoint
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		b.Queue(fmt.Sprintf("SET LOCAL lock_timeout = %d", max(run.LockTimeout.Milliseconds(), 1)))
+		b.Queue(fmt.Sprintf("SET LOCAL statement_timeout = %d", max(run.StatementTimeout.Milliseconds(), 0)))
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
+		cp, err := load(ctx, tx, run, rule.Spec.Name, "FOR UPDATE")
+		if err != nil {
+			return err
+		}
+		out = cp
+		if cp.Done {
+			return nil
+		}
+		retrying := cp.keysetDone
+		var candidates []string
+		if retrying {
+			candidates, err = selectKeys(ctx, tx, run, rule, cp, cp.lockedKeys)
+		} else {
+			candidates, err = selectKeys(ctx, tx, run, rule, cp, nil)
+		}
+		if err != nil {
+			return err
+		}
+		free, err := lockFree(ctx, tx, rule, candidates)
+		if err != nil {
+			return err
+		}
+		locked := minus(candidates, free)
+		changed, err := apply(ctx, tx, run, rule, cp.Batches, free)
+		if err != nil {
+			return err
+		}
+		last := cp.lastKey
+		switch {
+		case retrying:
+			cp.lockedKeys = locked
+			cp.retries++
+			cp.Done = len(locked) == 0 || cp.retries >= run.MaxRetries
+		case len(candidates) == run.BatchSize:
+			last = &candidates[len(candidates)-1]
+			cp.lockedKeys = append(cp.lockedKeys, locked...)
+		default:
+			cp.keysetDone = true
+			cp.lockedKeys = append(cp.lockedKeys, locked...)
+			cp.Done = len(cp.lockedKeys) == 0 || run.MaxRetries == 0
+		}
+		cp.lastKey = last
+		if !retrying {
+			cp.Matched += int64(len(candidates))
+		}
+		cp.Changed += changed
+		if cp.Done {
+			cp.Locked = int64(len(cp.lockedKeys))
+			if rule.Spec.Action == privacyv1alpha1.RetentionArchive {
+				if cp.ArchiveSHA256, err = archiveDigest(ctx, tx, run, rule); err != nil {
+					return err
+				}
+			}
+		}
+		var pre []audit.Statement
+		pre = append(pre, audit.Statement{SQL: `UPDATE lethe.retention_progress SET last_key = $3, keyset_done = $11, batches = batches + 1,
+			matched = $4, changed = $5, locked_keys = $6, retries = $7, done = $8, archive_sha256 = NULLIF($9, ''), updated_at = $10
+			WHERE run_id = $1 AND rule = $2`, Args: []any{run.ID, rule.Spec.Name, last, cp.Matched, cp.Changed,
+			nonNil(cp.lockedKeys), cp.retries, cp.Done, cp.ArchiveSHA256, time.Now(), cp.keysetDone}})
+		cp.Batches++
+		archived := cp.Done && cp.ArchiveSHA256 != ""
+		if changed == 0 && !archived {
+			return execAll(ctx, tx, pre)
+		}
+		detail := "rule " + rule.Spec.Name
+		if archived {
+			detail += ", archive sha256 " + cp.ArchiveSHA256
+		}
+		_, err = audit.AppendAfter(ctx, tx, audit.Record{Time: time.Now(), Actor: run.Actor, Object: run.Object,
+			Action: string(rule.Spec.Action), Entity: rule.Entity.Name, Rows: changed, Detail: detail}, pre...)
+		return err
+	})
+	if out == nil {
+		out = &checkpoint{}
+	}
+	return out, err
+}
+
+func execAll(ctx context.Context, tx pgx.Tx, stmts []audit.Statement) error {
+	for _, s := range stmts {
+		if _, err := tx.Exec(ctx, s.SQL, s.Args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// eligible is the WHERE condition of the rule's rows: old enough, matching
+// the conditions, not of a restricted subject, and still pending (not
+// masked, not archived and kept). Parameters go to args.
+func eligible(run *Run, rule *Rule, cp *checkpoint, args *masking.Args) (string, error) {
+	row := "lethe_row."
+	age := row + pgx.Identifier{rule.Spec.Age.Column}.Sanitize()
+	cutoff := args.Add(cp.cutoff) + "::timestamptz"
+	var conds []string
+	switch rule.ageKind {
+	case "timestamptz":
+		conds = append(conds, age+" < "+cutoff)
+	case "timestamp":
+		conds = append(conds, fmt.Sprintf("%s < (%s AT TIME ZONE %s::text)", age, cutoff, args.Add(run.tz())))
+	default:
+		conds = append(conds, fmt.Sprintf("%s < (%s AT TIME ZONE %s::text)::date", age, cutoff, args.Add(run.tz())))
+	}
+	for _, c := range rule.Spec.Conditions {
+		col := row + pgx.Identifier{c.Column}.Sanitize()
+		switch {
+		case len(c.In) > 0:
+			conds = append(conds, fmt.Sprintf("%s::text = ANY(%s::text[])", col, args.Add(c.In)))
+		case len(c.NotIn) > 0:
+			conds = append(conds, fmt.Sprintf("%s IS NOT NULL AND NOT (%s::text = ANY(%s::text[]))", col, col, args.Add(c.NotIn)))
+		case c.IsNull:
+			conds = append(conds, col+" IS NULL")
+		default:
+			conds = append(conds, col+" IS NOT NULL")
+		}
+	}
+	conds = append(conds, fmt.Sprintf("NOT EXISTS (SELECT 1 FROM lethe.restricted_rows lethe_r WHERE lethe_r.entity = %s AND lethe_r.key = %s%s::text)",
+		args.Add(rule.Entity.Name), row, rule.pk))
+	switch {
+	case rule.masks != nil:
+		p, err := masking.PendingSQL(rule.Entity.Table, rule.masks, rule.table.PrimaryKey, rowKeys(run), args)
+		if err != nil {
+			return "", err
+		}
+		conds = append(conds, p)
+	case rule.Spec.Action == privacyv1alpha1.RetentionArchive:
+		conds = append(conds, fmt.Sprintf("NOT EXISTS (SELECT 1 FROM lethe.retention_archived_rows lethe_a WHERE lethe_a.policy_uid = %s AND lethe_a.rule = %s AND lethe_a.key = %s%s::text)",
+			args.Add(run.PolicyUID), args.Add(rule.Spec.Name), row, rule.pk))
+	}
+	return strings.Join(conds, " AND "), nil
+}
+
+func rowKeys(run *Run) masking.Keys { return masking.Keys{PerRow: true, Salt: run.Salt} }
+
+// selectKeys returns the next batch of eligible keys after the checkpoint,
+// in key order, or those of only (the locked rows to retry) still eligible.
+// The keyset condition and ORDER BY ... LIMIT keep it an index range scan.
+func selectKeys(ctx context.Context, tx pgx.Tx, run *Run, rule *Rule, cp *checkpoint, only []string) ([]string, error) {
+	args := &masking.Args{}
+	where, err := eligible(run, rule, cp, args)
+	if err != nil {
+		return nil, err
+	}
+	key := "lethe_row." + rule.pk
+	switch {
+	case only != nil:
+		where += fmt.Sprintf(" AND %s = ANY(%s::%s[])", key, args.Add(only), rule.pkType)
+	case cp.lastKey != nil:
+		where += fmt.Sprintf(" AND %s > %s::%s", key, args.Add(*cp.lastKey), rule.pkType)
+	}
+	sql := fmt.Sprintf("SELECT %s::text FROM %s AS lethe_row WHERE %s ORDER BY %s LIMIT %d", // #nosec G201 -- identifiers sanitized, values are parameters
+		key, rule.target, where, key, run.BatchSize)
+	return collect(ctx, tx, sql, args.Values()...)
+}
+
+// lockFree locks the rows of keys no other transaction holds, and returns
+// their keys; locked rows are skipped, not waited on.
+func lockFree(ctx context.Context, tx pgx.Tx, rule *Rule, keys []string) ([]string, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	sql := fmt.Sprintf("SELECT lethe_row.%[1]s::text FROM %[2]s AS lethe_row WHERE lethe_row.%[1]s = ANY($1::%[3]s[]) ORDER BY lethe_row.%[1]s FOR UPDATE SKIP LOCKED", // #nosec G201 -- identifiers sanitized
+		rule.pk, rule.target, rule.pkType)
+	return collect(ctx, tx, sql, keys)
+}
+
+func collect(ctx context.Context, tx pgx.Tx, sql string, args ...any) ([]string, error) {
+	rows, err := tx.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// apply carries out the rule's action on the locked rows and returns how
+// many rows it changed.
+func apply(ctx context.Context, tx pgx.Tx, run *Run, rule *Rule, batchNo int, keys []string) (int64, error) {
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	switch rule.Spec.Action {
+	case privacyv1alpha1.RetentionAnonymize, privacyv1alpha1.RetentionPseudonymize:
+		return mask(ctx, tx, run, rule, keys)
+	case privacyv1alpha1.RetentionDelete:
+		return deleteRows(ctx, tx, rule, keys)
+	}
+	if err := archive(ctx, tx, run, rule, batchNo, keys); err != nil {
+		return 0, err
+	}
+	then := privacyv1alpha1.ArchiveThenDelete
+	if rule.Spec.Archive != nil && rule.Spec.Archive.Then != "" {
+		then = rule.Spec.Archive.Then
+	}
+	switch then {
+	case privacyv1alpha1.ArchiveThenDelete:
+		return deleteRows(ctx, tx, rule, keys)
+	case privacyv1alpha1.ArchiveThenAnonymize:
+		return mask(ctx, tx, run, rule, keys)
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO lethe.retention_archived_rows (policy_uid, rule, key)
+		SELECT $1, $2, unnest($3::text[]) ON CONFLICT DO NOTHING`, run.PolicyUID, rule.Spec.Name, keys)
+	return int64(len(keys)), err
+}
+
+func mask(ctx context.Context, tx pgx.Tx, run *Run, rule *Rule, keys []string) (int64, error) {
+	sql, args, err := masking.UpdateSQL(rule.Entity.Table, rule.masks, rule.table.PrimaryKey, rowKeys(run))
+	if err != nil {
+		return 0, err
+	}
+	tag, err := tx.Exec(ctx, sql, args.With(keys)...)
+	return tag.RowsAffected(), err
+}
+
+// deleteRows deletes the rows and, first, every row of the inventory's
+// tables that refers to them: keys are gathered parents first, rows deleted
+// children first.
+func deleteRows(ctx context.Context, tx pgx.Tx, rule *Rule, keys []string) (int64, error) {
+	found := map[*child][]string{}
+	for _, c := range rule.children {
+		pk, pkType := keys, rule.pkType
+		if c.parent != nil {
+			pk, pkType = found[c.parent], c.parent.pkType
+		}
+		if len(pk) == 0 {
+			continue
+		}
+		ks, err := collect(ctx, tx, fmt.Sprintf("SELECT %s::text FROM %s WHERE %s = ANY($1::%s[])", c.pk, c.target, c.column, pkType), pk) // #nosec G201 -- identifiers sanitized
+		if err != nil {
+			return 0, err
+		}
+		found[c] = ks
+	}
+	// One DELETE per table, in delete order, of the keys every path found.
+	byTable := map[string][]*child{}
+	var tables []string
+	for _, c := range rule.children {
+		if byTable[c.target] == nil {
+			tables = append(tables, c.target)
+		}
+		byTable[c.target] = append(byTable[c.target], c)
+	}
+	sort.SliceStable(tables, func(i, j int) bool {
+		return rule.deleteOrder[byTable[tables[i]][0].entity] < rule.deleteOrder[byTable[tables[j]][0].entity]
+	})
+	var total int64
+	for _, t := range tables {
+		var ks []string
+		for _, c := range byTable[t] {
+			ks = append(ks, found[c]...)
+		}
+		if len(ks) == 0 {
+			continue
+		}
+		c := byTable[t][0]
+		tag, err := tx.Exec(ctx, fmt.Sprintf("DELETE FROM %s WHERE %s = ANY($1::%s[])", c.target, c.pk, c.pkType), ks) // #nosec G201 -- identifiers sanitized
+		if err != nil {
+			return 0, fmt.Errorf("delete the rows of entity %s that refer to them: %w", c.entity, err)
+		}
+		total += tag.RowsAffected()
+	}
+	tag, err := tx.Exec(ctx, fmt.Sprintf("DELETE FROM %s WHERE %s = ANY($1::%s[])", rule.target, rule.pk, rule.pkType), keys) // #nosec G201 -- identifiers sanitized
+	if err != nil {
+		return 0, err
+	}
+	return total + tag.RowsAffected(), nil
+}
+
+// archive writes the rows as CSV (RFC 4180: CRLF line ends, quoted where
+// needed; NULL is an empty field) into lethe.retention_archives; the first
+// batch starts with the header row.
+func archive(ctx context.Context, tx pgx.Tx, run *Run, rule *Rule, batchNo int, keys []string) error {
+	cols := make([]string, len(rule.table.Columns))
+	names := make([]string, len(rule.table.Columns))
+	for i, c := range rule.table.Columns {
+		names[i] = c.Name
+		cols[i] = pgx.Identifier{c.Name}.Sanitize() + "::text"
+	}
+	var first int
+	if err := tx.QueryRow(ctx, "SELECT count(*) FROM lethe.retention_archives WHERE run_id = $1 AND rule = $2", run.ID, rule.Spec.Name).Scan(&first); err != nil {
+		return err
+	}
+	rows, err := tx.Query(ctx, fmt.Sprintf("SELECT %s FROM %s AS lethe_row WHERE lethe_row.%s = ANY($1::%s[]) ORDER BY lethe_row.%s", // #nosec G201 -- identifiers sanitized
+		strings.Join(cols, ", "), rule.target, rule.pk, rule.pkType, rule.pk), keys)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	w.UseCRLF = true
+	if first == 0 {
+		if err := w.Write(names); err != nil {
+			return err
+		}
+	}
+	n := 0
+	record := make([]string, len(names))
+	for rows.Next() {
+		vals := make([]*string, len(names))
+		ptrs := make([]any, len(names))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return err
+		}
+		for i, v := range vals {
+			record[i] = ""
+			if v != nil {
+				record[i] = *v
+			}
+		}
+		if err := w.Write(record); err != nil {
+			return err
+		}
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO lethe.retention_archives (run_id, rule, batch, rows, csv) VALUES ($1, $2, $3, $4, $5)`,
+		run.ID, rule.Spec.Name, batchNo, n, buf.String())
+	return err
+}
+
+// archiveDigest is the SHA-256 of the rule's archive: its batches' CSV in
+// order, as Archive returns it.
+func archiveDigest(ctx context.Context, tx pgx.Tx, run *Run, rule *Rule) (string, error) {
+	var sha *string
+	err := tx.QueryRow(ctx, `SELECT encode(sha256(convert_to(string_agg(csv, '' ORDER BY batch), 'UTF8')), 'hex')
+		FROM lethe.retention_archives WHERE run_id = $1 AND rule = $2`, run.ID, rule.Spec.Name).Scan(&sha)
+	if err != nil || sha == nil {
+		return "", err
+	}
+	return *sha, nil
+}
+
+// Archive returns a rule's CSV archive of a run, as one document.
+func Archive(ctx context.Context, pool *pgxpool.Pool, runID, rule string) (string, error) {
+	var out *string
+	err := pool.QueryRow(ctx, `SELECT string_agg(csv, '' ORDER BY batch) FROM lethe.retention_archives
+		WHERE run_id = $1 AND rule = $2`, runID, rule).Scan(&out)
+	if err != nil || out == nil {
+		return "", err
+	}
+	return *out, nil
+}
+
+// Count counts the rows a rule would change now, for a dry run; it changes
+// nothing.
+func Count(ctx context.Context, pool *pgxpool.Pool, run *Run, rule *Rule) (int64, error) {
+	interval, err := Interval(rule.Spec.Age.OlderThan)
+	if err != nil {
+		return 0, err
+	}
+	cp := &checkpoint{}
+	if err := pool.QueryRow(ctx, "SELECT (($1::timestamptz AT TIME ZONE $2) - $3::interval) AT TIME ZONE $2",
+		run.Now, run.tz(), interval).Scan(&cp.cutoff); err != nil {
+		return 0, err
+	}
+	args := &masking.Args{}
+	where, err := eligible(run, rule, cp, args)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	err = pool.QueryRow(ctx, fmt.Sprintf("SELECT count(*) FROM %s AS lethe_row WHERE %s", rule.target, where), args.Values()...).Scan(&n) // #nosec G201 -- identifiers sanitized
+	return n, err
+}
+
+func minus(a, b []string) []string {
+	in := make(map[string]bool, len(b))
+	for _, s := range b {
+		in[s] = true
+	}
+	var out []string
+	for _, s := range a {
+		if !in[s] {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
