@@ -41,26 +41,9 @@ const maxKeyColumns = 4
 // column (masking it would break references) and every strategy Check
 // refuses, naming the column.
 func UpdateSQL(table string, cols []Assignment, pkCols []string, keys Keys) (string, *Args, error) {
-	target, pk, err := targetOf(table, pkCols)
+	target, pk, err := checkUpdate(table, cols, pkCols)
 	if err != nil {
 		return "", nil, err
-	}
-	if len(cols) == 0 {
-		return "", nil, fmt.Errorf("table %s: no columns to mask", table)
-	}
-	key, seen := map[string]bool{}, map[string]bool{}
-	for _, k := range pkCols {
-		key[k] = true
-	}
-	for _, a := range cols {
-		switch {
-		case key[a.Column.Name]:
-			return "", nil, fmt.Errorf("table %s: column %s is part of the primary key, which is never masked (other rows refer to it)",
-				table, a.Column.Name)
-		case seen[a.Column.Name]:
-			return "", nil, fmt.Errorf("table %s: column %s is listed twice", table, a.Column.Name)
-		}
-		seen[a.Column.Name] = true
 	}
 	row := &rowContext{table: target, pk: pk}
 	build := func(firstKey int) ([]string, *Args, error) {
@@ -93,6 +76,56 @@ func UpdateSQL(table string, cols []Assignment, pkCols []string, keys Keys) (str
 	}
 	sql := "UPDATE " + target + " AS " + rowAlias + " SET " + strings.Join(sets, ", ") + " WHERE " + keyMatch(pk, firstKey) // #nosec G202 -- identifiers sanitized, values are parameters
 	return sql, args, nil
+}
+
+// UpdateSetSQL builds the head of an UPDATE that masks cols in rows the
+// caller selects: `UPDATE "s"."t" AS lethe_row SET "c1" = <e1>, ...`, to
+// which the caller appends its own WHERE (reading the row as lethe_row).
+// Parameters are added to args, so the WHERE can add its own after them.
+// Unique columns are kept unique as if the statement updated several rows.
+// It refuses what UpdateSQL refuses.
+func UpdateSetSQL(table string, cols []Assignment, pkCols []string, keys Keys, args *Args) (string, error) {
+	target, pk, err := checkUpdate(table, cols, pkCols)
+	if err != nil {
+		return "", err
+	}
+	cp := compiler{args: args, keys: keys, row: &rowContext{table: target, pk: pk, several: "true"}}
+	sets := make([]string, len(cols))
+	for i, a := range cols {
+		e, err := cp.compile(a.Strategy, a.Column, a.HashKey)
+		if err != nil {
+			return "", fmt.Errorf("table %s: %w", table, err)
+		}
+		sets[i] = pgx.Identifier{a.Column.Name}.Sanitize() + " = " + e
+	}
+	return "UPDATE " + target + " AS " + rowAlias + " SET " + strings.Join(sets, ", "), nil
+}
+
+// checkUpdate sanitizes the table and key and refuses an empty column list,
+// a column listed twice and a primary-key column.
+func checkUpdate(table string, cols []Assignment, pkCols []string) (string, []string, error) {
+	target, pk, err := targetOf(table, pkCols)
+	if err != nil {
+		return "", nil, err
+	}
+	if len(cols) == 0 {
+		return "", nil, fmt.Errorf("table %s: no columns to mask", table)
+	}
+	key, seen := map[string]bool{}, map[string]bool{}
+	for _, k := range pkCols {
+		key[k] = true
+	}
+	for _, a := range cols {
+		switch {
+		case key[a.Column.Name]:
+			return "", nil, fmt.Errorf("table %s: column %s is part of the primary key, which is never masked (other rows refer to it)",
+				table, a.Column.Name)
+		case seen[a.Column.Name]:
+			return "", nil, fmt.Errorf("table %s: column %s is listed twice", table, a.Column.Name)
+		}
+		seen[a.Column.Name] = true
+	}
+	return target, pk, nil
 }
 
 // DeleteSQL builds the DELETE of the rows of table (schema.table) whose

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
@@ -150,6 +152,12 @@ func batch(ctx context.Context, pool *pgxpool.Pool, run *Run, rule *Rule) (*chec
 		b := &pgx.Batch{}
 		b.Queue(fmt.Sprintf("SET LOCAL lock_timeout = %d", max(run.LockTimeout.Milliseconds(), 1)))
 		b.Queue(fmt.Sprintf("SET LOCAL statement_timeout = %d", max(run.StatementTimeout.Milliseconds(), 0)))
+		// A batch commits without waiting for its WAL flush: it stays atomic
+		// (change, audit record and checkpoint commit or vanish together, so
+		// a crash only makes the run redo the lost batches), and the batch
+		// that finishes the rule commits synchronously, flushing every
+		// earlier one before the rule is reported done.
+		b.Queue("SET LOCAL synchronous_commit = off")
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return err
 		}
@@ -162,23 +170,31 @@ func batch(ctx context.Context, pool *pgxpool.Pool, run *Run, rule *Rule) (*chec
 			return nil
 		}
 		retrying := cp.keysetDone
-		var candidates []string
-		if retrying {
-			candidates, err = selectKeys(ctx, tx, run, rule, cp, cp.lockedKeys)
-		} else {
-			candidates, err = selectKeys(ctx, tx, run, rule, cp, nil)
+		var candidates, locked []string
+		var changed int64
+		fast := false
+		if !retrying && rule.masks != nil {
+			if candidates, fast, err = maskNext(ctx, tx, run, rule, cp); err != nil {
+				return err
+			}
+			changed = int64(len(candidates))
 		}
-		if err != nil {
-			return err
-		}
-		free, err := lockFree(ctx, tx, rule, candidates)
-		if err != nil {
-			return err
-		}
-		locked := minus(candidates, free)
-		changed, err := apply(ctx, tx, run, rule, cp.Batches, free)
-		if err != nil {
-			return err
+		if !fast {
+			only := []string(nil)
+			if retrying {
+				only = cp.lockedKeys
+			}
+			if candidates, err = selectKeys(ctx, tx, run, rule, cp, only); err != nil {
+				return err
+			}
+			free, err := lockFree(ctx, tx, rule, candidates)
+			if err != nil {
+				return err
+			}
+			locked = minus(candidates, free)
+			if changed, err = apply(ctx, tx, run, rule, cp.Batches, free); err != nil {
+				return err
+			}
 		}
 		last := cp.lastKey
 		switch {
@@ -200,6 +216,9 @@ func batch(ctx context.Context, pool *pgxpool.Pool, run *Run, rule *Rule) (*chec
 		}
 		cp.Changed += changed
 		if cp.Done {
+			if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit = on"); err != nil {
+				return err
+			}
 			cp.Locked = int64(len(cp.lockedKeys))
 			if rule.Spec.Action == privacyv1alpha1.RetentionArchive {
 				if cp.ArchiveSHA256, err = archiveDigest(ctx, tx, run, rule); err != nil {
@@ -306,6 +325,42 @@ func selectKeys(ctx context.Context, tx pgx.Tx, run *Run, rule *Rule, cp *checkp
 	sql := fmt.Sprintf("SELECT %s::text FROM %s AS lethe_row WHERE %s ORDER BY %s LIMIT %d", // #nosec G201 -- identifiers sanitized, values are parameters
 		key, rule.target, where, key, run.BatchSize)
 	return collect(ctx, tx, sql, args.Values()...)
+}
+
+// maskNext masks the next keyset batch in one statement and returns the
+// keys it changed, in key order. When a row of the batch is locked by
+// another transaction past the lock timeout, it undoes the attempt and
+// returns ok false: the caller takes the batch the slow way, skipping
+// locked rows.
+func maskNext(ctx context.Context, tx pgx.Tx, run *Run, rule *Rule, cp *checkpoint) (keys []string, ok bool, err error) {
+	args := &masking.Args{}
+	set, err := masking.UpdateSetSQL(rule.Entity.Table, rule.masks, rule.table.PrimaryKey, rowKeys(run), args)
+	if err != nil {
+		return nil, false, err
+	}
+	where, err := eligible(run, rule, cp, args)
+	if err != nil {
+		return nil, false, err
+	}
+	key := "lethe_row." + rule.pk
+	if cp.lastKey != nil {
+		where += fmt.Sprintf(" AND %s > %s::%s", key, args.Add(*cp.lastKey), rule.pkType)
+	}
+	sql := fmt.Sprintf("WITH lethe_done AS (%s WHERE %s = ANY(ARRAY(SELECT %s FROM %s AS lethe_row WHERE %s ORDER BY %s LIMIT %d)) RETURNING %s) SELECT lethe_done.%s::text FROM lethe_done ORDER BY lethe_done.%s", // #nosec G201 -- identifiers sanitized, values are parameters
+		set, key, key, rule.target, where, key, run.BatchSize, key, rule.pk, rule.pk)
+	sp, err := tx.Begin(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	keys, err = collect(ctx, sp, sql, args.Values()...)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "55P03" { // lock_not_available
+		return nil, false, sp.Rollback(ctx)
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return keys, true, sp.Commit(ctx)
 }
 
 // lockFree locks the rows of keys no other transaction holds, and returns
