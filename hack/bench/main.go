@@ -13,6 +13,9 @@
 //   - dsr (dsr.go): DataSubjectRequests, through internal/dsr.Execute on one
 //     large tenant database and through the API server and the manager;
 //     results in <out>/dsr.txt.
+//   - retention (retention.go): the retention executor on one large table
+//     against set-based UPDATEs of the same rows; results in
+//     <out>/retention.txt.
 //
 // Every results file also goes to stdout; progress goes to stderr. `-help`
 // lists the flags by scenario.
@@ -65,7 +68,7 @@ type flagGroup struct {
 func main() {
 	var cfg config
 	var managerArgs string
-	scenarioName := flag.String("scenario", "all", "the scenario to run: tenants, roles, dsr or all (all three, in this order)")
+	scenarioName := flag.String("scenario", "all", "the scenario to run: tenants, roles, dsr, retention or all (all four, in this order)")
 	flag.StringVar(&cfg.manager, "manager", "bin/manager", "the manager binary (build it with: go build -o bin/manager .)")
 	flag.StringVar(&managerArgs, "manager-args", "", "extra flags for the manager, separated by spaces (default: none, the manager's defaults)")
 	flag.StringVar(&cfg.out, "out", "bench/results", "directory the results are written to")
@@ -86,11 +89,15 @@ func main() {
 	flag.IntVar(&dc.requests, "requests", 1000, "Erasure requests created at once in the API figure")
 	flag.IntVar(&dc.verifySamples, "verify-samples", 5, "erased customers whose verification re-scan is timed, per run")
 	flag.DurationVar(&dc.apiTimeout, "dsr-timeout", 10*time.Minute, "how long one API run may wait for every request to be Completed")
+	rtc := &retentionConfig{}
+	flag.IntVar(&rtc.rows, "retention-rows", 1000000, "rows of the retention table (half of them eligible)")
+	flag.IntVar(&rtc.batch, "retention-batch", 10000, "the retention rule's batchSize")
 	groups := []flagGroup{
 		{"every scenario", []string{"scenario", "manager", "manager-args", "out", "runs", "keep"}},
 		{"tenants (-tenants and -timeout also apply to roles)", []string{"tenants", "customers", "timeout"}},
 		{"roles", []string{"roles", "members", "permissions", "probes", "roles-timeout"}},
 		{"dsr", []string{"subjects", "samples", "requests", "verify-samples", "dsr-timeout"}},
+		{"retention", []string{"retention-rows", "retention-batch"}},
 	}
 	flag.Usage = func() { usage(groups) }
 	flag.Parse()
@@ -103,6 +110,7 @@ func main() {
 		{"tenants", validateTenants, runTenantsScenario},
 		{"roles", rc.validate, func(ctx context.Context, cfg config) { runRolesScenario(ctx, cfg, rc) }},
 		{"dsr", dc.validate, func(ctx context.Context, cfg config) { runDSRScenario(ctx, cfg, dc) }},
+		{"retention", rtc.validate, func(ctx context.Context, cfg config) { runRetentionScenario(ctx, cfg, rtc) }},
 	}
 	var selected []scenario
 	for _, s := range scenarios {
@@ -111,7 +119,7 @@ func main() {
 		}
 	}
 	if len(selected) == 0 {
-		benchutil.Fatalf("-scenario must be tenants, roles, dsr or all")
+		benchutil.Fatalf("-scenario must be tenants, roles, dsr, retention or all")
 	}
 	// Every selected scenario's flags are checked before the first starts.
 	errs := []error{validateCommon(cfg)}
@@ -144,7 +152,7 @@ func usage(groups []flagGroup) {
 Runs Lethe's benchmarks on a local PostgreSQL and Kubernetes API server and
 writes each scenario's results to <out>/<scenario>.txt and stdout.
 
-Scenarios (-scenario; all runs the three in this order):
+Scenarios (-scenario; all runs the four in this order):
   tenants  -tenants TenantDatabases created at once: time until all are Ready,
            manager peak RSS (tenants.go)
   roles    -roles Roles synced into -tenants tenants: first sync, convergence
@@ -153,6 +161,8 @@ Scenarios (-scenario; all runs the three in this order):
   dsr      DataSubjectRequests: access export and erasure latency of the engine
            on one database of -subjects customers, and -requests Erasure
            requests through the API server and the manager (dsr.go)
+  retention the retention executor on -retention-rows rows against one
+           set-based UPDATE of the same rows (retention.go)
 `)
 	for _, g := range groups {
 		fmt.Fprintf(out, "\n%s:\n", g.title)

@@ -78,6 +78,12 @@ func (t *Table) Below(name string, vals []float64, limit float64, unit string) {
 	t.target(name, vals, fmt.Sprintf("< %g %s", limit, unit), med < limit)
 }
 
+// AtLeast writes a row whose median must reach limit (">= 0.85").
+func (t *Table) AtLeast(name string, vals []float64, limit float64, unit string) {
+	_, med, _ := Stats(vals)
+	t.target(name, vals, strings.TrimSpace(fmt.Sprintf(">= %g %s", limit, unit)), med >= limit)
+}
+
 // AtMost writes a row whose median must not exceed limit ("<= 5 ms").
 func (t *Table) AtMost(name string, vals []float64, limit float64, unit string) {
 	_, med, _ := Stats(vals)
