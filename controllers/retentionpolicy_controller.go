@@ -33,6 +33,12 @@ import (
 // value changes (for example to the current time).
 const RunNowAnnotation = "privacy.lethe.dev/run-now"
 
+// retentionWorkers is how many transactions mask one rule's rows at once in
+// a tenant database (each in its own key range): two use both cores a
+// database server commonly has for one tenant without taking every
+// connection of its pool (4 by default).
+const retentionWorkers = 2
+
 // RetentionPolicyReconciler runs retention policies on their schedule.
 // A run is carried out in slices: each reconcile works for at most Slice,
 // writes the progress to status and comes back, so a run shows its
@@ -380,7 +386,7 @@ func (r *RetentionPolicyReconciler) runOf(p *privacyv1alpha1.RetentionPolicy, w 
 	}
 	return &retention.Run{ID: p.Status.Run.ID, PolicyUID: string(p.UID), Actor: objectActor(p),
 		Object: audit.Object{Kind: "RetentionPolicy", Namespace: p.Namespace, Name: p.Name, UID: string(p.UID)},
-		Now:    p.Status.Run.ScheduledTime.Time, TimeZone: tz, BatchSize: batch,
+		Now:    p.Status.Run.ScheduledTime.Time, TimeZone: tz, BatchSize: batch, Workers: retentionWorkers,
 		LockTimeout: r.LockTimeout, StatementTimeout: r.StatementTimeout, MaxRetries: r.LockRetries,
 		Salt: w.salt, BeforeBatch: r.BeforeBatch}
 }

@@ -92,12 +92,13 @@ func main() {
 	rtc := &retentionConfig{}
 	flag.IntVar(&rtc.rows, "retention-rows", 1000000, "rows of the retention table (half of them eligible)")
 	flag.IntVar(&rtc.batch, "retention-batch", 10000, "the retention rule's batchSize")
+	flag.IntVar(&rtc.workers, "retention-workers", 2, "transactions masking one rule at once, each in its own key range (the controller uses 2)")
 	groups := []flagGroup{
 		{"every scenario", []string{"scenario", "manager", "manager-args", "out", "runs", "keep"}},
 		{"tenants (-tenants and -timeout also apply to roles)", []string{"tenants", "customers", "timeout"}},
 		{"roles", []string{"roles", "members", "permissions", "probes", "roles-timeout"}},
 		{"dsr", []string{"subjects", "samples", "requests", "verify-samples", "dsr-timeout"}},
-		{"retention", []string{"retention-rows", "retention-batch"}},
+		{"retention", []string{"retention-rows", "retention-batch", "retention-workers"}},
 	}
 	flag.Usage = func() { usage(groups) }
 	flag.Parse()

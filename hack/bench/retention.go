@@ -26,13 +26,17 @@ import (
 )
 
 type retentionConfig struct {
-	rows  int
-	batch int
+	rows    int
+	batch   int
+	workers int
 }
 
 func (c *retentionConfig) validate(config) error {
 	if c.rows < 1000 {
 		return errors.New("-retention-rows must be at least 1000")
+	}
+	if c.workers < 1 || c.workers > 8 {
+		return errors.New("-retention-workers must be 1 to 8")
 	}
 	if c.batch < 1 || c.batch > 50000 {
 		return errors.New("-retention-batch must be 1 to 50000")
@@ -100,7 +104,8 @@ func runRetentionScenario(ctx context.Context, cfg config, rc *retentionConfig) 
 	rep.Printf("runs:        %d, each in a fresh PostgreSQL\n\n", cfg.runs)
 	rep.Printf("table:       bench.events, %d rows (bigint primary key, closed_at, name, email, note), loaded in\n", rc.rows)
 	rep.Printf("             %.1f s; %d rows (half) closed more than a year before the run\n", runs[0].loadTime.Seconds(), runs[0].eligible)
-	rep.Printf("rule:        age closed_at olderThan 1y, action Anonymize; batchSize %d; one worker;\n", rc.batch)
+	rep.Printf("rule:        age closed_at olderThan 1y, action Anonymize; batchSize %d; %d workers (each its own\n", rc.batch, rc.workers)
+	rep.Printf("             range of ids, as the controller runs it);\n")
 	rep.Printf("             each batch one transaction: select the next keys (keyset over id, only rows still\n")
 	rep.Printf("             pending), lock them (SKIP LOCKED), change them, audit record, checkpoint\n")
 	rep.Printf("baselines:   one UPDATE ... WHERE closed_at < cut-off of the same rows with the same SQL\n")
@@ -241,7 +246,7 @@ func measureRetention(ctx context.Context, cfg config, rc *retentionConfig, runN
 		var marks []time.Time
 		run := &retention.Run{ID: fmt.Sprintf("bench-%d-%s", runNo, name), PolicyUID: "bench", Actor: "bench",
 			Object: audit.Object{Kind: "RetentionPolicy", Namespace: "bench", Name: "bench", UID: "bench"},
-			Now:    now, BatchSize: rc.batch, LockTimeout: 5 * time.Second, StatementTimeout: 5 * time.Minute, MaxRetries: 1,
+			Now:    now, BatchSize: rc.batch, Workers: rc.workers, LockTimeout: 5 * time.Second, StatementTimeout: 5 * time.Minute, MaxRetries: 1,
 			BeforeBatch: func(string, int) error { marks = append(marks, time.Now()); return nil }}
 		start := time.Now()
 		p, err := stepUntilDone(ctx, pool, run, rule)

@@ -124,7 +124,12 @@ func TestAnonymizeChangesEligibleRowsOnceAndASecondRunNothing(t *testing.T) {
 	}
 	others := count(t, pool, "SELECT count(*) FROM app.customers WHERE name <> 'Anonymized'")
 	rule := compile(t, pool, inv, closedCustomers)
-	p := finish(t, pool, newRun("run-1"), rule)
+	run := newRun("run-1")
+	run.Workers = 2
+	p := finish(t, pool, run, rule)
+	if n := count(t, pool, "SELECT count(*) FROM lethe.retention_progress WHERE run_id = 'run-1'"); n != 2 {
+		t.Fatalf("the run kept %d checkpoints; want one per worker", n)
+	}
 	if p.Matched != want || p.Changed != want {
 		t.Fatalf("matched %d, changed %d; want %d each", p.Matched, p.Changed, want)
 	}
@@ -305,9 +310,10 @@ func TestRunKilledThreeTimesChangesEveryRowExactlyOnce(t *testing.T) {
 	want := count(t, pool, eligibleCustomers, sampleapp.ReferenceTime())
 	rule := compile(t, pool, inv, closedCustomers)
 	run := newRun("run-1")
-	run.BatchSize = 2
+	run.BatchSize = 1
+	run.Workers = 2
 	killed := errors.New("killed")
-	for _, at := range []int{1, 3, 5} {
+	for _, at := range []int{1, 2, 3} {
 		run.BeforeBatch = func(_ string, b int) error {
 			if b == at {
 				return killed

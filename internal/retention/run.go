@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -32,6 +34,10 @@ type Run struct {
 	TimeZone string // IANA; empty means UTC
 	// BatchSize bounds the rows of one transaction.
 	BatchSize int
+	// Workers is how many transactions mask a rule's rows at once, each in
+	// its own range of an integer primary key; 0 or 1 means one. Delete and
+	// Archive always use one.
+	Workers int
 	// LockTimeout bounds waiting for a table lock; rows locked by the
 	// application are skipped at once and retried (MaxRetries times).
 	LockTimeout time.Duration
@@ -66,6 +72,8 @@ func (r *Run) tz() string {
 // checkpoint is a rule's progress row.
 type checkpoint struct {
 	Progress
+	part       int
+	lo, hi     *string // the part's key range, inclusive; nil is open
 	lastKey    *string
 	keysetDone bool
 	lockedKeys []string
@@ -73,32 +81,71 @@ type checkpoint struct {
 	cutoff     time.Time
 }
 
-// start records the rule's checkpoint once, with its cut-off computed by
-// the database from the run's time (calendar months in the run's zone), and
-// returns it.
-func start(ctx context.Context, pool *pgxpool.Pool, run *Run, rule *Rule) (*checkpoint, error) {
+// start records the rule's checkpoints once, one per part, with the
+// cut-off computed by the database from the run's time (calendar months in
+// the run's zone), and returns them.
+func start(ctx context.Context, pool *pgxpool.Pool, run *Run, rule *Rule) ([]*checkpoint, error) {
 	interval, err := Interval(rule.Spec.Age.OlderThan)
 	if err != nil {
 		return nil, err
 	}
-	_, err = pool.Exec(ctx, `INSERT INTO lethe.retention_progress (run_id, rule, entity, cutoff, updated_at)
-		VALUES ($1, $2, $3, (($4::timestamptz AT TIME ZONE $5) - $6::interval) AT TIME ZONE $5, $4)
-		ON CONFLICT (run_id, rule) DO NOTHING`, run.ID, rule.Spec.Name, rule.Entity.Name, run.Now, run.tz(), interval)
+	cps, err := loadAll(ctx, pool, run, rule.Spec.Name)
+	if err != nil || len(cps) > 0 {
+		return cps, err
+	}
+	bounds, err := parts(ctx, pool, run, rule)
 	if err != nil {
+		return nil, fmt.Errorf("rule %s: split the keys: %w", rule.Spec.Name, err)
+	}
+	b := &pgx.Batch{}
+	for i, lh := range bounds {
+		b.Queue(`INSERT INTO lethe.retention_progress (run_id, rule, part, lo, hi, entity, cutoff, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, (($7::timestamptz AT TIME ZONE $8) - $9::interval) AT TIME ZONE $8, $7)
+			ON CONFLICT (run_id, rule, part) DO NOTHING`, run.ID, rule.Spec.Name, i, lh[0], lh[1], rule.Entity.Name, run.Now, run.tz(), interval)
+	}
+	if err := pool.SendBatch(ctx, b).Close(); err != nil {
 		return nil, fmt.Errorf("rule %s: record the checkpoint: %w", rule.Spec.Name, err)
 	}
-	return load(ctx, pool, run, rule.Spec.Name, "")
+	return loadAll(ctx, pool, run, rule.Spec.Name)
 }
 
-func load(ctx context.Context, q interface {
-	QueryRow(context.Context, string, ...any) pgx.Row
-}, run *Run, name, lock string) (*checkpoint, error) {
+// parts splits an integer primary key's range into run.Workers ranges of
+// equal width, the first and last open-ended; anything else is one part.
+func parts(ctx context.Context, pool *pgxpool.Pool, run *Run, rule *Rule) ([][2]*string, error) {
+	one := [][2]*string{{nil, nil}}
+	integer := rule.pkType == "bigint" || rule.pkType == "integer" || rule.pkType == "smallint"
+	if run.Workers <= 1 || rule.masks == nil || rule.Spec.Action == privacyv1alpha1.RetentionArchive || !integer {
+		return one, nil
+	}
+	var lo, hi *int64
+	if err := pool.QueryRow(ctx, fmt.Sprintf("SELECT min(%[1]s)::bigint, max(%[1]s)::bigint FROM %[2]s", rule.pk, rule.target)).Scan(&lo, &hi); err != nil { // #nosec G201 -- identifiers sanitized
+		return nil, err
+	}
+	if lo == nil || *hi-*lo < int64(run.Workers) {
+		return one, nil
+	}
+	width := (*hi - *lo + 1) / int64(run.Workers)
+	out := make([][2]*string, run.Workers)
+	for i := range out {
+		if i > 0 {
+			v := strconv.FormatInt(*lo+int64(i)*width, 10)
+			out[i][0] = &v
+		}
+		if i < run.Workers-1 {
+			v := strconv.FormatInt(*lo+int64(i+1)*width-1, 10)
+			out[i][1] = &v
+		}
+	}
+	return out, nil
+}
+
+const checkpointColumns = `part, lo, hi, last_key, keyset_done, batches, matched, changed, locked_keys, retries, done, archive_sha256, cutoff`
+
+func scanCheckpoint(row pgx.Row, name string) (*checkpoint, error) {
 	cp := &checkpoint{}
 	var sha *string
-	err := q.QueryRow(ctx, `SELECT last_key, keyset_done, batches, matched, changed, locked_keys, retries, done, archive_sha256, cutoff
-		FROM lethe.retention_progress WHERE run_id = $1 AND rule = $2 `+lock, run.ID, name).Scan(
-		&cp.lastKey, &cp.keysetDone, &cp.Batches, &cp.Matched, &cp.Changed, &cp.lockedKeys, &cp.retries, &cp.Done, &sha, &cp.cutoff)
-	if err != nil {
+	if err := row.Scan(&cp.part, &cp.lo, &cp.hi, &cp.lastKey, &cp.keysetDone, &cp.Batches, &cp.Matched, &cp.Changed,
+		&cp.lockedKeys, &cp.retries, &cp.Done, &sha, &cp.cutoff); err != nil {
 		return nil, fmt.Errorf("rule %s: read the checkpoint: %w", name, err)
 	}
 	cp.Rule = name
@@ -111,18 +158,65 @@ func load(ctx context.Context, q interface {
 	return cp, nil
 }
 
+func loadAll(ctx context.Context, pool *pgxpool.Pool, run *Run, name string) ([]*checkpoint, error) {
+	rows, err := pool.Query(ctx, `SELECT `+checkpointColumns+` FROM lethe.retention_progress
+		WHERE run_id = $1 AND rule = $2 ORDER BY part`, run.ID, name)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*checkpoint
+	for rows.Next() {
+		cp, err := scanCheckpoint(rows, name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, cp)
+	}
+	return out, rows.Err()
+}
+
+// lockPart reads and locks one part's checkpoint inside a batch.
+func lockPart(ctx context.Context, tx pgx.Tx, run *Run, name string, part int) (*checkpoint, error) {
+	return scanCheckpoint(tx.QueryRow(ctx, `SELECT `+checkpointColumns+` FROM lethe.retention_progress
+		WHERE run_id = $1 AND rule = $2 AND part = $3 FOR UPDATE`, run.ID, name, part), name)
+}
+
 // Step carries a rule forward until it is done or the deadline passes, and
 // returns its progress. It commits batch by batch; call it again (after a
 // crash, or with a new deadline) to go on. Rows found locked are retried in
 // later calls, at most run.MaxRetries times, then counted as locked.
 func Step(ctx context.Context, pool *pgxpool.Pool, run *Run, rule *Rule, deadline time.Time) (*Progress, error) {
-	cp, err := start(ctx, pool, run, rule)
+	cps, err := start(ctx, pool, run, rule)
 	if err != nil {
 		return nil, err
 	}
+	errs := make([]error, len(cps))
+	var wg sync.WaitGroup
+	for i := range cps {
+		wg.Go(func() { cps[i], errs[i] = stepPart(ctx, pool, run, rule, cps[i], deadline) })
+	}
+	wg.Wait()
+	total := &Progress{Rule: rule.Spec.Name, Done: true}
+	for _, cp := range cps {
+		total.Matched += cp.Matched
+		total.Changed += cp.Changed
+		total.Locked += cp.Locked
+		total.Batches += cp.Batches
+		total.Done = total.Done && cp.Done
+		if cp.ArchiveSHA256 != "" {
+			total.ArchiveSHA256 = cp.ArchiveSHA256
+		}
+	}
+	return total, errors.Join(errs...)
+}
+
+// stepPart carries one part forward until it is done or the deadline
+// passes.
+func stepPart(ctx context.Context, pool *pgxpool.Pool, run *Run, rule *Rule, cp *checkpoint, deadline time.Time) (*checkpoint, error) {
 	for did := false; !cp.Done && time.Now().Before(deadline); did = true {
 		if err := ctx.Err(); err != nil {
-			return &cp.Progress, err
+			return cp, err
 		}
 		// Locked rows are retried once per call, never right after another
 		// batch: the caller comes back later, giving the application time
@@ -132,21 +226,21 @@ func Step(ctx context.Context, pool *pgxpool.Pool, run *Run, rule *Rule, deadlin
 		}
 		if run.BeforeBatch != nil {
 			if err := run.BeforeBatch(rule.Spec.Name, cp.Batches); err != nil {
-				return &cp.Progress, err
+				return cp, err
 			}
 		}
-		next, err := batch(ctx, pool, run, rule)
+		next, err := batch(ctx, pool, run, rule, cp.part)
 		if err != nil {
-			return &cp.Progress, fmt.Errorf("rule %s, batch %d: %w", rule.Spec.Name, cp.Batches, err)
+			return cp, fmt.Errorf("rule %s, batch %d: %w", rule.Spec.Name, cp.Batches, err)
 		}
 		cp = next
 	}
-	return &cp.Progress, nil
+	return cp, nil
 }
 
 // batch runs one transaction: the next keyset batch (or a retry of the rows
 // found locked), its audit record and the checkpoint.
-func batch(ctx context.Context, pool *pgxpool.Pool, run *Run, rule *Rule) (*checkpoint, error) {
+func batch(ctx context.Context, pool *pgxpool.Pool, run *Run, rule *Rule, part int) (*checkpoint, error) {
 	var out *checkpoint
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
@@ -161,7 +255,7 @@ func batch(ctx context.Context, pool *pgxpool.Pool, run *Run, rule *Rule) (*chec
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return err
 		}
-		cp, err := load(ctx, tx, run, rule.Spec.Name, "FOR UPDATE")
+		cp, err := lockPart(ctx, tx, run, rule.Spec.Name, part)
 		if err != nil {
 			return err
 		}
@@ -229,8 +323,8 @@ func batch(ctx context.Context, pool *pgxpool.Pool, run *Run, rule *Rule) (*chec
 		var pre []audit.Statement
 		pre = append(pre, audit.Statement{SQL: `UPDATE lethe.retention_progress SET last_key = $3, keyset_done = $11, batches = batches + 1,
 			matched = $4, changed = $5, locked_keys = $6, retries = $7, done = $8, archive_sha256 = NULLIF($9, ''), updated_at = $10
-			WHERE run_id = $1 AND rule = $2`, Args: []any{run.ID, rule.Spec.Name, last, cp.Matched, cp.Changed,
-			nonNil(cp.lockedKeys), cp.retries, cp.Done, cp.ArchiveSHA256, time.Now(), cp.keysetDone}})
+			WHERE run_id = $1 AND rule = $2 AND part = $12`, Args: []any{run.ID, rule.Spec.Name, last, cp.Matched, cp.Changed,
+			nonNil(cp.lockedKeys), cp.retries, cp.Done, cp.ArchiveSHA256, time.Now(), cp.keysetDone, cp.part}})
 		cp.Batches++
 		archived := cp.Done && cp.ArchiveSHA256 != ""
 		if changed == 0 && !archived {
@@ -319,8 +413,8 @@ func selectKeys(ctx context.Context, tx pgx.Tx, run *Run, rule *Rule, cp *checkp
 	switch {
 	case only != nil:
 		where += fmt.Sprintf(" AND %s = ANY(%s::%s[])", key, args.Add(only), rule.pkType)
-	case cp.lastKey != nil:
-		where += fmt.Sprintf(" AND %s > %s::%s", key, args.Add(*cp.lastKey), rule.pkType)
+	default:
+		where += keyRange(rule, cp, args)
 	}
 	sql := fmt.Sprintf("SELECT %s::text FROM %s AS lethe_row WHERE %s ORDER BY %s LIMIT %d", // #nosec G201 -- identifiers sanitized, values are parameters
 		key, rule.target, where, key, run.BatchSize)
@@ -343,9 +437,7 @@ func maskNext(ctx context.Context, tx pgx.Tx, run *Run, rule *Rule, cp *checkpoi
 		return nil, false, err
 	}
 	key := "lethe_row." + rule.pk
-	if cp.lastKey != nil {
-		where += fmt.Sprintf(" AND %s > %s::%s", key, args.Add(*cp.lastKey), rule.pkType)
-	}
+	where += keyRange(rule, cp, args)
 	sql := fmt.Sprintf("WITH lethe_done AS (%s WHERE %s = ANY(ARRAY(SELECT %s FROM %s AS lethe_row WHERE %s ORDER BY %s LIMIT %d)) RETURNING %s) SELECT lethe_done.%s::text FROM lethe_done ORDER BY lethe_done.%s", // #nosec G201 -- identifiers sanitized, values are parameters
 		set, key, key, rule.target, where, key, run.BatchSize, key, rule.pk, rule.pk)
 	sp, err := tx.Begin(ctx)
@@ -361,6 +453,23 @@ func maskNext(ctx context.Context, tx pgx.Tx, run *Run, rule *Rule, cp *checkpoi
 		return nil, false, err
 	}
 	return keys, true, sp.Commit(ctx)
+}
+
+// keyRange is the condition of the keys a part has still to do: after its
+// checkpoint, within its range.
+func keyRange(rule *Rule, cp *checkpoint, args *masking.Args) string {
+	key := "lethe_row." + rule.pk
+	out := ""
+	switch {
+	case cp.lastKey != nil:
+		out += fmt.Sprintf(" AND %s > %s::%s", key, args.Add(*cp.lastKey), rule.pkType)
+	case cp.lo != nil:
+		out += fmt.Sprintf(" AND %s >= %s::%s", key, args.Add(*cp.lo), rule.pkType)
+	}
+	if cp.hi != nil {
+		out += fmt.Sprintf(" AND %s <= %s::%s", key, args.Add(*cp.hi), rule.pkType)
+	}
+	return out
 }
 
 // lockFree locks the rows of keys no other transaction holds, and returns

@@ -1,5 +1,6 @@
--- Retention runs: per run and rule, the keyset checkpoint (the last primary
--- key done), counts, and the keys found locked, each written in the same
+-- Retention runs: per run, rule and part (a range of the primary key that
+-- one worker takes), the keyset checkpoint (the last primary key done),
+-- counts, and the keys found locked, each written in the same
 -- transaction as the batch it records, so a run stopped anywhere resumes
 -- after its last committed batch. Archives hold the CSV of archived rows in
 -- batch order; archived_rows remembers rows archived and kept, so they are
@@ -10,6 +11,9 @@
 CREATE TABLE lethe.retention_progress (
     run_id      text        NOT NULL,
     rule        text        NOT NULL,
+    part        integer     NOT NULL DEFAULT 0,
+    lo          text,
+    hi          text,
     entity      text        NOT NULL,
     cutoff      timestamptz NOT NULL,
     last_key    text,
@@ -22,7 +26,7 @@ CREATE TABLE lethe.retention_progress (
     done        boolean     NOT NULL DEFAULT false,
     archive_sha256 text,
     updated_at  timestamptz NOT NULL,
-    PRIMARY KEY (run_id, rule)
+    PRIMARY KEY (run_id, rule, part)
 );
 
 CREATE TABLE lethe.retention_archives (
