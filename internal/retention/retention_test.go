@@ -448,3 +448,26 @@ func TestCompileNamesWhatIsMissing(t *testing.T) {
 		}
 	}
 }
+
+func TestConditionsSelectByNullAndValue(t *testing.T) {
+	pool, inv := sample(t)
+	run := newRun("dry")
+	for _, tc := range []struct {
+		cond privacyv1alpha1.RetentionCondition
+		sql  string
+	}{
+		{privacyv1alpha1.RetentionCondition{Column: "deleted_at", IsNull: true}, "deleted_at IS NULL"},
+		{privacyv1alpha1.RetentionCondition{Column: "deleted_at", IsNotNull: true}, "deleted_at IS NOT NULL"},
+		{privacyv1alpha1.RetentionCondition{Column: "status", In: []string{"closed"}}, "status = 'closed'"},
+		{privacyv1alpha1.RetentionCondition{Column: "phone", NotIn: []string{"x"}}, "phone IS NOT NULL"},
+	} {
+		r := closedCustomers
+		r.Age.Column, r.Age.OlderThan = "created_at", "1d"
+		r.Conditions = []privacyv1alpha1.RetentionCondition{tc.cond}
+		want := count(t, pool, "SELECT count(*) FROM app.customers WHERE created_at < $1::timestamptz - interval '1 day' AND "+tc.sql, sampleapp.ReferenceTime())
+		got, err := Count(ctx, pool, run, compile(t, pool, inv, r))
+		if err != nil || got != want {
+			t.Errorf("%s: Count = %d, %v; want %d", tc.sql, got, err, want)
+		}
+	}
+}
