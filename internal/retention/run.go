@@ -49,6 +49,10 @@ type Run struct {
 	// BeforeBatch, when set, runs before each batch; an error stops the run
 	// there (tests use it to interrupt a run).
 	BeforeBatch func(rule string, batch int) error
+	// BatchDone, when set, is told how long each committed batch's
+	// transaction took, from its start to its commit; workers call it
+	// concurrently.
+	BatchDone func(rule string, took time.Duration)
 }
 
 // Progress is one rule's checkpoint and counts.
@@ -229,9 +233,13 @@ func stepPart(ctx context.Context, pool *pgxpool.Pool, run *Run, rule *Rule, cp 
 				return cp, err
 			}
 		}
+		began := time.Now()
 		next, err := batch(ctx, pool, run, rule, cp.part)
 		if err != nil {
 			return cp, fmt.Errorf("rule %s, batch %d: %w", rule.Spec.Name, cp.Batches, err)
+		}
+		if run.BatchDone != nil {
+			run.BatchDone(rule.Spec.Name, time.Since(began))
 		}
 		cp = next
 	}
