@@ -28,6 +28,7 @@ import (
 	"github.com/lethe-dev/lethe/internal/dsr"
 	"github.com/lethe-dev/lethe/internal/engine"
 	"github.com/lethe-dev/lethe/internal/export"
+	"github.com/lethe-dev/lethe/internal/identity"
 	"github.com/lethe-dev/lethe/internal/inventory"
 	"github.com/lethe-dev/lethe/internal/tenantdb"
 )
@@ -256,13 +257,10 @@ func (r *DataSubjectRequestReconciler) poolOf(ctx context.Context, tdb *privacyv
 	return tenantPool(ctx, r.APIReader, r.Pools, tdb)
 }
 
-// requestActor is who asked: the identity recorded at admission when there
+// requestActor is who asked: the user name recorded at admission when there
 // is one, else the operator acting for the object.
 func requestActor(obj *privacyv1alpha1.DataSubjectRequest) string {
-	if who := obj.Annotations["privacy.lethe.dev/requested-by"]; who != "" {
-		return who
-	}
-	return operatorActor
+	return identity.Actor(obj.Annotations[privacyv1alpha1.AnnotationRequestedBy], operatorActor)
 }
 
 // writeExport builds the access package and stores it in a Secret owned by

@@ -1,0 +1,121 @@
+package controllers
+
+import (
+	"path/filepath"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
+	"github.com/lethe-dev/lethe/internal/identity"
+)
+
+// identityOf decodes an identity annotation of an object.
+func identityOf(obj client.Object, key string) identity.Identity {
+	GinkgoHelper()
+	v, ok := obj.GetAnnotations()[key]
+	Expect(ok).To(BeTrue(), "annotation %s on %s", key, obj.GetName())
+	id, err := identity.Decode(v)
+	Expect(err).NotTo(HaveOccurred())
+	return id
+}
+
+var _ = Describe("Admission webhooks", func() {
+	It("records the requester and refuses identities set or changed by hand", func() {
+		ns := newNamespace()
+		alice := userClient("alice", editorRole)
+		Expect(alice.Create(ctx, testCatalog(ns, 10))).To(Succeed())
+		var cat privacyv1alpha1.PermissionCatalog
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "qm"}, &cat)).To(Succeed())
+		who := identityOf(&cat, privacyv1alpha1.AnnotationRequestedBy)
+		Expect(who.Username).To(Equal("alice"))
+		Expect(who.UID).To(Equal("uid-alice"))
+		Expect(who.Groups).To(ContainElements("lethe-testers", "system:authenticated"))
+		Expect(who.At.IsZero()).To(BeFalse())
+		Expect(cat.Annotations).NotTo(HaveKey(privacyv1alpha1.AnnotationChangedBy), "nothing changed yet")
+
+		By("refusing a create that brings its own identity")
+		forged := identity.New("someone-else", "", nil, who.At).Encode()
+		for _, key := range []string{privacyv1alpha1.AnnotationRequestedBy, privacyv1alpha1.AnnotationChangedBy} {
+			other := testCatalog(ns, 10)
+			other.Name = "forged"
+			other.Annotations = map[string]string{key: forged}
+			Expect(alice.Create(ctx, other)).To(MatchError(ContainSubstring(
+				"metadata.annotations[" + key + "] is written by Lethe from the identity the API server authenticated and cannot be set or changed by hand")))
+		}
+
+		By("refusing to change it, even for the cluster admin")
+		for _, c := range []client.Client{alice, k8s} {
+			Expect(updateAs(c, &privacyv1alpha1.PermissionCatalog{ObjectMeta: cat.ObjectMeta}, func(p *privacyv1alpha1.PermissionCatalog) {
+				p.Annotations[privacyv1alpha1.AnnotationRequestedBy] = forged
+			})).To(MatchError(ContainSubstring("cannot be set or changed by hand")))
+		}
+
+		By("keeping it when an update leaves it out")
+		patch := []byte(`{"metadata":{"annotations":{"` + privacyv1alpha1.AnnotationRequestedBy + `":null}}}`)
+		Expect(alice.Patch(ctx, &privacyv1alpha1.PermissionCatalog{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "qm"}},
+			client.RawPatch("application/merge-patch+json", patch))).To(Succeed())
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "qm"}, &cat)).To(Succeed())
+		Expect(cat.Annotations[privacyv1alpha1.AnnotationRequestedBy]).To(Equal(who.Encode()))
+
+		By("recording who changed the spec")
+		bob := userClient("bob", editorRole)
+		Expect(updateAs(bob, &cat, func(p *privacyv1alpha1.PermissionCatalog) { p.Spec.Licenses[0].Seats++ })).To(Succeed())
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "qm"}, &cat)).To(Succeed())
+		Expect(identityOf(&cat, privacyv1alpha1.AnnotationChangedBy).Username).To(Equal("bob"))
+		Expect(identityOf(&cat, privacyv1alpha1.AnnotationRequestedBy).Username).To(Equal("alice"))
+	})
+
+	It("puts who created and who changed a Role into its audit records", func() {
+		ns := newNamespace()
+		db := roleTenant(ns, "acme", nil)
+		Expect(k8s.Create(ctx, testCatalog(ns, 10))).To(Succeed())
+		alice, bob := userClient("alice", editorRole), userClient("bob", editorRole)
+		Expect(alice.Create(ctx, newRole(ns, "agents", "Company", []string{"Data"}, []string{"ViewContacts"}, []string{"carol"}, "acme"))).To(Succeed())
+		expectRole(ns, "agents", privacyv1alpha1.ConditionReady, metav1.ConditionTrue, privacyv1alpha1.ReasonSucceeded)
+		actors := func() []string {
+			return tenantRows(db, "SELECT DISTINCT actor FROM lethe.audit_log WHERE object_kind = 'Role' AND object_name = 'agents' AND action = 'SyncRole'")
+		}
+		Expect(actors()).To(Equal([]string{"alice"}))
+
+		Expect(updateAs(bob, getRole(ns, "agents"), func(r *privacyv1alpha1.Role) { r.Spec.Members = []string{"carol", "dave"} })).To(Succeed())
+		Expect(identityOf(getRole(ns, "agents"), privacyv1alpha1.AnnotationChangedBy).Username).To(Equal("bob"))
+		Eventually(actors, timeout, interval).Should(Equal([]string{"alice", "bob"}))
+		Expect(tenantRows(db, "SELECT detail FROM lethe.audit_log WHERE actor = 'bob' AND object_name = 'agents'")).To(
+			ContainElement(ContainSubstring("dave")))
+	})
+})
+
+var _ = Describe("Admission webhooks when their server is down", Ordered, func() {
+	var down *envtest.Environment
+	var c client.Client
+
+	BeforeAll(func() {
+		// A second API server with the same webhook configurations and no
+		// server behind them.
+		down = &envtest.Environment{
+			CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases")},
+			ErrorIfCRDPathMissing: true,
+			WebhookInstallOptions: envtest.WebhookInstallOptions{Paths: []string{filepath.Join("..", "config", "webhook")}},
+		}
+		downCfg, err := down.Start()
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(down.Stop)
+		c, err = client.New(downCfg, client.Options{Scheme: k8s.Scheme()})
+		Expect(err).NotTo(HaveOccurred())
+	})
+
+	It("refuses Lethe objects, and nothing else", func() {
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "down"}}
+		Expect(c.Create(ctx, ns)).To(Succeed())
+		Expect(c.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "down", Name: "unrelated"}})).To(Succeed())
+		err := c.Create(ctx, testCatalog("down", 10))
+		Expect(err).To(MatchError(ContainSubstring(`failed calling webhook "identity.privacy.lethe.dev"`)))
+		Expect(c.Get(ctx, client.ObjectKey{Namespace: "down", Name: "qm"}, &privacyv1alpha1.PermissionCatalog{})).To(
+			MatchError(ContainSubstring("not found")), "the object was not stored")
+	})
+})
