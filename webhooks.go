@@ -16,7 +16,7 @@ import (
 
 // The cert rotator keeps the serving certificate in a Secret of the
 // manager's namespace and the CA in the webhook configurations.
-// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=mutatingwebhookconfigurations,verbs=get;list;watch;update
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=mutatingwebhookconfigurations;validatingwebhookconfigurations,verbs=get;list;watch;update
 
 // webhookOptions are the flags of the admission webhook server.
 type webhookOptions struct {
@@ -27,6 +27,7 @@ type webhookOptions struct {
 	service      string
 	secret       string
 	mutating     string
+	validating   string
 	namespaceEnv string
 }
 
@@ -38,6 +39,7 @@ func (o *webhookOptions) bindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.service, "webhook-service", "lethe-webhook-service", "Name of the Service in front of the webhook server (the certificate's DNS name).")
 	fs.StringVar(&o.secret, "webhook-secret", "lethe-webhook-server-cert", "Name of the Secret, in the manager's namespace, holding the webhook serving certificate.")
 	fs.StringVar(&o.mutating, "mutating-webhook-configuration", "lethe-mutating-webhook-configuration", "Name of the MutatingWebhookConfiguration to inject the CA into.")
+	fs.StringVar(&o.validating, "validating-webhook-configuration", "lethe-validating-webhook-configuration", "Name of the ValidatingWebhookConfiguration to inject the CA into.")
 	o.namespaceEnv = "POD_NAMESPACE"
 }
 
@@ -70,6 +72,7 @@ func (o *webhookOptions) setup(mgr ctrl.Manager) error {
 		IsReady:        ready,
 		Webhooks: []rotator.WebhookInfo{
 			{Name: o.mutating, Type: rotator.Mutating},
+			{Name: o.validating, Type: rotator.Validating},
 		},
 	}); err != nil {
 		return err

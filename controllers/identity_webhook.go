@@ -26,12 +26,14 @@ import (
 var protectedAnnotations = []string{
 	privacyv1alpha1.AnnotationRequestedBy,
 	privacyv1alpha1.AnnotationChangedBy,
+	privacyv1alpha1.AnnotationApprovedBy,
 }
 
 // IdentityWebhook records who asked: on create the requesting user in
 // privacy.lethe.dev/requested-by, on every spec change in
-// privacy.lethe.dev/changed-by. It refuses requests that set or change
-// these annotations by hand.
+// privacy.lethe.dev/changed-by, and on the approval of a
+// DataSubjectRequest in privacy.lethe.dev/approved-by. It refuses requests
+// that set or change these annotations by hand.
 type IdentityWebhook struct {
 	Clock clock.PassiveClock
 }
@@ -75,6 +77,9 @@ func (w *IdentityWebhook) Handle(_ context.Context, req admission.Request) admis
 		if !reflect.DeepEqual(obj["spec"], old["spec"]) {
 			stamp[privacyv1alpha1.AnnotationChangedBy] = who
 		}
+		if req.Resource.Resource == "datasubjectrequests" && !approvedIn(old) && approvedIn(obj) {
+			stamp[privacyv1alpha1.AnnotationApprovedBy] = who
+		}
 	}
 
 	meta, _ := obj["metadata"].(map[string]any)
@@ -116,4 +121,13 @@ func annotationsOf(obj map[string]any) map[string]string {
 		}
 	}
 	return out
+}
+
+// approvedIn says whether a DataSubjectRequest, as JSON, has
+// spec.approval.approved true.
+func approvedIn(obj map[string]any) bool {
+	spec, _ := obj["spec"].(map[string]any)
+	approval, _ := spec["approval"].(map[string]any)
+	approved, _ := approval["approved"].(bool)
+	return approved
 }

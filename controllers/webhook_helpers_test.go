@@ -49,8 +49,10 @@ func waitForWebhooks(o *envtest.WebhookInstallOptions) {
 // Test users, impersonated by the suite's admin, with rights granted by
 // real ClusterRoles and bindings.
 const (
-	// editorRole may do everything to Lethe objects.
+	// editorRole may do everything to Lethe objects but approve.
 	editorRole = "lethe-test-editor"
+	// approverRole may approve data subject requests.
+	approverRole = "lethe-test-approver"
 )
 
 var testRBAC sync.Once
@@ -64,6 +66,9 @@ func ensureTestRBAC() {
 			{ObjectMeta: metav1.ObjectMeta{Name: editorRole}, Rules: []rbacv1.PolicyRule{
 				{APIGroups: []string{privacyv1alpha1.GroupVersion.Group}, Resources: []string{rbacv1.ResourceAll}, Verbs: all},
 				{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: all},
+			}},
+			{ObjectMeta: metav1.ObjectMeta{Name: approverRole}, Rules: []rbacv1.PolicyRule{
+				{APIGroups: []string{privacyv1alpha1.GroupVersion.Group}, Resources: []string{"datasubjectrequests"}, Verbs: []string{VerbApprove}},
 			}},
 		} {
 			Expect(client.IgnoreAlreadyExists(k8s.Create(ctx, cr))).To(Succeed())
@@ -89,6 +94,12 @@ func userClient(user string, clusterRoles ...string) client.Client {
 	uc, err := client.New(c, client.Options{Scheme: k8s.Scheme()})
 	Expect(err).NotTo(HaveOccurred())
 	return uc
+}
+
+// approver is a second user who may approve data subject requests.
+func approver() client.Client {
+	GinkgoHelper()
+	return userClient("dpo-approver", editorRole, approverRole)
 }
 
 // updateAs changes an object as a user, retrying on conflicts.

@@ -7,6 +7,7 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
@@ -40,7 +41,7 @@ var _ = Describe("Admission webhooks", func() {
 
 		By("refusing a create that brings its own identity")
 		forged := identity.New("someone-else", "", nil, who.At).Encode()
-		for _, key := range []string{privacyv1alpha1.AnnotationRequestedBy, privacyv1alpha1.AnnotationChangedBy} {
+		for _, key := range []string{privacyv1alpha1.AnnotationRequestedBy, privacyv1alpha1.AnnotationChangedBy, privacyv1alpha1.AnnotationApprovedBy} {
 			other := testCatalog(ns, 10)
 			other.Name = "forged"
 			other.Annotations = map[string]string{key: forged}
@@ -87,6 +88,81 @@ var _ = Describe("Admission webhooks", func() {
 		Eventually(actors, timeout, interval).Should(Equal([]string{"alice", "bob"}))
 		Expect(tenantRows(db, "SELECT detail FROM lethe.audit_log WHERE actor = 'bob' AND object_name = 'agents'")).To(
 			ContainElement(ContainSubstring("dave")))
+	})
+
+	Describe("around data subject requests", func() {
+		var t tenants
+		var email string
+
+		BeforeEach(func() {
+			t = twoTenants()
+			email = t.query("acme", "SELECT email FROM app.customers ORDER BY id LIMIT 1").(string)
+			t.identifiersSecret("who", map[string]string{"email": email})
+		})
+
+		It("refuses self-approval and approval without the approve verb, and records an authorized approver", func() {
+			// rita may approve requests, but not her own.
+			rita := userClient("rita", editorRole, approverRole)
+			Expect(rita.Create(ctx, t.request("erase", privacyv1alpha1.RequestErasure, "who"))).To(Succeed())
+			expectPhase(t.ns, "erase", privacyv1alpha1.PhaseAwaitingApproval)
+
+			By("refusing the requester's own approval, even when she may approve")
+			for _, release := range []func(*privacyv1alpha1.DataSubjectRequest){
+				func(r *privacyv1alpha1.DataSubjectRequest) {
+					r.Spec.Approval = &privacyv1alpha1.Approval{Approved: true}
+				},
+				func(r *privacyv1alpha1.DataSubjectRequest) {
+					r.Spec.Approval = &privacyv1alpha1.Approval{Required: ptr.To(false)}
+				},
+			} {
+				Expect(updateAs(rita, getRequest(t.ns, "erase"), release)).To(MatchError(ContainSubstring(
+					"rita created this request and cannot release it: four eyes are required")))
+			}
+			early := t.request("erase-early", privacyv1alpha1.RequestErasure, "who")
+			early.Spec.Approval = &privacyv1alpha1.Approval{Approved: true}
+			Expect(rita.Create(ctx, early)).To(MatchError(ContainSubstring("a request cannot be approved by its requester")))
+
+			By("refusing a user without the approve verb")
+			carol := userClient("carol", editorRole)
+			Expect(updateAs(carol, getRequest(t.ns, "erase"), func(r *privacyv1alpha1.DataSubjectRequest) {
+				r.Spec.Approval = &privacyv1alpha1.Approval{Approved: true}
+			})).To(MatchError(ContainSubstring(`carol may not approve DataSubjectRequest erase: it needs the verb "approve" on datasubjectrequests.privacy.lethe.dev in namespace ` + t.ns)))
+			Expect(getRequest(t.ns, "erase").Status.Approval).To(BeNil())
+
+			By("recording the approval of a second, authorized user")
+			approve(t.ns, "erase")
+			r := expectPhase(t.ns, "erase", privacyv1alpha1.PhaseCompleted)
+			Expect(identityOf(r, privacyv1alpha1.AnnotationApprovedBy).Username).To(Equal("dpo-approver"))
+			Expect(r.Status.Approval).NotTo(BeNil())
+			Expect(r.Status.Approval.ApprovedBy).To(Equal("dpo-approver"))
+			Expect(r.Status.Approval.ApprovedByUID).To(Equal("uid-dpo-approver"))
+			Expect(r.Status.Approval.ApprovedAt).NotTo(BeNil())
+			for _, tenant := range []string{"acme", "globex"} {
+				Expect(t.count(tenant, "SELECT count(*) FROM lethe.audit_log WHERE object_uid = $1 AND action = 'Approve' AND actor = 'dpo-approver' AND detail = $2",
+					string(r.UID), "Erasure request of rita approved by dpo-approver")).To(Equal(int64(1)), "tenant %s", tenant)
+			}
+			Expect(t.count("acme", "SELECT count(*) FROM lethe.audit_log WHERE object_uid = $1 AND action IN ('Mask', 'Delete') AND actor <> 'rita'",
+				string(r.UID))).To(BeZero(), "the changes are the requester's")
+			Expect(t.count("acme", "SELECT count(*) FROM lethe.audit_log WHERE object_uid = $1 AND action IN ('Mask', 'Delete')",
+				string(r.UID))).To(BeNumerically(">", 0))
+		})
+
+		It("lets only an approver waive the approval of an erasure", func() {
+			alice := userClient("alice", editorRole)
+			waived := t.request("waived", privacyv1alpha1.RequestErasure, "who")
+			waived.Spec.Approval = &privacyv1alpha1.Approval{Required: ptr.To(false)}
+			Expect(alice.Create(ctx, waived.DeepCopy())).To(MatchError(ContainSubstring(
+				"alice may not create an Erasure request with spec.approval.required: false")))
+			Expect(approver().Create(ctx, waived)).To(Succeed())
+		})
+
+		It("refuses an extension of a completed request", func() {
+			Expect(k8s.Create(ctx, t.request("find", privacyv1alpha1.RequestDiscovery, "who"))).To(Succeed())
+			expectPhase(t.ns, "find", privacyv1alpha1.PhaseCompleted)
+			Expect(updateRequest(t.ns, "find", func(r *privacyv1alpha1.DataSubjectRequest) {
+				r.Spec.Extension = &privacyv1alpha1.Extension{Reason: "late"}
+			})).To(MatchError(ContainSubstring("the request is Completed: there is no deadline left to extend; create a new request instead")))
+		})
 	})
 })
 

@@ -16,4 +16,9 @@ const (
 	// AnnotationChangedBy records who last changed the object's spec. Role
 	// audit records carry it as their actor.
 	AnnotationChangedBy = "privacy.lethe.dev/changed-by"
+
+	// AnnotationApprovedBy records who approved a DataSubjectRequest
+	// (spec.approval.approved: true). The controller copies it into
+	// status.approval and the audit log of every target tenant.
+	AnnotationApprovedBy = "privacy.lethe.dev/approved-by"
 )

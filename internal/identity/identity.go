@@ -1,6 +1,6 @@
 // Package identity encodes who made a change, as the API server
 // authenticated them, into the annotations the admission webhooks write
-// (privacy.lethe.dev/requested-by, changed-by), and reads it
+// (privacy.lethe.dev/requested-by, changed-by, approved-by), and reads it
 // back for status and audit records.
 package identity
 
