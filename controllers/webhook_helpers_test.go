@@ -4,11 +4,13 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
@@ -111,4 +113,37 @@ func updateAs[T client.Object](c client.Client, obj T, change func(T)) error {
 		change(obj)
 		return c.Update(ctx, obj)
 	})
+}
+
+// validatingConfiguration is the name of config/webhook's
+// ValidatingWebhookConfiguration as envtest installs it.
+const validatingConfiguration = "validating-webhook-configuration"
+
+// withoutValidatingWebhook takes one webhook out of the validating
+// configuration, as if it were bypassed, and returns a function that puts it
+// back (also run at the end of the spec). The suite runs its specs one at a
+// time, so no other spec sees the gap.
+func withoutValidatingWebhook(name string) func() {
+	GinkgoHelper()
+	var conf admissionregistrationv1.ValidatingWebhookConfiguration
+	Expect(k8s.Get(ctx, client.ObjectKey{Name: validatingConfiguration}, &conf)).To(Succeed())
+	saved := conf.DeepCopy()
+	conf.Webhooks = slices.DeleteFunc(conf.Webhooks, func(w admissionregistrationv1.ValidatingWebhook) bool { return w.Name == name })
+	Expect(conf.Webhooks).To(HaveLen(len(saved.Webhooks)-1), "webhook %s", name)
+	Expect(k8s.Update(ctx, &conf)).To(Succeed())
+	var once sync.Once
+	restore := func() {
+		once.Do(func() {
+			Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+				var cur admissionregistrationv1.ValidatingWebhookConfiguration
+				if err := k8s.Get(ctx, client.ObjectKey{Name: validatingConfiguration}, &cur); err != nil {
+					return err
+				}
+				cur.Webhooks = saved.Webhooks
+				return k8s.Update(ctx, &cur)
+			})).To(Succeed())
+		})
+	}
+	DeferCleanup(restore)
+	return restore
 }

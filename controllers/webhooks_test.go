@@ -1,12 +1,15 @@
 package controllers
 
 import (
+	"context"
 	"path/filepath"
+	"sync"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -23,6 +26,24 @@ func identityOf(obj client.Object, key string) identity.Identity {
 	id, err := identity.Decode(v)
 	Expect(err).NotTo(HaveOccurred())
 	return id
+}
+
+// warnings collects the warnings the API server returns.
+type warnings struct {
+	mu   sync.Mutex
+	list []string
+}
+
+func (w *warnings) HandleWarningHeaderWithContext(_ context.Context, _ int, _ string, message string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.list = append(w.list, message)
+}
+
+func (w *warnings) all() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.list...)
 }
 
 var _ = Describe("Admission webhooks", func() {
@@ -163,6 +184,55 @@ var _ = Describe("Admission webhooks", func() {
 				r.Spec.Extension = &privacyv1alpha1.Extension{Reason: "late"}
 			})).To(MatchError(ContainSubstring("the request is Completed: there is no deadline left to extend; create a new request instead")))
 		})
+
+		It("refuses repointing a tenant database a request waits on", func() {
+			Expect(k8s.Create(ctx, t.request("erase", privacyv1alpha1.RequestErasure, "who"))).To(Succeed())
+			expectPhase(t.ns, "erase", privacyv1alpha1.PhaseAwaitingApproval)
+			var tdb privacyv1alpha1.TenantDatabase
+			Expect(k8s.Get(ctx, client.ObjectKey{Namespace: t.ns, Name: "acme"}, &tdb)).To(Succeed())
+			Expect(updateAs(k8s, &tdb, func(d *privacyv1alpha1.TenantDatabase) { d.Spec.InventoryRef.Name = "other" })).To(MatchError(ContainSubstring(
+				"spec.inventoryRef cannot change while DataSubjectRequest erase has not completed on TenantDatabase acme: wait for it to complete")))
+		})
+
+		It("refuses deleting an inventory in use and warns about changing it", func() {
+			var inv privacyv1alpha1.DataInventory
+			Expect(k8s.Get(ctx, client.ObjectKey{Namespace: t.ns, Name: "customer-service"}, &inv)).To(Succeed())
+			Expect(k8s.Delete(ctx, &inv)).To(MatchError(ContainSubstring(
+				"DataInventory customer-service is used by TenantDatabase acme, globex: point them at another inventory (spec.inventoryRef) or delete them first")))
+
+			seen := &warnings{}
+			c := rest.CopyConfig(cfg)
+			c.WarningHandlerWithContext = seen
+			warned, err := client.New(c, client.Options{Scheme: k8s.Scheme()})
+			Expect(err).NotTo(HaveOccurred())
+			last := inv.Spec.Entities[len(inv.Spec.Entities)-1].Name
+			Expect(updateAs(warned, &inv, func(i *privacyv1alpha1.DataInventory) {
+				i.Spec.Entities = i.Spec.Entities[:len(i.Spec.Entities)-1]
+			})).To(Succeed())
+			Expect(seen.all()).To(ContainElements(
+				"DataInventory customer-service is used by TenantDatabase acme, globex: each checks it against its schema again and is not Ready while it does not fit",
+				"entity "+last+" is removed: its personal data is no longer found, exported or erased by data subject requests"))
+		})
+	})
+
+	It("refuses deleting the last role managers' role and an edit that removes them, naming the tenant", func() {
+		ns := newNamespace()
+		roleTenant(ns, "acme", nil)
+		Expect(k8s.Create(ctx, testCatalog(ns, 10))).To(Succeed())
+		Expect(k8s.Create(ctx, newRole(ns, "admins", "Company", []string{"Administration"}, []string{"ManageUsers"}, []string{"alice"}, "acme"))).To(Succeed())
+		expectRole(ns, "admins", privacyv1alpha1.ConditionReady, metav1.ConditionTrue, privacyv1alpha1.ReasonSucceeded)
+
+		Expect(k8s.Delete(ctx, getRole(ns, "admins"))).To(MatchError(ContainSubstring(
+			"deleting Role admins would leave tenant acme (TenantDatabase acme) with no member holding ManageRoles and ManageUsers; give the permission to another member first")))
+		Expect(updateAs(k8s, getRole(ns, "admins"), func(r *privacyv1alpha1.Role) {
+			r.Spec.Licenses, r.Spec.Permissions = []string{"Data"}, []string{"ViewContacts"}
+		})).To(MatchError(ContainSubstring("this change would leave tenant acme (TenantDatabase acme) with no member holding ManageRoles and ManageUsers")))
+		Expect(updateAs(k8s, getRole(ns, "admins"), func(r *privacyv1alpha1.Role) { r.Spec.Targets.Names = []string{"elsewhere"} })).To(
+			MatchError(ContainSubstring("tenant acme (TenantDatabase acme)")))
+
+		By("letting it go once another member manages roles and users")
+		Expect(k8s.Create(ctx, newRole(ns, "admins2", "Company", []string{"Administration"}, []string{"ManageUsers"}, []string{"frank"}, "acme"))).To(Succeed())
+		Expect(k8s.Delete(ctx, getRole(ns, "admins"))).To(Succeed())
 	})
 })
 
