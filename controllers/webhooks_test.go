@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -192,6 +193,24 @@ var _ = Describe("Admission webhooks", func() {
 			Expect(k8s.Get(ctx, client.ObjectKey{Namespace: t.ns, Name: "acme"}, &tdb)).To(Succeed())
 			Expect(updateAs(k8s, &tdb, func(d *privacyv1alpha1.TenantDatabase) { d.Spec.InventoryRef.Name = "other" })).To(MatchError(ContainSubstring(
 				"spec.inventoryRef cannot change while DataSubjectRequest erase has not completed on TenantDatabase acme: wait for it to complete")))
+		})
+
+		It("refuses removing a subject type an unfinished request asks about", func() {
+			req := t.request("erase-contact", privacyv1alpha1.RequestErasure, "who")
+			req.Spec.Subject.Type = "contactPerson"
+			Expect(k8s.Create(ctx, req)).To(Succeed())
+			expectPhase(t.ns, "erase-contact", privacyv1alpha1.PhaseAwaitingApproval)
+			var inv privacyv1alpha1.DataInventory
+			Expect(k8s.Get(ctx, client.ObjectKey{Namespace: t.ns, Name: "customer-service"}, &inv)).To(Succeed())
+			Expect(updateAs(k8s, &inv, func(i *privacyv1alpha1.DataInventory) {
+				i.Spec.Subjects = slices.DeleteFunc(i.Spec.Subjects, func(s privacyv1alpha1.SubjectType) bool { return s.Name == "contactPerson" })
+				for e := range i.Spec.Entities {
+					if i.Spec.Entities[e].Name == "contactPerson" {
+						i.Spec.Entities[e].Subject = nil
+					}
+				}
+			})).To(MatchError(ContainSubstring("removing subject type contactPerson would break DataSubjectRequest erase-contact, " +
+				"not yet completed on TenantDatabase acme, globex: wait for the requests to complete, or keep the subject type")))
 		})
 
 		It("refuses deleting an inventory in use and warns about changing it", func() {
