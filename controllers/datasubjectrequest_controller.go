@@ -107,14 +107,13 @@ func (r *DataSubjectRequestReconciler) reconcile(ctx context.Context, obj *priva
 	}
 	st.SubjectDigest = dsr.Digest(salt, obj.Spec.Subject.Type, ids)
 
+	setApprovalStatus(obj)
 	if !r.approved(obj) {
 		st.Phase = privacyv1alpha1.PhaseAwaitingApproval
 		setSummary(&st.Conditions, &st.ObservedGeneration, obj.Generation, verdictWaiting, privacyv1alpha1.ReasonAwaitingApproval,
 			"the request waits for spec.approval.approved: true")
 		return ctrl.Result{RequeueAfter: requeue}, nil
 	}
-
-	setApprovalStatus(obj)
 
 	targets, err := r.targets(ctx, obj)
 	if err != nil {

@@ -82,8 +82,11 @@ func (r *DataSubjectRequestReconciler) approved(obj *privacyv1alpha1.DataSubject
 			"the request needs no approval")
 		return true
 	case obj.Spec.Approved():
-		setCondition(&st.Conditions, obj.Generation, privacyv1alpha1.ConditionApproved, metav1.ConditionTrue, privacyv1alpha1.ReasonApproved,
-			"the request was approved")
+		message := "the request was approved"
+		if st.Approval != nil && st.Approval.ApprovedBy != "" {
+			message += " by " + st.Approval.ApprovedBy
+		}
+		setCondition(&st.Conditions, obj.Generation, privacyv1alpha1.ConditionApproved, metav1.ConditionTrue, privacyv1alpha1.ReasonApproved, message)
 		return true
 	default:
 		setCondition(&st.Conditions, obj.Generation, privacyv1alpha1.ConditionApproved, metav1.ConditionFalse, privacyv1alpha1.ReasonAwaitingApproval,

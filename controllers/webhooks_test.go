@@ -159,6 +159,8 @@ var _ = Describe("Admission webhooks", func() {
 			Expect(r.Status.Approval.ApprovedBy).To(Equal("dpo-approver"))
 			Expect(r.Status.Approval.ApprovedByUID).To(Equal("uid-dpo-approver"))
 			Expect(r.Status.Approval.ApprovedAt).NotTo(BeNil())
+			Expect(expectRequestCondition(t.ns, "erase", privacyv1alpha1.ConditionApproved, metav1.ConditionTrue, privacyv1alpha1.ReasonApproved).Message).To(
+				Equal("the request was approved by dpo-approver"))
 			for _, tenant := range []string{"acme", "globex"} {
 				Expect(t.count(tenant, "SELECT count(*) FROM lethe.audit_log WHERE object_uid = $1 AND action = 'Approve' AND actor = 'dpo-approver' AND detail = $2",
 					string(r.UID), "Erasure request of rita approved by dpo-approver")).To(Equal(int64(1)), "tenant %s", tenant)
