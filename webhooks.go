@@ -20,16 +20,18 @@ import (
 
 // webhookOptions are the flags of the admission webhook server.
 type webhookOptions struct {
-	enabled      bool
-	port         int
-	certDir      string
-	rotate       bool
-	service      string
-	secret       string
-	mutating     string
-	validating   string
-	namespaceEnv string
+	enabled    bool
+	port       int
+	certDir    string
+	rotate     bool
+	service    string
+	secret     string
+	mutating   string
+	validating string
 }
+
+// namespaceEnv holds the manager's namespace, from the downward API.
+const namespaceEnv = "POD_NAMESPACE"
 
 func (o *webhookOptions) bindFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.enabled, "webhooks", true, "Serve the admission webhooks (identity, four-eyes approval, guards). Turn off only for a local run without webhook configurations.")
@@ -40,7 +42,6 @@ func (o *webhookOptions) bindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.secret, "webhook-secret", "lethe-webhook-server-cert", "Name of the Secret, in the manager's namespace, holding the webhook serving certificate.")
 	fs.StringVar(&o.mutating, "mutating-webhook-configuration", "lethe-mutating-webhook-configuration", "Name of the MutatingWebhookConfiguration to inject the CA into.")
 	fs.StringVar(&o.validating, "validating-webhook-configuration", "lethe-validating-webhook-configuration", "Name of the ValidatingWebhookConfiguration to inject the CA into.")
-	o.namespaceEnv = "POD_NAMESPACE"
 }
 
 // setup registers the webhooks and starts their server once its
@@ -57,9 +58,9 @@ func (o *webhookOptions) setup(mgr ctrl.Manager) error {
 	if !o.rotate {
 		return mgr.Add(server)
 	}
-	ns := os.Getenv(o.namespaceEnv)
+	ns := os.Getenv(namespaceEnv)
 	if ns == "" {
-		return fmt.Errorf("--webhook-cert-rotation needs the manager's namespace in $%s", o.namespaceEnv)
+		return fmt.Errorf("--webhook-cert-rotation needs the manager's namespace in $%s", namespaceEnv)
 	}
 	ready := make(chan struct{})
 	if err := rotator.AddRotator(mgr, &rotator.CertRotator{
