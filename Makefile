@@ -80,6 +80,7 @@ helm-check: $(HELM) ## helm lint and helm template the chart, with each way of p
 .PHONY: kustomize-check
 kustomize-check: envtest ## Build the kustomize config.
 	$(KUBECTL) kustomize config/default > /dev/null
+	$(KUBECTL) kustomize config/overlays/certmanager > /dev/null
 	$(KUBECTL) kustomize config/samples > /dev/null
 
 .PHONY: envtest
