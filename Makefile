@@ -35,11 +35,13 @@ all: build
 
 .PHONY: manifests
 manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC from the API types and markers.
-	$(CONTROLLER_GEN) rbac:roleName=lethe-manager crd:allowDangerousTypes=false paths="./..." \
-		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	$(CONTROLLER_GEN) rbac:roleName=lethe-manager crd:allowDangerousTypes=false webhook paths="./..." \
+		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac \
+		output:webhook:artifacts:config=config/webhook
 	rm -f charts/lethe/crds/*.yaml
 	cp config/crd/bases/*.yaml charts/lethe/crds/
 	cp config/rbac/role.yaml charts/lethe/files/role.yaml
+	cp config/webhook/manifests.yaml charts/lethe/files/webhooks.yaml
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate deepcopy functions.
@@ -66,13 +68,19 @@ verify: generate manifests ## Regenerate everything, fail on drift, then vet, li
 	$(MAKE) vet lint helm-check kustomize-check
 
 .PHONY: helm-check
-helm-check: $(HELM) ## helm lint and helm template the chart.
+helm-check: $(HELM) ## helm lint and helm template the chart, with each way of providing the webhook certificate.
 	$(HELM) lint charts/lethe
+	$(HELM) lint charts/lethe --set webhook.certManager.enabled=true
 	$(HELM) template lethe charts/lethe --namespace lethe-system > /dev/null
+	$(HELM) template lethe charts/lethe --namespace lethe-system --set webhook.certManager.enabled=true > /dev/null
+	$(HELM) template lethe charts/lethe --namespace lethe-system --set webhook.certManager.enabled=true \
+		--set webhook.certManager.issuerRef.kind=ClusterIssuer --set webhook.certManager.issuerRef.name=corp-ca > /dev/null
+	$(HELM) template lethe charts/lethe --namespace lethe-system --set webhook.enabled=false > /dev/null
 
 .PHONY: kustomize-check
 kustomize-check: envtest ## Build the kustomize config.
 	$(KUBECTL) kustomize config/default > /dev/null
+	$(KUBECTL) kustomize config/overlays/certmanager > /dev/null
 	$(KUBECTL) kustomize config/samples > /dev/null
 
 .PHONY: envtest

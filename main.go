@@ -38,6 +38,8 @@ func run() int {
 	flag.DurationVar(&resyncInterval, "resync-interval", 5*time.Minute, "How often a Ready tenant database is checked again.")
 	flag.DurationVar(&retryInterval, "retry-interval", 30*time.Second, "How soon a tenant database that could not be checked is tried again.")
 	flag.IntVar(&maxConcurrentReconciles, "max-concurrent-reconciles", 4, "How many objects of one kind are reconciled at once.")
+	var webhooks webhookOptions
+	webhooks.bindFlags(flag.CommandLine)
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -126,6 +128,10 @@ func run() int {
 		MaxConcurrentReconciles: maxConcurrentReconciles,
 	}).SetupWithManager(ctx, mgr); err != nil {
 		log.Error(err, "cannot set up the controller", "controller", "Role")
+		return 1
+	}
+	if err := webhooks.setup(mgr); err != nil {
+		log.Error(err, "cannot set up the admission webhooks")
 		return 1
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

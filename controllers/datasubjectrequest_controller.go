@@ -28,6 +28,7 @@ import (
 	"github.com/lethe-dev/lethe/internal/dsr"
 	"github.com/lethe-dev/lethe/internal/engine"
 	"github.com/lethe-dev/lethe/internal/export"
+	"github.com/lethe-dev/lethe/internal/identity"
 	"github.com/lethe-dev/lethe/internal/inventory"
 	"github.com/lethe-dev/lethe/internal/tenantdb"
 )
@@ -106,6 +107,7 @@ func (r *DataSubjectRequestReconciler) reconcile(ctx context.Context, obj *priva
 	}
 	st.SubjectDigest = dsr.Digest(salt, obj.Spec.Subject.Type, ids)
 
+	setApprovalStatus(obj)
 	if !r.approved(obj) {
 		st.Phase = privacyv1alpha1.PhaseAwaitingApproval
 		setSummary(&st.Conditions, &st.ObservedGeneration, obj.Generation, verdictWaiting, privacyv1alpha1.ReasonAwaitingApproval,
@@ -209,12 +211,18 @@ func (r *DataSubjectRequestReconciler) runTarget(ctx context.Context, obj *priva
 	if err != nil {
 		return nil, err
 	}
+	object := audit.Object{Kind: "DataSubjectRequest", Namespace: obj.Namespace, Name: obj.Name, UID: string(obj.UID)}
+	if a := obj.Status.Approval; a != nil && a.ApprovedAt != nil {
+		if err := dsr.RecordApproval(ctx, pool, dsr.Approval{Object: object, SubjectDigest: obj.Status.SubjectDigest,
+			Approver: a.ApprovedBy, Requester: requestActor(obj), Type: string(obj.Spec.Type), At: a.ApprovedAt.Time}); err != nil {
+			return nil, fmt.Errorf("TenantDatabase %s: cannot record the approval: %s", tdb.Name, tenantdb.SafeError(err))
+		}
+	}
 	in := &dsr.Input{
 		Run: engine.Run{
 			UID: string(obj.UID), Type: string(obj.Spec.Type), SubjectType: obj.Spec.Subject.Type,
-			SubjectDigest: obj.Status.SubjectDigest, Actor: requestActor(obj),
-			Object: audit.Object{Kind: "DataSubjectRequest", Namespace: obj.Namespace, Name: obj.Name, UID: string(obj.UID)},
-			Clock:  func() time.Time { return now },
+			SubjectDigest: obj.Status.SubjectDigest, Actor: requestActor(obj), Object: object,
+			Clock: func() time.Time { return now },
 		},
 		Type: obj.Spec.Type, Tenant: tdb.Spec.Tenant, Inventory: &inv.Spec, Identifiers: ids,
 		Method: privacyv1alpha1.ErasureAnonymize, Rectify: rectify, HashKeys: hashKeys, Salt: salt, Engine: r.Engine,
@@ -256,13 +264,24 @@ func (r *DataSubjectRequestReconciler) poolOf(ctx context.Context, tdb *privacyv
 	return tenantPool(ctx, r.APIReader, r.Pools, tdb)
 }
 
-// requestActor is who asked: the identity recorded at admission when there
+// requestActor is who asked: the user name recorded at admission when there
 // is one, else the operator acting for the object.
 func requestActor(obj *privacyv1alpha1.DataSubjectRequest) string {
-	if who := obj.Annotations["privacy.lethe.dev/requested-by"]; who != "" {
-		return who
+	return identity.Actor(obj.Annotations[privacyv1alpha1.AnnotationRequestedBy], operatorActor)
+}
+
+// setApprovalStatus copies who approved the request, as the admission
+// webhook recorded it, into status.approval.
+func setApprovalStatus(obj *privacyv1alpha1.DataSubjectRequest) {
+	if obj.Status.Approval != nil || !obj.Spec.Approved() {
+		return
 	}
-	return operatorActor
+	who, err := identity.Decode(obj.Annotations[privacyv1alpha1.AnnotationApprovedBy])
+	if err != nil {
+		return
+	}
+	at := metav1.NewTime(who.At)
+	obj.Status.Approval = &privacyv1alpha1.ApprovalStatus{ApprovedBy: who.Username, ApprovedByUID: who.UID, ApprovedAt: &at}
 }
 
 // writeExport builds the access package and stores it in a Secret owned by

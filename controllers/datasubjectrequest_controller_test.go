@@ -118,7 +118,7 @@ var _ = Describe("DataSubjectRequest", func() {
 		t.identifiersSecret("who", map[string]string{"email": email})
 		req := t.request("delete", privacyv1alpha1.RequestErasure, "who")
 		req.Spec.Erasure = &privacyv1alpha1.ErasureOptions{Method: privacyv1alpha1.ErasureDelete}
-		req.Spec.Approval = &privacyv1alpha1.Approval{Approved: true}
+		req.Spec.Approval = &privacyv1alpha1.Approval{Required: ptr.To(false)}
 		Expect(k8s.Create(ctx, req)).To(Succeed())
 		expectPhase(t.ns, "delete", privacyv1alpha1.PhaseCompleted)
 		Expect(t.count("acme", "SELECT count(*) FROM app.customers WHERE id = $1", id)).To(BeZero())
@@ -137,7 +137,7 @@ var _ = Describe("DataSubjectRequest", func() {
 		requestHook.Store(&hook)
 		defer requestHook.Store(nil)
 		req := t.request("resume", privacyv1alpha1.RequestErasure, "who")
-		req.Spec.Approval = &privacyv1alpha1.Approval{Approved: true}
+		req.Spec.Approval = &privacyv1alpha1.Approval{Required: ptr.To(false)}
 		Expect(k8s.Create(ctx, req)).To(Succeed())
 		r := expectPhase(t.ns, "resume", privacyv1alpha1.PhaseCompleted)
 		Expect(failed.Load()).To(BeTrue(), "the run was interrupted")
@@ -165,7 +165,7 @@ var _ = Describe("DataSubjectRequest", func() {
 		t.exec("acme", "ALTER TABLE app.customers ADD COLUMN backup_email text; UPDATE app.customers SET backup_email = email")
 		t.identifiersSecret("who", map[string]string{"email": email})
 		req := t.request("unverified", privacyv1alpha1.RequestErasure, "who")
-		req.Spec.Approval = &privacyv1alpha1.Approval{Approved: true}
+		req.Spec.Approval = &privacyv1alpha1.Approval{Required: ptr.To(false)}
 		Expect(k8s.Create(ctx, req)).To(Succeed())
 		c := expectRequestCondition(t.ns, "unverified", privacyv1alpha1.ConditionVerified, metav1.ConditionFalse, privacyv1alpha1.ReasonIdentifiersRemain)
 		Expect(c.Message).To(ContainSubstring("acme: app.customers.backup_email"))
@@ -178,7 +178,7 @@ var _ = Describe("DataSubjectRequest", func() {
 		Expect(k8s.Create(ctx, secret(t.ns, "fix", map[string][]byte{"customer.name": []byte("Corrected Name")}))).To(Succeed())
 		req := t.request("rectify", privacyv1alpha1.RequestRectification, "who")
 		req.Spec.Rectification = &privacyv1alpha1.RectificationOptions{ValuesSecretRef: privacyv1alpha1.LocalObjectReference{Name: "fix"}}
-		req.Spec.Approval = &privacyv1alpha1.Approval{Approved: true}
+		req.Spec.Approval = &privacyv1alpha1.Approval{Required: ptr.To(false)}
 		Expect(k8s.Create(ctx, req)).To(Succeed())
 		expectPhase(t.ns, "rectify", privacyv1alpha1.PhaseCompleted)
 		Expect(t.query("acme", "SELECT name FROM app.customers WHERE id = $1", id)).To(Equal("Corrected Name"))
@@ -189,7 +189,7 @@ var _ = Describe("DataSubjectRequest", func() {
 		Expect(k8s.Create(ctx, secret(t.ns, "fix", map[string][]byte{"customer.status": []byte("vip")}))).To(Succeed())
 		req := t.request("rectify-bad", privacyv1alpha1.RequestRectification, "who")
 		req.Spec.Rectification = &privacyv1alpha1.RectificationOptions{ValuesSecretRef: privacyv1alpha1.LocalObjectReference{Name: "fix"}}
-		req.Spec.Approval = &privacyv1alpha1.Approval{Approved: true}
+		req.Spec.Approval = &privacyv1alpha1.Approval{Required: ptr.To(false)}
 		Expect(k8s.Create(ctx, req)).To(Succeed())
 		c := expectRequestCondition(t.ns, "rectify-bad", privacyv1alpha1.ConditionStalled, metav1.ConditionTrue, privacyv1alpha1.ReasonRectificationInvalid)
 		Expect(c.Message).To(ContainSubstring(`"customer.status" is not a personal column declared in the inventory`))
@@ -241,7 +241,7 @@ var _ = Describe("DataSubjectRequest", func() {
 		Expect(updateRequest(t.ns, "frozen", func(r *privacyv1alpha1.DataSubjectRequest) {
 			r.Spec.Type = privacyv1alpha1.RequestAccess
 		})).To(MatchError(ContainSubstring("spec is immutable except approval and extension: create a new request instead")))
-		Expect(updateRequest(t.ns, "frozen", func(r *privacyv1alpha1.DataSubjectRequest) {
+		Expect(updateAs(approver(), getRequest(t.ns, "frozen"), func(r *privacyv1alpha1.DataSubjectRequest) {
 			r.Spec.Approval = &privacyv1alpha1.Approval{Approved: true}
 			r.Spec.Extension = &privacyv1alpha1.Extension{Reason: "many systems"}
 		})).To(Succeed())
@@ -296,7 +296,7 @@ var _ = Describe("DataSubjectRequest", func() {
 		for _, typ := range []privacyv1alpha1.RequestType{privacyv1alpha1.RequestDiscovery, privacyv1alpha1.RequestAccess,
 			privacyv1alpha1.RequestRestriction, privacyv1alpha1.RequestRectification, privacyv1alpha1.RequestErasure} {
 			req := t.request("leak-"+strings.ToLower(string(typ)), typ, "canary")
-			req.Spec.Approval = &privacyv1alpha1.Approval{Approved: true}
+			req.Spec.Approval = &privacyv1alpha1.Approval{Required: ptr.To(false)}
 			if typ == privacyv1alpha1.RequestRectification {
 				req.Spec.Rectification = &privacyv1alpha1.RectificationOptions{ValuesSecretRef: privacyv1alpha1.LocalObjectReference{Name: "canary-fix"}}
 			}
@@ -321,10 +321,11 @@ func updateRequest(ns, name string, mutate func(*privacyv1alpha1.DataSubjectRequ
 	})
 }
 
-// approve sets spec.approval.approved.
+// approve sets spec.approval.approved as a second user who may approve:
+// the requests of these tests are created by the suite's admin.
 func approve(ns, name string) {
 	GinkgoHelper()
-	Expect(updateRequest(ns, name, func(r *privacyv1alpha1.DataSubjectRequest) {
+	Expect(updateAs(approver(), getRequest(ns, name), func(r *privacyv1alpha1.DataSubjectRequest) {
 		r.Spec.Approval = &privacyv1alpha1.Approval{Approved: true}
 	})).To(Succeed())
 }

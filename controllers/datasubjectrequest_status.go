@@ -76,22 +76,17 @@ func setOverdue(obj *privacyv1alpha1.DataSubjectRequest, due, now time.Time) tim
 // approved sets the Approved condition and says whether the request may run.
 func (r *DataSubjectRequestReconciler) approved(obj *privacyv1alpha1.DataSubjectRequest) bool {
 	st := &obj.Status
-	required := obj.Spec.Type == privacyv1alpha1.RequestErasure || obj.Spec.Type == privacyv1alpha1.RequestRectification
-	approved := false
-	if a := obj.Spec.Approval; a != nil {
-		if a.Required != nil {
-			required = *a.Required
-		}
-		approved = a.Approved
-	}
 	switch {
-	case !required:
+	case !obj.Spec.ApprovalRequired():
 		setCondition(&st.Conditions, obj.Generation, privacyv1alpha1.ConditionApproved, metav1.ConditionTrue, privacyv1alpha1.ReasonApprovalNotRequired,
 			"the request needs no approval")
 		return true
-	case approved:
-		setCondition(&st.Conditions, obj.Generation, privacyv1alpha1.ConditionApproved, metav1.ConditionTrue, privacyv1alpha1.ReasonApproved,
-			"the request was approved")
+	case obj.Spec.Approved():
+		message := "the request was approved"
+		if st.Approval != nil && st.Approval.ApprovedBy != "" {
+			message += " by " + st.Approval.ApprovedBy
+		}
+		setCondition(&st.Conditions, obj.Generation, privacyv1alpha1.ConditionApproved, metav1.ConditionTrue, privacyv1alpha1.ReasonApproved, message)
 		return true
 	default:
 		setCondition(&st.Conditions, obj.Generation, privacyv1alpha1.ConditionApproved, metav1.ConditionFalse, privacyv1alpha1.ReasonAwaitingApproval,

@@ -100,8 +100,16 @@ var _ = Describe("PermissionCatalog", func() {
 		expectRole(ns, "qm-supervisor", privacyv1alpha1.ConditionReady, metav1.ConditionTrue, privacyv1alpha1.ReasonSucceeded)
 		Expect(tenantRows(db, "SELECT display_name FROM lethe.roles")).To(Equal([]string{"Team lead"}))
 
-		By("refusing its deletion")
-		Expect(k8s.Delete(ctx, getRole(ns, "qm-supervisor"))).To(Succeed())
+		By("refusing its deletion at admission")
+		Expect(k8s.Delete(ctx, getRole(ns, "qm-supervisor"))).To(MatchError(ContainSubstring(
+			"Role qm-supervisor is the default role supervisor of PermissionCatalog qm and cannot be deleted: rename it with spec.displayName")))
+		Expect(getRole(ns, "qm-supervisor").DeletionTimestamp).To(BeNil())
+
+		By("keeping it with the finalizer when admission is bypassed")
+		restore := withoutValidatingWebhook("role.privacy.lethe.dev")
+		// The API server picks the changed configuration up from its watch.
+		Eventually(func() error { return k8s.Delete(ctx, getRole(ns, "qm-supervisor")) }, timeout, interval).Should(Succeed())
+		restore()
 		c := expectRole(ns, "qm-supervisor", privacyv1alpha1.ConditionDeletionRefused, metav1.ConditionTrue, privacyv1alpha1.ReasonDefaultRole)
 		Expect(c.Message).To(ContainSubstring("is the default role supervisor of PermissionCatalog qm and cannot be deleted"))
 		Consistently(func() error {

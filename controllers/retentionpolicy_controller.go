@@ -25,6 +25,7 @@ import (
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
 	"github.com/lethe-dev/lethe/internal/audit"
+	"github.com/lethe-dev/lethe/internal/identity"
 	"github.com/lethe-dev/lethe/internal/retention"
 	"github.com/lethe-dev/lethe/internal/tenantdb"
 )
@@ -391,13 +392,10 @@ func (r *RetentionPolicyReconciler) runOf(p *privacyv1alpha1.RetentionPolicy, w 
 		Salt: w.salt, BeforeBatch: r.BeforeBatch}
 }
 
-// objectActor is who asked for an object's work: the identity recorded at
-// admission when there is one, else the operator acting for the object.
+// objectActor is who asked for an object's work: the user the admission
+// webhook recorded as its creator, else the operator acting for the object.
 func objectActor(obj client.Object) string {
-	if who := obj.GetAnnotations()["privacy.lethe.dev/requested-by"]; who != "" {
-		return who
-	}
-	return operatorActor
+	return identity.Actor(obj.GetAnnotations()[privacyv1alpha1.AnnotationRequestedBy], operatorActor)
 }
 
 func progressOf(st *privacyv1alpha1.RetentionPolicyStatus, works []targetWork) (done, total int) {

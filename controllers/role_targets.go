@@ -17,6 +17,7 @@ import (
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
 	"github.com/lethe-dev/lethe/internal/audit"
+	"github.com/lethe-dev/lethe/internal/identity"
 	"github.com/lethe-dev/lethe/internal/rbac"
 	"github.com/lethe-dev/lethe/internal/rolesync"
 	"github.com/lethe-dev/lethe/internal/tenantdb"
@@ -281,10 +282,16 @@ func roleAuditObject(role *privacyv1alpha1.Role) audit.Object {
 	return audit.Object{Kind: "Role", Namespace: role.Namespace, Name: role.Name, UID: string(role.UID)}
 }
 
-// roleActor is the audit actor of a role's changes: the operator, for the
-// field manager that last changed the role's spec (who the API server knew
-// as the writer; the requesting user needs the admission webhook).
+// roleActor is the audit actor of a role's changes: the user who last
+// changed its spec, or created it, as the admission webhook recorded them.
+// A role from before the webhooks ran names the operator, for the field
+// manager that last changed the spec.
 func roleActor(role *privacyv1alpha1.Role) string {
+	for _, key := range []string{privacyv1alpha1.AnnotationChangedBy, privacyv1alpha1.AnnotationRequestedBy} {
+		if who := identity.Actor(role.Annotations[key], ""); who != "" {
+			return who
+		}
+	}
 	manager := ""
 	var latest int64
 	for _, mf := range role.ManagedFields {

@@ -105,6 +105,9 @@ var _ = BeforeSuite(func() {
 	testEnv = &envtest.Environment{
 		CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
+		// The webhook configurations of config/webhook, pointed at the
+		// manager's webhook server below.
+		WebhookInstallOptions: envtest.WebhookInstallOptions{Paths: []string{filepath.Join("..", "config", "webhook")}},
 	}
 	cfg, err = testEnv.Start()
 	Expect(err).NotTo(HaveOccurred())
@@ -188,10 +191,13 @@ var _ = BeforeSuite(func() {
 		MaxConcurrentReconciles: 4,
 	}).SetupWithManager(ctx, mgr)).To(Succeed())
 
+	webhooks := startWebhooks(mgr)
+
 	go func() {
 		defer GinkgoRecover()
 		Expect(mgr.Start(ctx)).To(Succeed())
 	}()
+	waitForWebhooks(webhooks)
 })
 
 var _ = AfterSuite(func() {

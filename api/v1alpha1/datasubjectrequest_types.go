@@ -163,11 +163,17 @@ type Extension struct {
 // Approval gates a request.
 type Approval struct {
 	// required says whether the request waits for approval. The default is
-	// true for Erasure and Rectification, false otherwise.
+	// true for Erasure and Rectification, false otherwise. Setting it to false
+	// on an Erasure or Rectification request is itself an approval: only a
+	// user who may `approve` `datasubjectrequests` may do it.
 	// +optional
 	Required *bool `json:"required,omitempty"`
 
-	// approved releases a request that waits for approval.
+	// approved releases a request that waits for approval. Only a user who
+	// may `approve` `datasubjectrequests` and who did not create the request
+	// may set it (four eyes); the admission webhook records who did in the
+	// annotation privacy.lethe.dev/approved-by and the controller in
+	// status.approval.
 	// +optional
 	Approved bool `json:"approved,omitempty"`
 }
@@ -368,6 +374,29 @@ type DataSubjectRequestStatus struct {
 	// export, for Access, says where the export is.
 	// +optional
 	Export *ExportStatus `json:"export,omitempty"`
+
+	// approval says who approved the request and when, as the admission
+	// webhook recorded it (annotation privacy.lethe.dev/approved-by).
+	// +optional
+	Approval *ApprovalStatus `json:"approval,omitempty"`
+}
+
+// ApprovalStatus is who approved a request.
+type ApprovalStatus struct {
+	// approvedBy is the user name of the approver, as the API server
+	// authenticated them.
+	// +optional
+	// +kubebuilder:validation:MaxLength=512
+	ApprovedBy string `json:"approvedBy,omitempty"`
+
+	// approvedByUID is the approver's uid, when their authenticator gives one.
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	ApprovedByUID string `json:"approvedByUID,omitempty"`
+
+	// approvedAt is when the API server accepted the approval.
+	// +optional
+	ApprovedAt *metav1.Time `json:"approvedAt,omitempty"`
 }
 
 // DataSubjectRequest is one person's access, erasure, rectification,
@@ -406,4 +435,19 @@ type DataSubjectRequestList struct {
 
 func init() {
 	register(&DataSubjectRequest{}, &DataSubjectRequestList{})
+}
+
+// ApprovalRequired says whether the request waits for approval: Erasure and
+// Rectification do unless spec.approval.required is false, the others only
+// when it is true.
+func (s *DataSubjectRequestSpec) ApprovalRequired() bool {
+	if s.Approval != nil && s.Approval.Required != nil {
+		return *s.Approval.Required
+	}
+	return s.Type == RequestErasure || s.Type == RequestRectification
+}
+
+// Approved says whether spec.approval.approved is true.
+func (s *DataSubjectRequestSpec) Approved() bool {
+	return s.Approval != nil && s.Approval.Approved
 }

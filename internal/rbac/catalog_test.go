@@ -229,3 +229,18 @@ func TestLastManagerLost(t *testing.T) {
 		})
 	}
 }
+
+func TestHolders(t *testing.T) {
+	grants := []Grant{
+		{Permissions: []string{"ManageRoles", "ManageUsers"}, Members: []string{"alice", "bob"}},
+		{Permissions: []string{"ManageRoles"}, Members: []string{"bob", "carol"}},
+		{Permissions: []string{"ViewContacts"}, Members: []string{"dave"}},
+	}
+	got := Holders(grants, []string{"ManageRoles", "ManageUsers", "ManageTeams"})
+	want := map[string]int64{"ManageRoles": 3, "ManageUsers": 2, "ManageTeams": 0}
+	for p, n := range want {
+		if got[p] != n {
+			t.Errorf("Holders()[%s] = %d, want %d", p, got[p], n)
+		}
+	}
+}

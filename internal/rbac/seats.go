@@ -2,6 +2,7 @@ package rbac
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 )
 
@@ -51,5 +52,32 @@ func LastManagerLost(counts []ManagerCount) []string {
 		}
 	}
 	sort.Strings(out)
+	return out
+}
+
+// Grant is what one role gives in one tenant: its effective permissions
+// and its members.
+type Grant struct {
+	Permissions []string
+	Members     []string
+}
+
+// Holders counts, per guarded permission, the distinct members of the
+// grants holding it. Every member counts as active: it is the count the
+// admission webhook can make without the tenant database, which knows who
+// is inactive.
+func Holders(grants []Grant, guarded []string) map[string]int64 {
+	out := make(map[string]int64, len(guarded))
+	for _, p := range guarded {
+		users := map[string]bool{}
+		for _, g := range grants {
+			if slices.Contains(g.Permissions, p) {
+				for _, m := range g.Members {
+					users[m] = true
+				}
+			}
+		}
+		out[p] = int64(len(users))
+	}
 	return out
 }

@@ -66,3 +66,18 @@ Container image reference of the manager.
 {{- define "lethe.image" -}}
 {{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
 {{- end }}
+
+{{/*
+Names of the webhook Service, certificate Secret and configurations.
+*/}}
+{{- define "lethe.webhookService" -}}
+{{- printf "%s-webhook" (include "lethe.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "lethe.webhookSecret" -}}
+{{- printf "%s-webhook-cert" (include "lethe.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "lethe.webhookConfiguration" -}}
+{{- printf "%s-%s-webhooks" (include "lethe.fullname" .root) (.kind | trimSuffix "WebhookConfiguration" | lower) | trunc 63 | trimSuffix "-" }}
+{{- end }}

@@ -51,7 +51,9 @@ func (e *Env) StartManager(ctx context.Context, managerBin string, args ...strin
 	if err != nil {
 		return nil, err
 	}
-	full := append([]string{"--metrics-bind-address=0", "--health-probe-bind-address=0"}, args...)
+	// The local API server has no webhook configurations: nothing would
+	// call the webhooks, and nothing provides their certificate.
+	full := append([]string{"--metrics-bind-address=0", "--health-probe-bind-address=0", "--webhooks=false"}, args...)
 	cmd := exec.Command(bin, full...) // #nosec G204 -- the manager binary the caller named
 	cmd.Dir = e.Dir
 	cmd.Env = append(withoutEnv(os.Environ(), "KUBECONFIG"), "KUBECONFIG="+e.KubeconfigPath)
