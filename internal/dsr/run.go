@@ -97,7 +97,7 @@ func Execute(ctx context.Context, pool *pgxpool.Pool, in *Input) (*Outcome, erro
 	case privacyv1alpha1.RequestAccess:
 		return access(ctx, pool, in, find)
 	case privacyv1alpha1.RequestErasure, privacyv1alpha1.RequestRectification:
-		return change(ctx, pool, in, cat, find)
+		return change(ctx, pool, in, cat)
 	case privacyv1alpha1.RequestRestriction:
 		return restrict(ctx, pool, in)
 	}
@@ -134,43 +134,40 @@ func access(ctx context.Context, pool *pgxpool.Pool, in *Input, find func() (*in
 		return nil, err
 	}
 	out := &Outcome{RootKeys: rows.RootKeys}
-	// Every entity's rows are read in one round trip.
+	// Every entity's rows are read, and the export audited, in one round
+	// trip.
 	b := &pgx.Batch{}
+	b.Queue("BEGIN")
 	for _, e := range rows.Entities {
 		keys := append(append([]string{}, e.Keys...), e.Shared...)
 		sql, err := rowsSQL(e.Table, e.Entity.PrimaryKey[0])
 		if err != nil {
 			return nil, fmt.Errorf("entity %s: %w", e.Entity.Name, err)
 		}
-		b.Queue(sql, keys)
+		b.Queue(sql, keys).Query(func(qr pgx.Rows) error {
+			texts, err := pgx.CollectRows(qr, pgx.RowTo[string])
+			if err != nil {
+				return fmt.Errorf("entity %s: %w", e.Entity.Name, err)
+			}
+			data := make([]json.RawMessage, len(texts))
+			for i, t := range texts {
+				data[i] = json.RawMessage(t)
+			}
+			cols := make([]string, len(e.Table.Columns))
+			for i, c := range e.Table.Columns {
+				cols[i] = c.Name
+			}
+			out.Export = append(out.Export, export.Table{Tenant: in.Tenant, Entity: e.Entity.Name, Columns: cols, Rows: data})
+			out.Entities = append(out.Entities, EntityOutcome{Entity: e.Entity.Name, Found: int64(len(texts)), Shared: int64(len(e.Shared))})
+			return nil
+		})
 	}
-	br := pool.SendBatch(ctx, b)
-	for _, e := range rows.Entities {
-		qr, err := br.Query()
-		if err != nil {
-			_ = br.Close()
-			return nil, fmt.Errorf("entity %s: %w", e.Entity.Name, err)
-		}
-		texts, err := pgx.CollectRows(qr, pgx.RowTo[string])
-		if err != nil {
-			_ = br.Close()
-			return nil, fmt.Errorf("entity %s: %w", e.Entity.Name, err)
-		}
-		data := make([]json.RawMessage, len(texts))
-		for i, t := range texts {
-			data[i] = json.RawMessage(t)
-		}
-		cols := make([]string, len(e.Table.Columns))
-		for i, c := range e.Table.Columns {
-			cols[i] = c.Name
-		}
-		out.Export = append(out.Export, export.Table{Tenant: in.Tenant, Entity: e.Entity.Name, Columns: cols, Rows: data})
-		out.Entities = append(out.Entities, EntityOutcome{Entity: e.Entity.Name, Found: int64(len(texts)), Shared: int64(len(e.Shared))})
-	}
-	if err := br.Close(); err != nil {
+	engine.QueueRecord(b, &in.Run, "Export", "", rows.Total())
+	b.Queue("COMMIT")
+	if err := engine.SendTx(ctx, pool, b); err != nil {
 		return nil, err
 	}
-	return out, engine.Record(ctx, pool, &in.Run, "Export", "", rows.Total())
+	return out, nil
 }
 
 // rowsSQL reads whole rows as JSON objects, in key order, for the keys in
