@@ -124,7 +124,7 @@ func writeAPIFigure(rep *benchutil.Report, cfg dsrConfig, api []apiRun) {
 	w("             at creation, about a different customer of %s by inline e-mail, targeting two\n", apiTenants[0].name)
 	w("             TenantDatabases: %s, sample application with %d customers each\n", strings.Join(names, " and "), max(apiCustomers, cfg.requests))
 	w("             (the customer is found in the first only); one DataInventory; timed from the first\n")
-	w("             create until all report phase Completed (List polled every %s); manager already\n", apiPollInterval)
+	w("             create until all report phase Completed (seen through one watch); manager already\n")
 	w("             running (DataInventory and both TenantDatabases Ready), flags: %s;\n", benchutil.ManagerFlags(cfg.managerArgs))
 	w("             each run in a fresh environment (PostgreSQL max_connections=%d)\n\n", apiMaxConnections)
 	t := rep.TargetTable(34)
@@ -150,7 +150,7 @@ func writeAPIFigure(rep *benchutil.Report, cfg dsrConfig, api []apiRun) {
 // CPU time of each process.
 func writeAPIProfile(rep *benchutil.Report, cfg dsrConfig, api []apiRun) {
 	w := rep.Printf
-	w("\ncompletions over time (first seen Completed by the %s poll):\n", apiPollInterval)
+	w("\ncompletions over time (first seen Completed through the watch):\n")
 	for i, r := range api {
 		at := func(q float64) float64 {
 			if len(r.done) == 0 {
@@ -251,12 +251,12 @@ func writeDSRNotes(rep *benchutil.Report, cfg dsrConfig, api []apiRun) {
 	w("    status writes, with the manager's default concurrency\n")
 	benchCPU := make([]float64, len(api))
 	for i, r := range api {
-		benchCPU[i] = r.cpu["benchmark (creating, polling)"].Seconds()
+		benchCPU[i] = r.cpu["benchmark (creating, watching)"].Seconds()
 	}
 	_, medCPU, _ := benchutil.Stats(benchCPU)
-	w("  - the benchmark is part of the load it measures: each List returns every request (the API\n")
-	w("    server cannot filter by phase), and creating and polling took %.1f CPU-s in the benchmark\n", medCPU)
-	w("    process (median run) besides the LIST line in the API server's table above\n")
+	w("  - the benchmark is part of the load it measures: it watches the requests (one watch, each\n")
+	w("    create and status write sent to it once), and creating and watching took %.1f CPU-s in\n", medCPU)
+	w("    the benchmark process (median run)\n")
 	w("  - every process shares the machine's %d cores with whatever else runs on it (see load); the\n", runtime.NumCPU())
 	w("    spread between runs comes mostly from that\n")
 }
