@@ -112,7 +112,7 @@ func discover(ctx context.Context, pool *pgxpool.Pool, in *Input, cat *tenantdb.
 		return nil, err
 	}
 	out := &Outcome{RootKeys: rows.RootKeys}
-	counts, err := scan(ctx, pool, in.Inventory, cat, in.Identifiers)
+	counts, err := scan(ctx, pool, in.Inventory, cat.Tables, in.Identifiers)
 	if err != nil {
 		return nil, err
 	}
@@ -191,7 +191,8 @@ func rowsSQL(t *tenantdb.Table, pkCol string) (string, error) {
 // without one costs one comparison per column and value and nothing more
 // (and a table whose every text column is indexed is read through its
 // indexes).
-func scan(ctx context.Context, q tenantdb.BatchQuerier, spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog, identifiers map[string]string) (map[string][]privacyv1alpha1.ColumnCount, error) {
+func scan(ctx context.Context, q tenantdb.BatchQuerier, spec *privacyv1alpha1.DataInventorySpec, tables map[string]*tenantdb.Table,
+	identifiers map[string]string) (map[string][]privacyv1alpha1.ColumnCount, error) {
 	values := make([]any, 0, len(identifiers))
 	for _, v := range slices.Sorted(maps.Values(identifiers)) {
 		if len(values) == 0 || values[len(values)-1] != v {
@@ -204,7 +205,7 @@ func scan(ctx context.Context, q tenantdb.BatchQuerier, spec *privacyv1alpha1.Da
 	}
 	b := &pgx.Batch{}
 	for _, e := range spec.Entities {
-		t, ok := cat.Tables[e.Table]
+		t, ok := tables[e.Table]
 		if !ok {
 			continue
 		}
@@ -254,13 +255,19 @@ func scan(ctx context.Context, q tenantdb.BatchQuerier, spec *privacyv1alpha1.Da
 }
 
 // Verify scans every text column of every inventory table for the subject's
-// identifiers and lists the columns that still hold one.
+// identifiers and lists the columns that still hold one. The columns are
+// read from the live catalog first, so a column added since the inventory
+// was last checked is searched too.
 func Verify(ctx context.Context, q tenantdb.BatchQuerier, spec *privacyv1alpha1.DataInventorySpec, identifiers map[string]string) ([]string, error) {
-	cat, err := tenantdb.ReadCatalog(ctx, q)
+	names := make([]string, len(spec.Entities))
+	for i, e := range spec.Entities {
+		names[i] = e.Table
+	}
+	tables, err := tenantdb.ReadTextColumns(ctx, q, names)
 	if err != nil {
 		return nil, err
 	}
-	counts, err := scan(ctx, q, spec, cat, identifiers)
+	counts, err := scan(ctx, q, spec, tables, identifiers)
 	if err != nil {
 		return nil, err
 	}
