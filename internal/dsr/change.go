@@ -23,27 +23,28 @@ import (
 // each entity's rows are changed in batches through the engine, and the run
 // is marked completed. A run completed before reports its ledger again.
 //
-// A new erasure finds the subject's rows and takes the subject's pseudonym
-// number in one round trip; its plan, its batches and its completion go to
-// the database in one more (see engine.Execute).
+// A new erasure reads the run's state, finds the subject's rows and takes
+// the subject's pseudonym number in one round trip; its plan, its batches
+// and its completion go to the database in one more (see engine.Execute).
 func change(ctx context.Context, pool *pgxpool.Pool, in *Input, cat *tenantdb.Catalog) (*Outcome, error) {
-	var found *inventory.SubjectRows
-	number, numbered := int64(0), false
-	state, plan, err := engine.Begin(ctx, pool, &in.Run, func() (*engine.Plan, error) {
-		f, err := inventory.NewFinder(in.Inventory, cat, in.Run.SubjectType, in.Identifiers)
-		if err != nil {
-			return nil, err
+	// An inventory that cannot be planned fails a new run only: a run
+	// begun before keeps its stored plan.
+	finder, findErr := inventory.NewFinder(in.Inventory, cat, in.Run.SubjectType, in.Identifiers)
+	var number int64
+	queue := func(b *pgx.Batch) {
+		if finder != nil {
+			finder.Queue(b)
 		}
-		b := &pgx.Batch{}
-		f.Queue(b)
 		if in.Type == privacyv1alpha1.RequestErasure {
 			queuePseudonymNumber(b, in.Run.SubjectDigest, &number)
-			numbered = true
 		}
-		if err := engine.SendTx(ctx, pool, b); err != nil {
-			return nil, err
+	}
+	var found *inventory.SubjectRows
+	state, plan, err := engine.BeginWith(ctx, pool, &in.Run, queue, func() (*engine.Plan, error) {
+		if findErr != nil {
+			return nil, findErr
 		}
-		found = f.Rows()
+		found = finder.Rows()
 		p := &engine.Plan{}
 		for _, e := range found.Entities {
 			p.Entities = append(p.Entities, engine.PlannedEntity{Entity: e.Entity.Name, Keys: e.Keys, Shared: e.Shared})
@@ -77,11 +78,6 @@ func change(ctx context.Context, pool *pgxpool.Pool, in *Input, cat *tenantdb.Ca
 	if in.Type == privacyv1alpha1.RequestRectification {
 		steps, err = rectifySteps(in, cat, byName, plan)
 	} else {
-		if !numbered {
-			if number, err = pseudonymNumber(ctx, pool, in.Run.SubjectDigest); err != nil {
-				return nil, err
-			}
-		}
 		steps, err = eraseSteps(in, cat, byName, plan, number)
 	}
 	if err != nil {
@@ -249,17 +245,9 @@ func subjectToken(salt []byte, digest string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// pseudonymNumber returns the subject's pseudonym number in this database,
-// assigning the next one on first use.
-func pseudonymNumber(ctx context.Context, pool *pgxpool.Pool, digest string) (int64, error) {
-	var n int64
-	b := &pgx.Batch{}
-	queuePseudonymNumber(b, digest, &n)
-	return n, engine.SendTx(ctx, pool, b)
-}
-
-// queuePseudonymNumber queues the transaction that reads or assigns the
-// subject's pseudonym number into n. It commits without waiting for its WAL
+// queuePseudonymNumber queues the transaction that reads the subject's
+// pseudonym number in this database into n, assigning the next one on first
+// use. It commits without waiting for its WAL
 // flush: every change that uses the number commits after it, and the log is
 // flushed in order, so a number lost in a crash was used nowhere.
 func queuePseudonymNumber(b *pgx.Batch, digest string, n *int64) {

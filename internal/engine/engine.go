@@ -85,7 +85,16 @@ const (
 // and the log is flushed in order, so no batch survives a crash without
 // its plan.
 func Begin(ctx context.Context, pool *pgxpool.Pool, run *Run, plan func() (*Plan, error)) (State, *Plan, error) {
-	state, stored, done, err := readRun(ctx, pool, run.UID)
+	return BeginWith(ctx, pool, run, nil, plan)
+}
+
+// BeginWith is Begin with planning statements that travel in the round trip
+// that reads the run's state: queue adds them to it, and plan, called for a
+// new run only, builds the plan from their results. They run for a resumed
+// or completed run too, so they must be safe to repeat: reads, or writes
+// that keep what an earlier attempt wrote.
+func BeginWith(ctx context.Context, pool *pgxpool.Pool, run *Run, queue func(*pgx.Batch), plan func() (*Plan, error)) (State, *Plan, error) {
+	state, stored, done, err := readRun(ctx, pool, run.UID, queue)
 	if err != nil {
 		return StateNew, nil, err
 	}
@@ -109,8 +118,9 @@ func Begin(ctx context.Context, pool *pgxpool.Pool, run *Run, plan func() (*Plan
 	return StateInProgress, p, nil
 }
 
-// readRun reads a run's state, plan and ledger in one round trip.
-func readRun(ctx context.Context, pool *pgxpool.Pool, uid string) (State, *Plan, map[batchKey]int64, error) {
+// readRun reads a run's state, plan and ledger in one round trip, with the
+// caller's statements queued by queue, if any.
+func readRun(ctx context.Context, pool *pgxpool.Pool, uid string, queue func(*pgx.Batch)) (State, *Plan, map[batchKey]int64, error) {
 	state := StateNew
 	p := &Plan{}
 	done := map[batchKey]int64{}
@@ -145,7 +155,10 @@ func readRun(ctx context.Context, pool *pgxpool.Pool, uid string) (State, *Plan,
 		}
 		return rows.Err()
 	})
-	if err := pool.SendBatch(ctx, b).Close(); err != nil {
+	if queue != nil {
+		queue(b)
+	}
+	if err := SendTx(ctx, pool, b); err != nil {
 		return StateNew, nil, nil, err
 	}
 	return state, p, done, nil
@@ -209,7 +222,7 @@ func Execute(ctx context.Context, pool *pgxpool.Pool, run *Run, steps []Step, op
 	done := run.ledger
 	if done == nil {
 		var err error
-		if _, _, done, err = readRun(ctx, pool, run.UID); err != nil {
+		if _, _, done, err = readRun(ctx, pool, run.UID, nil); err != nil {
 			return nil, err
 		}
 	}
