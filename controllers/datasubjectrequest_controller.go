@@ -53,6 +53,8 @@ type DataSubjectRequestReconciler struct {
 	MaxConcurrentReconciles int
 
 	salts sync.Map // namespace -> salt
+	// verifier lets concurrent erasures share their re-scans of a tenant.
+	verifier dsr.Verifier
 }
 
 // +kubebuilder:rbac:groups=privacy.lethe.dev,resources=datasubjectrequests,verbs=get;list;watch
@@ -334,7 +336,7 @@ func (r *DataSubjectRequestReconciler) verify(ctx context.Context, obj *privacyv
 			remaining = append(remaining, fmt.Sprintf("%s: cannot verify: %s", tdb.Name, tenantdb.SafeError(err)))
 			continue
 		}
-		cols, err := dsr.Verify(ctx, pool, &inv.Spec, ids)
+		cols, err := r.verifier.Verify(ctx, pool, &inv.Spec, ids)
 		if err != nil {
 			remaining = append(remaining, fmt.Sprintf("%s: cannot verify: %s", tdb.Name, tenantdb.SafeError(err)))
 			continue

@@ -3,10 +3,12 @@ package dsr
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -193,5 +195,44 @@ func TestVerifyNamesEveryColumnHoldingAnyOfTheIdentifiers(t *testing.T) {
 	}
 	if remaining, err = Verify(ctx, pool, spec, ids); err != nil || len(remaining) != 0 {
 		t.Fatalf("after erasure: %v %v", remaining, err)
+	}
+}
+
+func TestConcurrentVerificationsEachGetTheirOwnSubjectsColumns(t *testing.T) {
+	pool, spec := sample(t)
+	ctx := context.Background()
+	emails := make([]string, 6)
+	for i := range emails {
+		emails[i] = scalar[string](t, pool, "SELECT email FROM app.customers ORDER BY id OFFSET $1 LIMIT 1", i)
+	}
+	for i, email := range emails[:3] {
+		in := erasure(pool, spec, email)
+		in.Run.UID = fmt.Sprintf("req-%d", i)
+		if _, err := Execute(ctx, pool, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var v Verifier
+	for range 3 {
+		got := make([][]string, len(emails))
+		errs := make([]error, len(emails))
+		var wg sync.WaitGroup
+		for i, email := range emails {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				got[i], errs[i] = v.Verify(ctx, pool, spec, map[string]string{"email": email})
+			}()
+		}
+		wg.Wait()
+		for i := range emails {
+			if errs[i] != nil {
+				t.Fatal(errs[i])
+			}
+			erased := i < 3
+			if erased != (len(got[i]) == 0) || (!erased && !slices.Contains(got[i], "app.customers.email")) {
+				t.Errorf("subject %d (erased %v): remaining %v", i, erased, got[i])
+			}
+		}
 	}
 }

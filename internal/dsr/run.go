@@ -185,23 +185,62 @@ func rowsSQL(t *tenantdb.Table, pkCol string) (string, error) {
 }
 
 // scan counts, per entity and text column of every inventory table, the rows
-// holding any of the identifier values: counts only, one pass per table,
-// every table's statement sent in one round trip. Each statement keeps in
-// its WHERE clause only the rows holding a value in some column, so a row
-// without one costs one comparison per column and value and nothing more
-// (and a table whose every text column is indexed is read through its
-// indexes).
+// holding any of the identifier values: counts only (see scanSets).
 func scan(ctx context.Context, q tenantdb.BatchQuerier, spec *privacyv1alpha1.DataInventorySpec, tables map[string]*tenantdb.Table,
 	identifiers map[string]string) (map[string][]privacyv1alpha1.ColumnCount, error) {
-	values := make([]any, 0, len(identifiers))
-	for _, v := range slices.Sorted(maps.Values(identifiers)) {
-		if len(values) == 0 || values[len(values)-1] != v {
-			values = append(values, v)
+	counts, err := scanSets(ctx, q, spec, tables, []map[string]string{identifiers})
+	if err != nil {
+		return nil, err
+	}
+	return counts[0], nil
+}
+
+// scanSets counts, for each set of identifiers, per entity and text column
+// of every inventory table, the rows holding any of the set's values: one
+// pass per table for all the sets, every table's statement sent in one
+// round trip. Each statement keeps in its WHERE clause only the rows
+// holding a value in some column, so a row without one costs one
+// comparison per column and value and nothing more (and a table whose
+// every text column is indexed is read through its indexes); the counting
+// happens for those rows alone.
+func scanSets(ctx context.Context, q tenantdb.BatchQuerier, spec *privacyv1alpha1.DataInventorySpec, tables map[string]*tenantdb.Table,
+	sets []map[string]string) ([]map[string][]privacyv1alpha1.ColumnCount, error) {
+	// Every distinct value is one parameter; a set names its parameters.
+	var values []any
+	param := map[string]int{}
+	setParams := make([][]int, len(sets))
+	for i, set := range sets {
+		for _, v := range slices.Sorted(maps.Values(set)) {
+			n, ok := param[v]
+			if !ok {
+				values = append(values, v)
+				n = len(values)
+				param[v] = n
+			}
+			if !slices.Contains(setParams[i], n) {
+				setParams[i] = append(setParams[i], n)
+			}
 		}
 	}
-	out := map[string][]privacyv1alpha1.ColumnCount{}
+	out := make([]map[string][]privacyv1alpha1.ColumnCount, len(sets))
+	for i := range out {
+		out[i] = map[string][]privacyv1alpha1.ColumnCount{}
+	}
 	if len(values) == 0 {
 		return out, nil
+	}
+	// One comparison per value: cheaper for the executor than = ANY over
+	// an array, and the values are few.
+	matches := func(col string, params []int) string {
+		eqs := make([]string, len(params))
+		for i, n := range params {
+			eqs[i] = fmt.Sprintf("%s::text = $%d::text", col, n)
+		}
+		return "(" + strings.Join(eqs, " OR ") + ")"
+	}
+	all := make([]int, len(values))
+	for i := range all {
+		all[i] = i + 1
 	}
 	b := &pgx.Batch{}
 	for _, e := range spec.Entities {
@@ -216,15 +255,11 @@ func scan(ctx context.Context, q tenantdb.BatchQuerier, spec *privacyv1alpha1.Da
 				continue
 			}
 			cols = append(cols, c)
-			// One comparison per value: cheaper for the executor than
-			// = ANY over an array, and the values are few.
-			eqs := make([]string, len(values))
-			for i := range values {
-				eqs[i] = fmt.Sprintf("%s::text = $%d::text", pgx.Identifier{c.Name}.Sanitize(), i+1)
+			col := pgx.Identifier{c.Name}.Sanitize()
+			conds = append(conds, matches(col, all))
+			for _, params := range setParams {
+				exprs = append(exprs, "count(*) FILTER (WHERE "+matches(col, params)+")")
 			}
-			cond := "(" + strings.Join(eqs, " OR ") + ")"
-			conds = append(conds, cond)
-			exprs = append(exprs, "count(*) FILTER (WHERE "+cond+")")
 		}
 		if len(cols) == 0 {
 			continue
@@ -232,8 +267,8 @@ func scan(ctx context.Context, q tenantdb.BatchQuerier, spec *privacyv1alpha1.Da
 		sql := fmt.Sprintf("SELECT %s FROM %s WHERE %s", strings.Join(exprs, ", "), pgx.Identifier{t.Schema, t.Name}.Sanitize(), // #nosec G201 -- identifiers sanitized
 			strings.Join(conds, " OR "))
 		b.Queue(sql, values...).QueryRow(func(row pgx.Row) error {
-			counts := make([]int64, len(cols))
-			dest := make([]any, len(cols))
+			counts := make([]int64, len(exprs))
+			dest := make([]any, len(exprs))
 			for i := range counts {
 				dest[i] = &counts[i]
 			}
@@ -241,8 +276,10 @@ func scan(ctx context.Context, q tenantdb.BatchQuerier, spec *privacyv1alpha1.Da
 				return fmt.Errorf("scan %s: %w", e.Table, err)
 			}
 			for i, c := range cols {
-				if counts[i] > 0 {
-					out[e.Name] = append(out[e.Name], privacyv1alpha1.ColumnCount{Column: c.Name, Rows: counts[i]})
+				for j := range sets {
+					if n := counts[i*len(sets)+j]; n > 0 {
+						out[j][e.Name] = append(out[j][e.Name], privacyv1alpha1.ColumnCount{Column: c.Name, Rows: n})
+					}
 				}
 			}
 			return nil
@@ -259,26 +296,41 @@ func scan(ctx context.Context, q tenantdb.BatchQuerier, spec *privacyv1alpha1.Da
 // read from the live catalog first, so a column added since the inventory
 // was last checked is searched too.
 func Verify(ctx context.Context, q tenantdb.BatchQuerier, spec *privacyv1alpha1.DataInventorySpec, identifiers map[string]string) ([]string, error) {
+	remaining, err := verifySets(ctx, q, spec, []map[string]string{identifiers})
+	if err != nil {
+		return nil, err
+	}
+	return remaining[0], nil
+}
+
+// verifySets is Verify for several subjects in one pass over the tables.
+func verifySets(ctx context.Context, q tenantdb.BatchQuerier, spec *privacyv1alpha1.DataInventorySpec, sets []map[string]string) ([][]string, error) {
+	tables, err := tenantdb.ReadTextColumns(ctx, q, inventoryTables(spec))
+	if err != nil {
+		return nil, err
+	}
+	counts, err := scanSets(ctx, q, spec, tables, sets)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]string, len(sets))
+	for i := range sets {
+		for _, e := range spec.Entities {
+			for _, c := range counts[i][e.Name] {
+				out[i] = append(out[i], e.Table+"."+c.Column)
+			}
+		}
+		sort.Strings(out[i])
+	}
+	return out, nil
+}
+
+func inventoryTables(spec *privacyv1alpha1.DataInventorySpec) []string {
 	names := make([]string, len(spec.Entities))
 	for i, e := range spec.Entities {
 		names[i] = e.Table
 	}
-	tables, err := tenantdb.ReadTextColumns(ctx, q, names)
-	if err != nil {
-		return nil, err
-	}
-	counts, err := scan(ctx, q, spec, tables, identifiers)
-	if err != nil {
-		return nil, err
-	}
-	var remaining []string
-	for _, e := range spec.Entities {
-		for _, c := range counts[e.Name] {
-			remaining = append(remaining, e.Table+"."+c.Column)
-		}
-	}
-	sort.Strings(remaining)
-	return remaining, nil
+	return names
 }
 
 func restrict(ctx context.Context, pool *pgxpool.Pool, in *Input) (*Outcome, error) {
