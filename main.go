@@ -31,6 +31,7 @@ func run() int {
 		leaderElect                   bool
 		resyncInterval, retryInterval time.Duration
 		maxConcurrentReconciles       int
+		maxConcurrentRequests         int
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address of the metrics endpoint; 0 disables it.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints; 0 disables them.")
@@ -40,6 +41,8 @@ func run() int {
 	flag.IntVar(&maxConcurrentReconciles, "max-concurrent-reconciles", 4, "How many objects of one kind are reconciled at once.")
 	var webhooks webhookOptions
 	webhooks.bindFlags(flag.CommandLine)
+	flag.IntVar(&maxConcurrentRequests, "max-concurrent-requests", 8, "How many DataSubjectRequests are carried out at once: "+
+		"a request mostly waits on tenant databases and the API server, and erasures verified at once share their re-scans.")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -93,7 +96,7 @@ func run() int {
 		Pools:                   pools,
 		Clock:                   clock.RealClock{},
 		RetryInterval:           retryInterval,
-		MaxConcurrentReconciles: maxConcurrentReconciles,
+		MaxConcurrentReconciles: maxConcurrentRequests,
 	}).SetupWithManager(mgr); err != nil {
 		log.Error(err, "cannot set up the controller", "controller", "DataSubjectRequest")
 		return 1

@@ -54,6 +54,8 @@ type DataSubjectRequestReconciler struct {
 	MaxConcurrentReconciles int
 
 	salts sync.Map // namespace -> salt
+	// verifier lets concurrent erasures share their re-scans of a tenant.
+	verifier dsr.Verifier
 }
 
 // +kubebuilder:rbac:groups=privacy.lethe.dev,resources=datasubjectrequests,verbs=get;list;watch
@@ -70,26 +72,28 @@ func (r *DataSubjectRequestReconciler) Reconcile(ctx context.Context, req ctrl.R
 		return ctrl.Result{}, nil
 	}
 	before := obj.DeepCopy()
-	result, err := r.reconcile(ctx, &obj)
-	r.recordRequestTransitions(before, &obj)
+	story := &requestStory{recorder: r.Recorder}
+	result, err := r.reconcile(ctx, &obj, story)
+	recordRequestTransitions(story, before, &obj)
 	if perr := r.Status().Patch(ctx, &obj, client.MergeFrom(before)); perr != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(perr)
 	}
+	story.tell(&obj)
 	return result, err
 }
 
-func (r *DataSubjectRequestReconciler) reconcile(ctx context.Context, obj *privacyv1alpha1.DataSubjectRequest) (ctrl.Result, error) {
+func (r *DataSubjectRequestReconciler) reconcile(ctx context.Context, obj *privacyv1alpha1.DataSubjectRequest, ev events.EventRecorder) (ctrl.Result, error) {
 	now := r.Clock.Now()
 	st := &obj.Status
 	if st.Phase == "" {
 		st.Phase = privacyv1alpha1.PhasePending
-		r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, privacyv1alpha1.ReasonReceived, "Receive",
+		ev.Eventf(obj, nil, corev1.EventTypeNormal, privacyv1alpha1.ReasonReceived, "Receive",
 			"%s request received under %s", obj.Spec.Type, regulationOf(obj))
 	}
-	due := r.setDeadline(obj, now)
+	due := setDeadline(ev, obj, now)
 
 	if st.Phase == privacyv1alpha1.PhaseCompleted || st.Phase == privacyv1alpha1.PhaseFailed {
-		return r.expireExport(ctx, obj, now)
+		return r.expireExport(ctx, obj, now, ev)
 	}
 	requeue := setOverdue(obj, due, now)
 
@@ -98,7 +102,7 @@ func (r *DataSubjectRequestReconciler) reconcile(ctx context.Context, obj *priva
 		return r.fail(obj, err)
 	}
 	if obj.Spec.Subject.Identifiers != nil && st.SubjectDigest == "" {
-		r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, privacyv1alpha1.ReasonInlineIdentifiers, "Receive",
+		ev.Eventf(obj, nil, corev1.EventTypeWarning, privacyv1alpha1.ReasonInlineIdentifiers, "Receive",
 			"the subject's identifiers are stored in the request itself; use spec.subject.identifiersSecretRef so nothing personal is kept in Git or in this object")
 	}
 	salt, err := r.salt(ctx, obj.Namespace)
@@ -123,7 +127,7 @@ func (r *DataSubjectRequestReconciler) reconcile(ctx context.Context, obj *priva
 		st.Phase = privacyv1alpha1.PhaseInProgress
 		t := metav1.NewTime(now)
 		st.StartTime = &t
-		r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, privacyv1alpha1.ReasonStarted, "Start",
+		ev.Eventf(obj, nil, corev1.EventTypeNormal, privacyv1alpha1.ReasonStarted, "Start",
 			"started in %d tenant databases", len(targets))
 	}
 
@@ -145,7 +149,7 @@ func (r *DataSubjectRequestReconciler) reconcile(ctx context.Context, obj *priva
 			continue
 		}
 		if res.Phase != privacyv1alpha1.PhaseCompleted {
-			r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, privacyv1alpha1.ReasonTargetCompleted, "Run",
+			ev.Eventf(obj, nil, corev1.EventTypeNormal, privacyv1alpha1.ReasonTargetCompleted, "Run",
 				"tenant database %s: %d rows found, %d changed", targets[i].Name, found(out), changed(out))
 		}
 		fillTargetResult(res, out)
@@ -180,7 +184,7 @@ func (r *DataSubjectRequestReconciler) reconcile(ctx context.Context, obj *priva
 	}
 	setSummary(&st.Conditions, &st.ObservedGeneration, obj.Generation, verdictReady, privacyv1alpha1.ReasonCompleted,
 		fmt.Sprintf("%s request completed in %d tenant databases", obj.Spec.Type, len(targets)))
-	return r.expireExport(ctx, obj, now)
+	return r.expireExport(ctx, obj, now, ev)
 }
 
 // runTarget carries out the request in one TenantDatabase.
@@ -318,7 +322,7 @@ func (r *DataSubjectRequestReconciler) writeExport(ctx context.Context, obj *pri
 }
 
 // expireExport deletes an export past its expiry and requeues until then.
-func (r *DataSubjectRequestReconciler) expireExport(ctx context.Context, obj *privacyv1alpha1.DataSubjectRequest, now time.Time) (ctrl.Result, error) {
+func (r *DataSubjectRequestReconciler) expireExport(ctx context.Context, obj *privacyv1alpha1.DataSubjectRequest, now time.Time, ev events.EventRecorder) (ctrl.Result, error) {
 	ex := obj.Status.Export
 	if ex == nil || ex.ExpiresAt == nil || ex.Expired || ex.SecretRef == nil {
 		return ctrl.Result{}, nil
@@ -331,7 +335,7 @@ func (r *DataSubjectRequestReconciler) expireExport(ctx context.Context, obj *pr
 		return ctrl.Result{}, err
 	}
 	ex.Expired = true
-	r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, privacyv1alpha1.ReasonExportExpired, "Expire",
+	ev.Eventf(obj, nil, corev1.EventTypeNormal, privacyv1alpha1.ReasonExportExpired, "Expire",
 		"export secret %s deleted after spec.export.ttl", ex.SecretRef.Name)
 	return ctrl.Result{}, nil
 }
@@ -351,7 +355,7 @@ func (r *DataSubjectRequestReconciler) verify(ctx context.Context, obj *privacyv
 			remaining = append(remaining, fmt.Sprintf("%s: cannot verify: %s", tdb.Name, tenantdb.SafeError(err)))
 			continue
 		}
-		cols, err := dsr.Verify(ctx, pool, &inv.Spec, ids)
+		cols, err := r.verifier.Verify(ctx, pool, &inv.Spec, ids)
 		if err != nil {
 			remaining = append(remaining, fmt.Sprintf("%s: cannot verify: %s", tdb.Name, tenantdb.SafeError(err)))
 			continue

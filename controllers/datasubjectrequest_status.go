@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
 	"github.com/lethe-dev/lethe/internal/dsr"
@@ -24,7 +25,7 @@ func regulationOf(obj *privacyv1alpha1.DataSubjectRequest) string {
 
 // setDeadline computes receivedAt and the due time, accepting an extension
 // only before the first deadline.
-func (r *DataSubjectRequestReconciler) setDeadline(obj *privacyv1alpha1.DataSubjectRequest, now time.Time) time.Time {
+func setDeadline(ev events.EventRecorder, obj *privacyv1alpha1.DataSubjectRequest, now time.Time) time.Time {
 	st := &obj.Status
 	received := obj.CreationTimestamp
 	if obj.Spec.ReceivedAt != nil {
@@ -35,12 +36,12 @@ func (r *DataSubjectRequestReconciler) setDeadline(obj *privacyv1alpha1.DataSubj
 	if obj.Spec.Extension != nil && !st.Extended {
 		if now.Before(first) {
 			st.Extended = true
-			r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, privacyv1alpha1.ReasonExtensionAccepted, "Extend",
+			ev.Eventf(obj, nil, corev1.EventTypeNormal, privacyv1alpha1.ReasonExtensionAccepted, "Extend",
 				"deadline extended to %s", dsr.Deadline(regulationOf(obj), received.Time, true).UTC().Format(time.RFC3339))
 		} else if c := meta.FindStatusCondition(st.Conditions, privacyv1alpha1.ConditionOverdue); c == nil || c.Reason != privacyv1alpha1.ReasonExtensionRefused {
 			setCondition(&st.Conditions, obj.Generation, privacyv1alpha1.ConditionOverdue, metav1.ConditionTrue, privacyv1alpha1.ReasonExtensionRefused,
 				fmt.Sprintf("the deadline %s passed before the request completed; the extension came after it and was not accepted", first.UTC().Format(time.RFC3339)))
-			r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, privacyv1alpha1.ReasonExtensionRefused, "Extend",
+			ev.Eventf(obj, nil, corev1.EventTypeWarning, privacyv1alpha1.ReasonExtensionRefused, "Extend",
 				"extension refused: it came after the first deadline")
 		}
 	}
@@ -97,7 +98,7 @@ func (r *DataSubjectRequestReconciler) approved(obj *privacyv1alpha1.DataSubject
 
 // recordRequestTransitions emits events for approval, overdue and the
 // summary's changes.
-func (r *DataSubjectRequestReconciler) recordRequestTransitions(before, after *privacyv1alpha1.DataSubjectRequest) {
+func recordRequestTransitions(ev events.EventRecorder, before, after *privacyv1alpha1.DataSubjectRequest) {
 	for _, typ := range []string{privacyv1alpha1.ConditionApproved, privacyv1alpha1.ConditionOverdue, privacyv1alpha1.ConditionVerified, privacyv1alpha1.ConditionReady} {
 		was := meta.FindStatusCondition(before.Status.Conditions, typ)
 		now := meta.FindStatusCondition(after.Status.Conditions, typ)
@@ -116,6 +117,6 @@ func (r *DataSubjectRequestReconciler) recordRequestTransitions(before, after *p
 		if bad && now.Reason != privacyv1alpha1.ReasonAwaitingApproval {
 			kind = corev1.EventTypeWarning
 		}
-		r.Recorder.Eventf(after, nil, kind, now.Reason, "Reconcile", "%s", now.Message)
+		ev.Eventf(after, nil, kind, now.Reason, "Reconcile", "%s", now.Message)
 	}
 }

@@ -18,7 +18,7 @@ package main
 // DataInventory and the manager binary; -requests approved Erasure requests,
 // each about a different customer of one tenant and targeting both, are
 // created at once. Measured: the wall time from the first create until all
-// report phase Completed (polled every 250 ms), and the manager's peak
+// report phase Completed (seen through a watch), and the manager's peak
 // resident set size.
 //
 // To say where the time goes, the report (dsr_report.go) also breaks the
@@ -55,7 +55,6 @@ const (
 	apiCustomers      = 1500 // customers per tenant database
 	apiMaxConnections = 200
 	apiWorkers        = 24 // goroutines creating the requests
-	apiPollInterval   = 250 * time.Millisecond
 
 	// poolConns is the pool size of the engine figures: the TenantDatabase
 	// default of spec.maxConnections.

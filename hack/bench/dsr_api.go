@@ -13,6 +13,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
@@ -99,7 +101,12 @@ func runAPI(ctx context.Context, cfg dsrConfig, inv *privacyv1alpha1.DataInvento
 		return res, v, fmt.Errorf("dry-run create of a DataSubjectRequest: %w", err)
 	}
 
-	// The measurement: create all at once, poll until all are Completed.
+	// The measurement: create all at once, watch until all are Completed.
+	watch, err := watchCompletions(ctx, env, cfg.requests)
+	if err != nil {
+		return res, v, err
+	}
+	defer watch.stop()
 	cpuBefore := processCPU(run.Manager.Pid())
 	sampler, err := startSessionSampler(ctx, env.Postgres)
 	if err != nil {
@@ -110,6 +117,7 @@ func runAPI(ctx context.Context, cfg dsrConfig, inv *privacyv1alpha1.DataInvento
 		return res, v, err
 	}
 	t0 := time.Now()
+	watch.start(t0)
 	work := make(chan int)
 	errs := make([]error, cfg.requests)
 	var wg sync.WaitGroup
@@ -134,34 +142,13 @@ func runAPI(ctx context.Context, cfg dsrConfig, inv *privacyv1alpha1.DataInvento
 	benchutil.Progress("%s: %d requests created in %.2fs; waiting until all are Completed", run.Label, cfg.requests,
 		res.created.Seconds())
 
-	var completed, failed int
-	var last *privacyv1alpha1.DataSubjectRequestList
-	seen := map[string]bool{}
-	err = run.WaitFor(ctx, cfg.apiTimeout, apiPollInterval, func() (bool, error) {
-		var list privacyv1alpha1.DataSubjectRequestList
-		if err := c.List(ctx, &list, client.InNamespace(namespace)); err != nil {
-			return false, err
-		}
-		at := time.Since(t0)
-		completed, failed = 0, 0
-		for i := range list.Items {
-			switch list.Items[i].Status.Phase {
-			case privacyv1alpha1.PhaseCompleted:
-				completed++
-				if !seen[list.Items[i].Name] {
-					seen[list.Items[i].Name] = true
-					res.done = append(res.done, at)
-				}
-			case privacyv1alpha1.PhaseFailed:
-				failed++
-			}
-		}
-		last = &list
-		if failed > 0 {
-			return false, fmt.Errorf("%d requests Failed", failed)
-		}
-		return completed == cfg.requests, nil
+	err = run.WaitFor(ctx, cfg.apiTimeout, watchCheckInterval, func() (bool, error) {
+		ok, werr := watch.done()
+		return ok || werr != nil, werr
 	})
+	if _, werr := watch.done(); err == nil {
+		err = werr
+	}
 	res.completed = time.Since(t0)
 	res.cpu = cpuUsed(cpuBefore, processCPU(run.Manager.Pid()))
 	res.sessions = sampler.stop()
@@ -174,9 +161,15 @@ func runAPI(ctx context.Context, cfg dsrConfig, inv *privacyv1alpha1.DataInvento
 			}
 		}
 	}
+	res.done = watch.times()
+	// The requests' results, read once the measurement is over.
+	var last privacyv1alpha1.DataSubjectRequestList
+	if lerr := c.List(ctx, &last, client.InNamespace(namespace)); lerr != nil {
+		return res, v, errors.Join(err, lerr)
+	}
 	if err != nil {
-		return res, v, fmt.Errorf("%d of %d requests Completed after %.1fs: %w%s", completed, cfg.requests,
-			res.completed.Seconds(), err, notCompleted(last))
+		return res, v, fmt.Errorf("%d of %d requests Completed after %.1fs: %w%s", len(res.done), cfg.requests,
+			res.completed.Seconds(), err, notCompleted(&last))
 	}
 	if res.rss, err = run.PeakRSS(); err != nil {
 		return res, v, err
@@ -240,3 +233,127 @@ func notCompleted(list *privacyv1alpha1.DataSubjectRequestList) string {
 	}
 	return b.String()
 }
+
+// watchCheckInterval is how often the wait looks at what the watch saw: a
+// look costs nothing, the watch records each completion as it arrives.
+const watchCheckInterval = 10 * time.Millisecond
+
+// completionWatch watches the namespace's requests and records when each is
+// first seen Completed; a request that fails ends the wait. The API server
+// ends a watch whose events pile up (1000 creates at once can do that): the
+// namespace is then listed once and watched again from there.
+type completionWatch struct {
+	want   int
+	wc     client.WithWatch
+	ctx    context.Context
+	cancel context.CancelFunc
+	rv     string
+	mu     sync.Mutex
+	t0     time.Time
+	seen   map[string]bool
+	at     []time.Duration
+	err    error
+}
+
+// watchCompletions takes the namespace's current state, before any request
+// exists, to watch from it.
+func watchCompletions(ctx context.Context, env *localenv.Env, want int) (*completionWatch, error) {
+	wc, err := client.NewWithWatch(env.Config, client.Options{Scheme: env.Scheme})
+	if err != nil {
+		return nil, err
+	}
+	var now privacyv1alpha1.DataSubjectRequestList
+	if err := wc.List(ctx, &now, client.InNamespace(namespace)); err != nil {
+		return nil, err
+	}
+	c := &completionWatch{want: want, wc: wc, rv: now.ResourceVersion, seen: map[string]bool{}}
+	c.ctx, c.cancel = context.WithCancel(ctx)
+	return c, nil
+}
+
+// start takes the measurement's start and watches until every request is
+// Completed or stop is called.
+func (c *completionWatch) start(t0 time.Time) {
+	c.t0 = t0
+	go func() {
+		for c.ctx.Err() == nil {
+			if err := c.watch(); err != nil && c.ctx.Err() == nil {
+				c.mu.Lock()
+				c.err = err
+				c.mu.Unlock()
+				return
+			}
+			if ok, _ := c.done(); ok {
+				return
+			}
+			if err := c.relist(); err != nil && c.ctx.Err() == nil {
+				c.mu.Lock()
+				c.err = err
+				c.mu.Unlock()
+				return
+			}
+		}
+	}()
+}
+
+// watch reads one watch until the API server ends it.
+func (c *completionWatch) watch() error {
+	w, err := c.wc.Watch(c.ctx, &privacyv1alpha1.DataSubjectRequestList{}, client.InNamespace(namespace),
+		&client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: c.rv, AllowWatchBookmarks: true}})
+	if err != nil {
+		return fmt.Errorf("watch DataSubjectRequests: %w", err)
+	}
+	defer w.Stop()
+	for ev := range w.ResultChan() {
+		if obj, ok := ev.Object.(*privacyv1alpha1.DataSubjectRequest); ok {
+			c.rv = obj.ResourceVersion
+			if ev.Type != watch.Bookmark {
+				c.see(obj)
+			}
+		}
+	}
+	return nil
+}
+
+// relist reads every request once, after a watch ended.
+func (c *completionWatch) relist() error {
+	var list privacyv1alpha1.DataSubjectRequestList
+	if err := c.wc.List(c.ctx, &list, client.InNamespace(namespace)); err != nil {
+		return err
+	}
+	for i := range list.Items {
+		c.see(&list.Items[i])
+	}
+	c.rv = list.ResourceVersion
+	return nil
+}
+
+func (c *completionWatch) see(obj *privacyv1alpha1.DataSubjectRequest) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch obj.Status.Phase {
+	case privacyv1alpha1.PhaseCompleted:
+		if !c.seen[obj.Name] {
+			c.seen[obj.Name] = true
+			c.at = append(c.at, time.Since(c.t0))
+		}
+	case privacyv1alpha1.PhaseFailed:
+		c.err = fmt.Errorf("request %s Failed", obj.Name)
+	}
+}
+
+// done says whether every request was seen Completed.
+func (c *completionWatch) done() (bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.at) == c.want, c.err
+}
+
+// times are when each request was first seen Completed, in order.
+func (c *completionWatch) times() []time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]time.Duration(nil), c.at...)
+}
+
+func (c *completionWatch) stop() { c.cancel() }

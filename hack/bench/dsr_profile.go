@@ -74,10 +74,10 @@ func processCPU(managerPid int) map[int]procCPU {
 		p := procs[pid]
 		switch {
 		case pid == os.Getpid():
-			group = "benchmark (creating, polling)"
+			group = "benchmark (creating, watching)"
 		case pid == managerPid:
 			group = "manager"
-		case group == "" || group == "benchmark (creating, polling)":
+		case group == "" || group == "benchmark (creating, watching)":
 			group = p.comm
 		}
 		out[pid] = procCPU{group: group, ticks: p.ticks}

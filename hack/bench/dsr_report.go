@@ -34,7 +34,9 @@ func writeEngineFigures(rep *benchutil.Report, cfg dsrConfig, eng engineResult) 
 	w := rep.Printf
 	w("Engine: internal/dsr.Execute on one tenant database, as the controller calls it per target\n\n")
 	w("database:    sample application (config/samples DataInventory), %d customers, seed 1:\n", cfg.subjects)
-	w("             %d rows in %d tables (loaded in %.0f s), lethe schema migrated;\n", eng.rows, eng.tables, eng.loadTime.Seconds())
+	w("             %d rows in %d tables (loaded in %.0f s, then vacuumed and checkpointed in %.0f s),\n", eng.rows, eng.tables,
+		eng.loadTime.Seconds(), eng.settleTime.Seconds())
+	w("             lethe schema migrated;\n")
 	w("             one pool of %d connections (the TenantDatabase default), one request at a time\n", poolConns)
 	w("subjects:    %d customers per figure and run, spread over the id range; access and erasure\n", cfg.samples)
 	w("             use different customers, and every run new ones (all runs in the same database);\n")
@@ -124,7 +126,7 @@ func writeAPIFigure(rep *benchutil.Report, cfg dsrConfig, api []apiRun) {
 	w("             at creation, about a different customer of %s by inline e-mail, targeting two\n", apiTenants[0].name)
 	w("             TenantDatabases: %s, sample application with %d customers each\n", strings.Join(names, " and "), max(apiCustomers, cfg.requests))
 	w("             (the customer is found in the first only); one DataInventory; timed from the first\n")
-	w("             create until all report phase Completed (List polled every %s); manager already\n", apiPollInterval)
+	w("             create until all report phase Completed (seen through one watch); manager already\n")
 	w("             running (DataInventory and both TenantDatabases Ready), flags: %s;\n", benchutil.ManagerFlags(cfg.managerArgs))
 	w("             each run in a fresh environment (PostgreSQL max_connections=%d)\n\n", apiMaxConnections)
 	t := rep.TargetTable(34)
@@ -150,7 +152,7 @@ func writeAPIFigure(rep *benchutil.Report, cfg dsrConfig, api []apiRun) {
 // CPU time of each process.
 func writeAPIProfile(rep *benchutil.Report, cfg dsrConfig, api []apiRun) {
 	w := rep.Printf
-	w("\ncompletions over time (first seen Completed by the %s poll):\n", apiPollInterval)
+	w("\ncompletions over time (first seen Completed through the watch):\n")
 	for i, r := range api {
 		at := func(q float64) float64 {
 			if len(r.done) == 0 {
@@ -245,18 +247,19 @@ func writeDSRNotes(rep *benchutil.Report, cfg dsrConfig, api []apiRun) {
 	w("    and connection set-up (the pool is warm); they include every database round trip and\n")
 	w("    commit of the request, the catalog read and inventory check Execute does on each call\n")
 	w("  - the verification re-scan reads every text column of every inventory table without an\n")
-	w("    index, so it grows with the database; the controller runs it once per erased target\n")
+	w("    index, so it grows with the database; the controller runs it for every target of an\n")
+	w("    erasure, one pass over a tenant's tables shared by the erasures verifying at that time\n")
 	w("  - the API figure includes everything the manager does per request: identifier and salt\n")
 	w("    reads, deadline, approval, both targets, the verification re-scan of both, events and\n")
 	w("    status writes, with the manager's default concurrency\n")
 	benchCPU := make([]float64, len(api))
 	for i, r := range api {
-		benchCPU[i] = r.cpu["benchmark (creating, polling)"].Seconds()
+		benchCPU[i] = r.cpu["benchmark (creating, watching)"].Seconds()
 	}
 	_, medCPU, _ := benchutil.Stats(benchCPU)
-	w("  - the benchmark is part of the load it measures: each List returns every request (the API\n")
-	w("    server cannot filter by phase), and creating and polling took %.1f CPU-s in the benchmark\n", medCPU)
-	w("    process (median run) besides the LIST line in the API server's table above\n")
+	w("  - the benchmark is part of the load it measures: it watches the requests (one watch, each\n")
+	w("    create and status write sent to it once), and creating and watching took %.1f CPU-s in\n", medCPU)
+	w("    the benchmark process (median run)\n")
 	w("  - every process shares the machine's %d cores with whatever else runs on it (see load); the\n", runtime.NumCPU())
 	w("    spread between runs comes mostly from that\n")
 }

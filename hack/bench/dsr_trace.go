@@ -80,7 +80,9 @@ func statementKind(sql string) string {
 	switch {
 	case strings.Contains(s, "count(*) filter"):
 		return "verification re-scan (dsr.Verify)"
-	case strings.Contains(s, "lethe.audit_log") || strings.Contains(s, "advisory_xact_lock"):
+	case strings.HasPrefix(s, "with changed as ("):
+		return "changing rows with their ledger row and audit record (one statement a batch)"
+	case strings.Contains(s, "lethe.audit_log") || strings.Contains(s, "lethe.audit_append") || strings.Contains(s, "advisory_xact_lock"):
 		return "audit record (lock, chain head, insert)"
 	case strings.Contains(s, "lethe."):
 		return "request bookkeeping (state, plan, ledger, pseudonym)"
@@ -147,7 +149,8 @@ type traceBatch struct {
 
 // TraceBatchStart starts timing a pipelined batch: its statements share one
 // round trip, so the batch's time is counted once, under the kind of its
-// first statement, and its statements are counted one by one.
+// first statement after the transaction's start, and its statements are
+// counted one by one.
 func (s *sqlTracer) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
 	s.mu.Lock()
 	label := s.label
@@ -165,7 +168,8 @@ func (s *sqlTracer) TraceBatchQuery(ctx context.Context, _ *pgx.Conn, data pgx.T
 	}
 }
 
-// TraceBatchEnd adds the batch's time to the kind of its first statement.
+// TraceBatchEnd adds the batch's time to the kind of its first statement
+// after the transaction's start.
 func (s *sqlTracer) TraceBatchEnd(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchEndData) {
 	b, ok := ctx.Value(traceBatchKey{}).(*traceBatch)
 	if !ok || len(b.sqls) == 0 {
@@ -177,6 +181,16 @@ func (s *sqlTracer) TraceBatchEnd(ctx context.Context, _ *pgx.Conn, _ pgx.TraceB
 	if s.stats[b.label] == nil {
 		s.stats[b.label] = map[string]*stmtStat{}
 	}
+	// A batch that holds its own transaction starts with BEGIN (and a
+	// setting): its time goes to the statement that does the work.
+	timed := 0
+	for timed < len(b.sqls)-1 {
+		k := strings.ToLower(strings.TrimSpace(b.sqls[timed]))
+		if k != "begin" && !strings.HasPrefix(k, "set local ") {
+			break
+		}
+		timed++
+	}
 	for i, sql := range b.sqls {
 		st := s.stats[b.label][sql]
 		if st == nil {
@@ -184,7 +198,7 @@ func (s *sqlTracer) TraceBatchEnd(ctx context.Context, _ *pgx.Conn, _ pgx.TraceB
 			s.stats[b.label][sql] = st
 		}
 		st.calls++
-		if i == 0 {
+		if i == timed {
 			st.total += d
 		}
 	}

@@ -14,18 +14,14 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/lethe-dev/lethe/internal/tenantdb"
 )
-
-// appendLockKey serialises appenders of one database, so the chain never
-// forks.
-const appendLockKey int64 = 0x6c65746865_01
 
 // genesis is the previous hash of the first record.
 var genesis = make([]byte, sha256.Size)
@@ -96,7 +92,9 @@ func hash(prev []byte, r Record) []byte {
 }
 
 // Append adds a record inside the caller's transaction, so the change it
-// describes and the record commit together or not at all.
+// describes and the record commit together or not at all. It is one
+// statement: the database takes the append lock, reads the chain's head and
+// computes the hash (lethe.audit_append).
 func Append(ctx context.Context, tx pgx.Tx, r Record) (Entry, error) {
 	return AppendAfter(ctx, tx, r)
 }
@@ -108,48 +106,71 @@ type Statement struct {
 }
 
 // AppendAfter is Append that first runs the caller's statements (a ledger
-// row, a setting) in the same round trip as the lock and the read of the
-// chain's head.
+// row, a setting) in the same round trip.
 func AppendAfter(ctx context.Context, tx pgx.Tx, r Record, pre ...Statement) (Entry, error) {
-	if r.Time.IsZero() {
-		r.Time = time.Now()
-	}
-	r.Time = r.Time.UTC().Truncate(time.Microsecond)
 	b := &pgx.Batch{}
 	for _, st := range pre {
 		b.Queue(st.SQL, st.Args...)
 	}
-	b.Queue("SELECT pg_catalog.pg_advisory_xact_lock($1)", appendLockKey)
-	b.Queue("SELECT hash FROM lethe.audit_log ORDER BY id DESC LIMIT 1")
-	br := tx.SendBatch(ctx, b)
-	for range pre {
-		if _, err := br.Exec(); err != nil {
-			_ = br.Close()
-			return Entry{}, err
-		}
-	}
-	if _, err := br.Exec(); err != nil {
-		_ = br.Close()
-		return Entry{}, fmt.Errorf("lock audit log: %w", err)
-	}
-	prev := genesis
-	if err := br.QueryRow().Scan(&prev); err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		_ = br.Close()
-		return Entry{}, fmt.Errorf("read audit head: %w", err)
-	}
-	if err := br.Close(); err != nil {
+	var e Entry
+	QueueAppend(b, r, &e)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return Entry{}, err
 	}
-	e := Entry{Record: r, PrevHash: prev, Hash: hash(prev, r)}
-	err := tx.QueryRow(ctx, `INSERT INTO lethe.audit_log
-		(recorded_at, actor, object_kind, object_namespace, object_name, object_uid, action, entity, rows_affected, subject_digest, detail, prev_hash, hash)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
-		r.Time, r.Actor, r.Object.Kind, r.Object.Namespace, r.Object.Name, r.Object.UID,
-		r.Action, r.Entity, r.Rows, r.SubjectDigest, r.Detail, e.PrevHash, e.Hash).Scan(&e.ID)
-	if err != nil {
-		return Entry{}, fmt.Errorf("append audit record: %w", err)
-	}
 	return e, nil
+}
+
+// QueueAppend queues the append of r onto b, to run in the transaction b
+// runs in; e, when not nil, receives the stored entry once b's results are
+// read.
+func QueueAppend(b *pgx.Batch, r Record, e *Entry) {
+	r = normalize(r)
+	call, args := AppendCall(r, 1, "")
+	b.Queue("SELECT entry_id, entry_prev_hash, entry_hash FROM "+call, args...).QueryRow(func(row pgx.Row) error {
+		var got Entry
+		if err := row.Scan(&got.ID, &got.PrevHash, &got.Hash); err != nil {
+			return fmt.Errorf("append audit record: %w", err)
+		}
+		if e != nil {
+			got.Record = r
+			*e = got
+		}
+		return nil
+	})
+}
+
+// AppendCall is the call of lethe.audit_append that appends r, for use in
+// the caller's own statement (it returns entry_id, entry_prev_hash and
+// entry_hash): its parameters are numbered from first on, and rows, when
+// not empty, is an SQL expression for the row count that replaces r.Rows
+// (for a count the same statement computes).
+func AppendCall(r Record, first int, rows string) (string, []any) {
+	r = normalize(r)
+	args := []any{r.Time, r.Actor, r.Object.Kind, r.Object.Namespace, r.Object.Name, r.Object.UID, r.Action, r.Entity}
+	params := make([]string, 0, 11)
+	for i := range args {
+		params = append(params, fmt.Sprintf("$%d", first+i))
+	}
+	if rows == "" {
+		args = append(args, r.Rows)
+		rows = fmt.Sprintf("$%d::bigint", first+len(args)-1)
+	}
+	params = append(params, rows)
+	for _, v := range []string{r.SubjectDigest, r.Detail} {
+		args = append(args, v)
+		params = append(params, fmt.Sprintf("$%d", first+len(args)-1))
+	}
+	return "lethe.audit_append(" + strings.Join(params, ", ") + ")", args
+}
+
+// normalize sets a zero time to now and keeps microseconds, the precision
+// the log stores.
+func normalize(r Record) Record {
+	if r.Time.IsZero() {
+		r.Time = time.Now()
+	}
+	r.Time = r.Time.UTC().Truncate(time.Microsecond)
+	return r
 }
 
 // Head is a record the verifier has seen: a later verification must still

@@ -151,3 +151,52 @@ func TestVerifyFindsTampering(t *testing.T) {
 		})
 	}
 }
+
+func TestTheDatabaseHashesRecordsAsVerifyDoes(t *testing.T) {
+	_, pool := setup(t)
+	odd := record("Sync", 0)
+	odd.Actor = "Zoë Ångström <ops@例え.jp>"
+	odd.Detail = "permissions: +cases.read −cases.delete"
+	odd.Time = time.Date(1999, 12, 31, 23, 59, 59, 999999000, time.UTC)
+	empty := Record{Action: "Export"}
+	entries := appendAll(t, pool, odd, empty, record("Erase", 1<<40))
+	for i, e := range entries {
+		prev := genesis
+		if i > 0 {
+			prev = entries[i-1].Hash
+		}
+		if want := hash(prev, e.Record); string(e.Hash) != string(want) {
+			t.Fatalf("record %d: the database's hash %x differs from the verifier's %x", i, e.Hash, want)
+		}
+	}
+	if res := verify(t, pool, Head{}); !res.Intact || res.Records != 3 {
+		t.Fatalf("verify: %+v", res)
+	}
+}
+
+func TestConcurrentAppendersKeepOneChain(t *testing.T) {
+	_, pool := setup(t)
+	errs := make(chan error, 8)
+	for w := range 8 {
+		go func() {
+			var err error
+			for i := range 10 {
+				if err = pgx.BeginFunc(context.Background(), pool, func(tx pgx.Tx) error {
+					_, err := Append(context.Background(), tx, record("Erase", int64(w*10+i)))
+					return err
+				}); err != nil {
+					break
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if res := verify(t, pool, Head{}); !res.Intact || res.Records != 80 {
+		t.Fatalf("verify: %+v", res)
+	}
+}

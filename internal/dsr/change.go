@@ -22,13 +22,29 @@ import (
 // change runs an erasure or rectification: the plan is recorded once, then
 // each entity's rows are changed in batches through the engine, and the run
 // is marked completed. A run completed before reports its ledger again.
-func change(ctx context.Context, pool *pgxpool.Pool, in *Input, cat *tenantdb.Catalog, find func() (*inventory.SubjectRows, error)) (*Outcome, error) {
-	var found *inventory.SubjectRows
-	state, plan, err := engine.Begin(ctx, pool, &in.Run, func() (*engine.Plan, error) {
-		var err error
-		if found, err = find(); err != nil {
-			return nil, err
+//
+// A new erasure reads the run's state, finds the subject's rows and takes
+// the subject's pseudonym number in one round trip; its plan, its batches
+// and its completion go to the database in one more (see engine.Execute).
+func change(ctx context.Context, pool *pgxpool.Pool, in *Input, cat *tenantdb.Catalog) (*Outcome, error) {
+	// An inventory that cannot be planned fails a new run only: a run
+	// begun before keeps its stored plan.
+	finder, findErr := inventory.NewFinder(in.Inventory, cat, in.Run.SubjectType, in.Identifiers)
+	var number int64
+	queue := func(b *pgx.Batch) {
+		if finder != nil {
+			finder.Queue(b)
 		}
+		if in.Type == privacyv1alpha1.RequestErasure {
+			queuePseudonymNumber(b, in.Run.SubjectDigest, &number)
+		}
+	}
+	var found *inventory.SubjectRows
+	state, plan, err := engine.BeginWith(ctx, pool, &in.Run, queue, func() (*engine.Plan, error) {
+		if findErr != nil {
+			return nil, findErr
+		}
+		found = finder.Rows()
 		p := &engine.Plan{}
 		for _, e := range found.Entities {
 			p.Entities = append(p.Entities, engine.PlannedEntity{Entity: e.Entity.Name, Keys: e.Keys, Shared: e.Shared})
@@ -62,12 +78,14 @@ func change(ctx context.Context, pool *pgxpool.Pool, in *Input, cat *tenantdb.Ca
 	if in.Type == privacyv1alpha1.RequestRectification {
 		steps, err = rectifySteps(in, cat, byName, plan)
 	} else {
-		steps, err = eraseSteps(ctx, pool, in, cat, byName, plan)
+		steps, err = eraseSteps(in, cat, byName, plan, number)
 	}
 	if err != nil {
 		return nil, err
 	}
-	results, err := engine.Execute(ctx, pool, &in.Run, steps, in.Engine)
+	opts := in.Engine
+	opts.Complete = true
+	results, err := engine.Execute(ctx, pool, &in.Run, steps, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -79,18 +97,13 @@ func change(ctx context.Context, pool *pgxpool.Pool, in *Input, cat *tenantdb.Ca
 		out.Entities = append(out.Entities, EntityOutcome{Entity: e.Entity, Found: int64(len(e.Keys) + len(e.Shared)),
 			Shared: int64(len(e.Shared)), Changed: changed[e.Entity]})
 	}
-	return out, engine.Complete(ctx, pool, &in.Run)
+	return out, nil
 }
 
 // eraseSteps turns the plan into steps, in the plan's delete order: Keep
 // entities are skipped, DeleteRow entities and the Delete method delete,
 // the rest are masked column by column.
-func eraseSteps(ctx context.Context, pool *pgxpool.Pool, in *Input, cat *tenantdb.Catalog,
-	byName map[string]*privacyv1alpha1.Entity, plan *engine.Plan) ([]engine.Step, error) {
-	number, err := pseudonymNumber(ctx, pool, in.Run.SubjectDigest)
-	if err != nil {
-		return nil, err
-	}
+func eraseSteps(in *Input, cat *tenantdb.Catalog, byName map[string]*privacyv1alpha1.Entity, plan *engine.Plan, number int64) ([]engine.Step, error) {
 	var steps []engine.Step
 	for _, pe := range plan.Entities {
 		e, ok := byName[pe.Entity]
@@ -106,35 +119,34 @@ func eraseSteps(ctx context.Context, pool *pgxpool.Pool, in *Input, cat *tenantd
 			method = m
 		}
 		if method == privacyv1alpha1.ErasureDelete || e.OnErasure == privacyv1alpha1.ErasureDeleteRow {
-			steps = append(steps, engine.Step{Entity: e.Name, Action: "Delete", Keys: pe.Keys, Apply: deleteRows(t, e.PrimaryKey[0])})
+			steps = append(steps, engine.Step{Entity: e.Name, Action: "Delete", Keys: pe.Keys, Change: deleteRows(t, e.PrimaryKey[0])})
 			continue
 		}
 		if len(e.PersonalColumns) == 0 {
 			continue
 		}
 		keys := masking.Keys{Subject: subjectToken(in.Salt, in.Run.SubjectDigest), Number: number, Salt: in.Salt}
-		apply, err := maskRows(t, e, keys, in.HashKeys)
+		mask, err := maskRows(t, e, keys, in.HashKeys)
 		if err != nil {
 			return nil, err
 		}
-		steps = append(steps, engine.Step{Entity: e.Name, Action: "Mask", Keys: pe.Keys, Apply: apply})
+		steps = append(steps, engine.Step{Entity: e.Name, Action: "Mask", Keys: pe.Keys, Change: mask})
 	}
 	return steps, nil
 }
 
-func deleteRows(t *tenantdb.Table, pkCol string) func(context.Context, pgx.Tx, []string) (int64, error) {
+func deleteRows(t *tenantdb.Table, pkCol string) func([]string) engine.Statement {
 	pk, _ := t.Column(pkCol)
 	sql := fmt.Sprintf("DELETE FROM %s WHERE %s = ANY(CAST($1::text[] AS %s[]))",
 		pgx.Identifier{t.Schema, t.Name}.Sanitize(), pgx.Identifier{pk.Name}.Sanitize(), pk.Type) // #nosec G201 -- identifiers sanitized, type from the catalog
-	return func(ctx context.Context, tx pgx.Tx, keys []string) (int64, error) {
-		tag, err := tx.Exec(ctx, sql, keys)
-		return tag.RowsAffected(), err
+	return func(keys []string) engine.Statement {
+		return engine.Statement{SQL: sql, Args: []any{keys}}
 	}
 }
 
 // maskRows builds one set-based UPDATE that masks every personal column of
 // the rows with the given keys.
-func maskRows(t *tenantdb.Table, e *privacyv1alpha1.Entity, keys masking.Keys, hashKeys map[string][]byte) (func(context.Context, pgx.Tx, []string) (int64, error), error) {
+func maskRows(t *tenantdb.Table, e *privacyv1alpha1.Entity, keys masking.Keys, hashKeys map[string][]byte) (func([]string) engine.Statement, error) {
 	cols := make([]masking.Assignment, 0, len(e.PersonalColumns))
 	for _, pc := range e.PersonalColumns {
 		c, ok := t.Column(pc.Column)
@@ -151,9 +163,8 @@ func maskRows(t *tenantdb.Table, e *privacyv1alpha1.Entity, keys masking.Keys, h
 	if err != nil {
 		return nil, fmt.Errorf("entity %s: %w", e.Name, err)
 	}
-	return func(ctx context.Context, tx pgx.Tx, batch []string) (int64, error) {
-		tag, err := tx.Exec(ctx, sql, args.With(batch)...)
-		return tag.RowsAffected(), err
+	return func(batch []string) engine.Statement {
+		return engine.Statement{SQL: sql, Args: args.With(batch)}
 	}, nil
 }
 
@@ -203,9 +214,8 @@ func rectifySteps(in *Input, cat *tenantdb.Catalog, byName map[string]*privacyv1
 		sql := fmt.Sprintf("UPDATE %s SET %s WHERE %s = ANY(CAST($%d::text[] AS %s[]))",
 			pgx.Identifier{t.Schema, t.Name}.Sanitize(), strings.Join(sets, ", "), pgx.Identifier{pk.Name}.Sanitize(), len(values)+1, pk.Type) // #nosec G201 -- identifiers sanitized, values are parameters
 		steps = append(steps, engine.Step{Entity: name, Action: "Rectify", Keys: keysOf[name],
-			Apply: func(ctx context.Context, tx pgx.Tx, batch []string) (int64, error) {
-				tag, err := tx.Exec(ctx, sql, append(append([]any{}, values...), batch)...)
-				return tag.RowsAffected(), err
+			Change: func(batch []string) engine.Statement {
+				return engine.Statement{SQL: sql, Args: append(append([]any{}, values...), batch)}
 			}})
 	}
 	return steps, nil
@@ -235,12 +245,17 @@ func subjectToken(salt []byte, digest string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// pseudonymNumber returns the subject's pseudonym number in this database,
-// assigning the next one on first use.
-func pseudonymNumber(ctx context.Context, pool *pgxpool.Pool, digest string) (int64, error) {
-	var n int64
-	err := pool.QueryRow(ctx, `WITH ins AS (
+// queuePseudonymNumber queues the transaction that reads the subject's
+// pseudonym number in this database into n, assigning the next one on first
+// use. It commits without waiting for its WAL
+// flush: every change that uses the number commits after it, and the log is
+// flushed in order, so a number lost in a crash was used nowhere.
+func queuePseudonymNumber(b *pgx.Batch, digest string, n *int64) {
+	b.Queue("BEGIN")
+	b.Queue("SET LOCAL synchronous_commit = off")
+	b.Queue(`WITH ins AS (
 			INSERT INTO lethe.pseudonyms (subject_digest) VALUES ($1) ON CONFLICT (subject_digest) DO NOTHING RETURNING n)
-		SELECT n FROM ins UNION ALL SELECT n FROM lethe.pseudonyms WHERE subject_digest = $1 LIMIT 1`, digest).Scan(&n)
-	return n, err
+		SELECT n FROM ins UNION ALL SELECT n FROM lethe.pseudonyms WHERE subject_digest = $1 LIMIT 1`, digest).
+		QueryRow(func(row pgx.Row) error { return row.Scan(n) })
+	b.Queue("COMMIT")
 }

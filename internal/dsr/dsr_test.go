@@ -3,9 +3,12 @@ package dsr
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -163,5 +166,73 @@ func TestAPlanThatWouldScanALargeTableIsRefusedNamingTheIndex(t *testing.T) {
 	var mi *MissingIndexError
 	if !errors.As(err, &mi) || !strings.Contains(err.Error(), "app.cases.customer_id") || !strings.Contains(err.Error(), "CREATE INDEX ON app.cases (customer_id)") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+func TestVerifyNamesEveryColumnHoldingAnyOfTheIdentifiers(t *testing.T) {
+	pool, spec := sample(t)
+	ctx := context.Background()
+	id := scalar[int64](t, pool, "SELECT customer_id FROM app.customer_contacts ORDER BY 1 LIMIT 1")
+	email := scalar[string](t, pool, "SELECT email FROM app.customers WHERE id = $1", id)
+	number := scalar[string](t, pool, "SELECT customer_number FROM app.customers WHERE id = $1", id)
+	ids := map[string]string{"email": email, "customerNumber": number}
+
+	remaining, err := Verify(ctx, pool, spec, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"app.customer_contacts.customer_number", "app.customers.customer_number", "app.customers.email"}
+	for _, w := range want {
+		if !slices.Contains(remaining, w) {
+			t.Errorf("before erasure, %s is not named: %v", w, remaining)
+		}
+	}
+
+	in := erasure(pool, spec, email)
+	in.Identifiers = ids
+	if _, err := Execute(ctx, pool, in); err != nil {
+		t.Fatal(err)
+	}
+	if remaining, err = Verify(ctx, pool, spec, ids); err != nil || len(remaining) != 0 {
+		t.Fatalf("after erasure: %v %v", remaining, err)
+	}
+}
+
+func TestConcurrentVerificationsEachGetTheirOwnSubjectsColumns(t *testing.T) {
+	pool, spec := sample(t)
+	ctx := context.Background()
+	emails := make([]string, 6)
+	for i := range emails {
+		emails[i] = scalar[string](t, pool, "SELECT email FROM app.customers ORDER BY id OFFSET $1 LIMIT 1", i)
+	}
+	for i, email := range emails[:3] {
+		in := erasure(pool, spec, email)
+		in.Run.UID = fmt.Sprintf("req-%d", i)
+		if _, err := Execute(ctx, pool, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var v Verifier
+	for range 3 {
+		got := make([][]string, len(emails))
+		errs := make([]error, len(emails))
+		var wg sync.WaitGroup
+		for i, email := range emails {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				got[i], errs[i] = v.Verify(ctx, pool, spec, map[string]string{"email": email})
+			}()
+		}
+		wg.Wait()
+		for i := range emails {
+			if errs[i] != nil {
+				t.Fatal(errs[i])
+			}
+			erased := i < 3
+			if erased != (len(got[i]) == 0) || (!erased && !slices.Contains(got[i], "app.customers.email")) {
+				t.Errorf("subject %d (erased %v): remaining %v", i, erased, got[i])
+			}
+		}
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -97,7 +99,7 @@ func Execute(ctx context.Context, pool *pgxpool.Pool, in *Input) (*Outcome, erro
 	case privacyv1alpha1.RequestAccess:
 		return access(ctx, pool, in, find)
 	case privacyv1alpha1.RequestErasure, privacyv1alpha1.RequestRectification:
-		return change(ctx, pool, in, cat, find)
+		return change(ctx, pool, in, cat)
 	case privacyv1alpha1.RequestRestriction:
 		return restrict(ctx, pool, in, find)
 	}
@@ -110,7 +112,7 @@ func discover(ctx context.Context, pool *pgxpool.Pool, in *Input, cat *tenantdb.
 		return nil, err
 	}
 	out := &Outcome{RootKeys: rows.RootKeys}
-	counts, err := scan(ctx, pool, in.Inventory, cat, in.Identifiers)
+	counts, err := scan(ctx, pool, in.Inventory, cat.Tables, in.Identifiers)
 	if err != nil {
 		return nil, err
 	}
@@ -134,43 +136,40 @@ func access(ctx context.Context, pool *pgxpool.Pool, in *Input, find func() (*in
 		return nil, err
 	}
 	out := &Outcome{RootKeys: rows.RootKeys}
-	// Every entity's rows are read in one round trip.
+	// Every entity's rows are read, and the export audited, in one round
+	// trip.
 	b := &pgx.Batch{}
+	b.Queue("BEGIN")
 	for _, e := range rows.Entities {
 		keys := append(append([]string{}, e.Keys...), e.Shared...)
 		sql, err := rowsSQL(e.Table, e.Entity.PrimaryKey[0])
 		if err != nil {
 			return nil, fmt.Errorf("entity %s: %w", e.Entity.Name, err)
 		}
-		b.Queue(sql, keys)
+		b.Queue(sql, keys).Query(func(qr pgx.Rows) error {
+			texts, err := pgx.CollectRows(qr, pgx.RowTo[string])
+			if err != nil {
+				return fmt.Errorf("entity %s: %w", e.Entity.Name, err)
+			}
+			data := make([]json.RawMessage, len(texts))
+			for i, t := range texts {
+				data[i] = json.RawMessage(t)
+			}
+			cols := make([]string, len(e.Table.Columns))
+			for i, c := range e.Table.Columns {
+				cols[i] = c.Name
+			}
+			out.Export = append(out.Export, export.Table{Tenant: in.Tenant, Entity: e.Entity.Name, Columns: cols, Rows: data})
+			out.Entities = append(out.Entities, EntityOutcome{Entity: e.Entity.Name, Found: int64(len(texts)), Shared: int64(len(e.Shared))})
+			return nil
+		})
 	}
-	br := pool.SendBatch(ctx, b)
-	for _, e := range rows.Entities {
-		qr, err := br.Query()
-		if err != nil {
-			_ = br.Close()
-			return nil, fmt.Errorf("entity %s: %w", e.Entity.Name, err)
-		}
-		texts, err := pgx.CollectRows(qr, pgx.RowTo[string])
-		if err != nil {
-			_ = br.Close()
-			return nil, fmt.Errorf("entity %s: %w", e.Entity.Name, err)
-		}
-		data := make([]json.RawMessage, len(texts))
-		for i, t := range texts {
-			data[i] = json.RawMessage(t)
-		}
-		cols := make([]string, len(e.Table.Columns))
-		for i, c := range e.Table.Columns {
-			cols[i] = c.Name
-		}
-		out.Export = append(out.Export, export.Table{Tenant: in.Tenant, Entity: e.Entity.Name, Columns: cols, Rows: data})
-		out.Entities = append(out.Entities, EntityOutcome{Entity: e.Entity.Name, Found: int64(len(texts)), Shared: int64(len(e.Shared))})
-	}
-	if err := br.Close(); err != nil {
+	engine.QueueRecord(b, &in.Run, "Export", "", rows.Total())
+	b.Queue("COMMIT")
+	if err := engine.SendTx(ctx, pool, b); err != nil {
 		return nil, err
 	}
-	return out, engine.Record(ctx, pool, &in.Run, "Export", "", rows.Total())
+	return out, nil
 }
 
 // rowsSQL reads whole rows as JSON objects, in key order, for the keys in
@@ -186,68 +185,152 @@ func rowsSQL(t *tenantdb.Table, pkCol string) (string, error) {
 }
 
 // scan counts, per entity and text column of every inventory table, the rows
-// holding any of the identifier values: counts only, one pass per table.
-func scan(ctx context.Context, q tenantdb.Querier, spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog, identifiers map[string]string) (map[string][]privacyv1alpha1.ColumnCount, error) {
-	values := make([]string, 0, len(identifiers))
-	for _, v := range identifiers {
-		values = append(values, v)
+// holding any of the identifier values: counts only (see scanSets).
+func scan(ctx context.Context, q tenantdb.BatchQuerier, spec *privacyv1alpha1.DataInventorySpec, tables map[string]*tenantdb.Table,
+	identifiers map[string]string) (map[string][]privacyv1alpha1.ColumnCount, error) {
+	counts, err := scanSets(ctx, q, spec, tables, []map[string]string{identifiers})
+	if err != nil {
+		return nil, err
 	}
-	sort.Strings(values)
-	out := map[string][]privacyv1alpha1.ColumnCount{}
+	return counts[0], nil
+}
+
+// scanSets counts, for each set of identifiers, per entity and text column
+// of every inventory table, the rows holding any of the set's values: one
+// pass per table for all the sets, every table's statement sent in one
+// round trip. Each statement keeps in its WHERE clause only the rows
+// holding a value in some column, so a row without one costs one
+// comparison per column and value and nothing more (and a table whose
+// every text column is indexed is read through its indexes); the counting
+// happens for those rows alone.
+func scanSets(ctx context.Context, q tenantdb.BatchQuerier, spec *privacyv1alpha1.DataInventorySpec, tables map[string]*tenantdb.Table,
+	sets []map[string]string) ([]map[string][]privacyv1alpha1.ColumnCount, error) {
+	// Every distinct value is one parameter; a set names its parameters.
+	var values []any
+	param := map[string]int{}
+	setParams := make([][]int, len(sets))
+	for i, set := range sets {
+		for _, v := range slices.Sorted(maps.Values(set)) {
+			n, ok := param[v]
+			if !ok {
+				values = append(values, v)
+				n = len(values)
+				param[v] = n
+			}
+			if !slices.Contains(setParams[i], n) {
+				setParams[i] = append(setParams[i], n)
+			}
+		}
+	}
+	out := make([]map[string][]privacyv1alpha1.ColumnCount, len(sets))
+	for i := range out {
+		out[i] = map[string][]privacyv1alpha1.ColumnCount{}
+	}
+	if len(values) == 0 {
+		return out, nil
+	}
+	// One comparison per value: cheaper for the executor than = ANY over
+	// an array, and the values are few.
+	matches := func(col string, params []int) string {
+		eqs := make([]string, len(params))
+		for i, n := range params {
+			eqs[i] = fmt.Sprintf("%s::text = $%d::text", col, n)
+		}
+		return "(" + strings.Join(eqs, " OR ") + ")"
+	}
+	all := make([]int, len(values))
+	for i := range all {
+		all[i] = i + 1
+	}
+	b := &pgx.Batch{}
 	for _, e := range spec.Entities {
-		t, ok := cat.Tables[e.Table]
+		t, ok := tables[e.Table]
 		if !ok {
 			continue
 		}
 		var cols []tenantdb.Column
-		var exprs []string
+		var conds, exprs []string
 		for _, c := range t.Columns {
 			if c.Category != 'S' {
 				continue
 			}
 			cols = append(cols, c)
-			exprs = append(exprs, fmt.Sprintf("count(*) FILTER (WHERE %s::text = ANY($1::text[]))", pgx.Identifier{c.Name}.Sanitize()))
+			col := pgx.Identifier{c.Name}.Sanitize()
+			conds = append(conds, matches(col, all))
+			for _, params := range setParams {
+				exprs = append(exprs, "count(*) FILTER (WHERE "+matches(col, params)+")")
+			}
 		}
 		if len(cols) == 0 {
 			continue
 		}
-		sql := fmt.Sprintf("SELECT %s FROM %s", strings.Join(exprs, ", "), pgx.Identifier{t.Schema, t.Name}.Sanitize()) // #nosec G201 -- identifiers sanitized
-		counts := make([]int64, len(cols))
-		dest := make([]any, len(cols))
-		for i := range counts {
-			dest[i] = &counts[i]
-		}
-		if err := q.QueryRow(ctx, sql, values).Scan(dest...); err != nil {
-			return nil, fmt.Errorf("scan %s: %w", e.Table, err)
-		}
-		for i, c := range cols {
-			if counts[i] > 0 {
-				out[e.Name] = append(out[e.Name], privacyv1alpha1.ColumnCount{Column: c.Name, Rows: counts[i]})
+		sql := fmt.Sprintf("SELECT %s FROM %s WHERE %s", strings.Join(exprs, ", "), pgx.Identifier{t.Schema, t.Name}.Sanitize(), // #nosec G201 -- identifiers sanitized
+			strings.Join(conds, " OR "))
+		b.Queue(sql, values...).QueryRow(func(row pgx.Row) error {
+			counts := make([]int64, len(exprs))
+			dest := make([]any, len(exprs))
+			for i := range counts {
+				dest[i] = &counts[i]
 			}
-		}
+			if err := row.Scan(dest...); err != nil {
+				return fmt.Errorf("scan %s: %w", e.Table, err)
+			}
+			for i, c := range cols {
+				for j := range sets {
+					if n := counts[i*len(sets)+j]; n > 0 {
+						out[j][e.Name] = append(out[j][e.Name], privacyv1alpha1.ColumnCount{Column: c.Name, Rows: n})
+					}
+				}
+			}
+			return nil
+		})
+	}
+	if err := q.SendBatch(ctx, b).Close(); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
 
 // Verify scans every text column of every inventory table for the subject's
-// identifiers and lists the columns that still hold one.
-func Verify(ctx context.Context, q tenantdb.Querier, spec *privacyv1alpha1.DataInventorySpec, identifiers map[string]string) ([]string, error) {
-	cat, err := tenantdb.ReadCatalog(ctx, q)
+// identifiers and lists the columns that still hold one. The columns are
+// read from the live catalog first, so a column added since the inventory
+// was last checked is searched too.
+func Verify(ctx context.Context, q tenantdb.BatchQuerier, spec *privacyv1alpha1.DataInventorySpec, identifiers map[string]string) ([]string, error) {
+	remaining, err := verifySets(ctx, q, spec, []map[string]string{identifiers})
 	if err != nil {
 		return nil, err
 	}
-	counts, err := scan(ctx, q, spec, cat, identifiers)
+	return remaining[0], nil
+}
+
+// verifySets is Verify for several subjects in one pass over the tables.
+func verifySets(ctx context.Context, q tenantdb.BatchQuerier, spec *privacyv1alpha1.DataInventorySpec, sets []map[string]string) ([][]string, error) {
+	tables, err := tenantdb.ReadTextColumns(ctx, q, inventoryTables(spec))
 	if err != nil {
 		return nil, err
 	}
-	var remaining []string
-	for _, e := range spec.Entities {
-		for _, c := range counts[e.Name] {
-			remaining = append(remaining, e.Table+"."+c.Column)
+	counts, err := scanSets(ctx, q, spec, tables, sets)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]string, len(sets))
+	for i := range sets {
+		for _, e := range spec.Entities {
+			for _, c := range counts[i][e.Name] {
+				out[i] = append(out[i], e.Table+"."+c.Column)
+			}
 		}
+		sort.Strings(out[i])
 	}
-	sort.Strings(remaining)
-	return remaining, nil
+	return out, nil
+}
+
+func inventoryTables(spec *privacyv1alpha1.DataInventorySpec) []string {
+	names := make([]string, len(spec.Entities))
+	for i, e := range spec.Entities {
+		names[i] = e.Table
+	}
+	return names
 }
 
 // restrict marks the subject restricted, and records its rows so retention

@@ -46,9 +46,35 @@ func (s *SubjectRows) Total() int64 {
 // identifier columns equal every identifier given that the root maps, then,
 // through the inventory's relations in both directions, every related row.
 // It refuses what it cannot plan (a composite key, an unknown subject type)
-// with a message that names the entity.
+// with a message that names the entity. It is one statement.
 func Find(ctx context.Context, q tenantdb.BatchQuerier, spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog,
 	subjectType string, identifiers map[string]string) (*SubjectRows, error) {
+	f, err := NewFinder(spec, cat, subjectType, identifiers)
+	if err != nil {
+		return nil, err
+	}
+	b := &pgx.Batch{}
+	f.Queue(b)
+	if err := q.SendBatch(ctx, b).Close(); err != nil {
+		return nil, err
+	}
+	return f.Rows(), nil
+}
+
+// Finder is Find's statement, for a caller that sends it together with
+// statements of its own.
+type Finder struct {
+	spec   *privacyv1alpha1.DataInventorySpec
+	cat    *tenantdb.Catalog
+	graph  *Graph
+	byName map[string]*privacyv1alpha1.Entity
+	query  *findQuery
+	found  []string
+	rows   *SubjectRows
+}
+
+// NewFinder plans Find's statement.
+func NewFinder(spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog, subjectType string, identifiers map[string]string) (*Finder, error) {
 	graph, problems := CheckGraph(spec)
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("the inventory is inconsistent: %s", strings.Join(problems, "; "))
@@ -71,32 +97,31 @@ func Find(ctx context.Context, q tenantdb.BatchQuerier, spec *privacyv1alpha1.Da
 		return t, nil
 	}
 
-	// Entities are resolved level by level: an entity's relations point to
-	// lower levels only (the graph is acyclic), so every lookup of one level
-	// goes to the database in one round trip.
-	keys := map[string][]string{}
-	shared := map[string][]string{}
-	res := &SubjectRows{}
+	// Every lookup goes to the database in one statement: each entity is a
+	// common table expression over its lookups, in level order, so an
+	// entity's relations read the keys of entities defined before it.
+	fq := &findQuery{}
+	var found []string
 	for _, level := range levels(spec) {
-		var lookups []*lookup
 		for _, name := range level {
 			e := byName[name]
+			var lookups []string
 			if e.Subject != nil && e.Subject.Type == subjectType {
 				t, err := tableOf(e)
 				if err != nil {
 					return nil, err
 				}
-				l, err := rootLookup(e, t, identifiers)
+				l, err := fq.rootLookup(e, t, identifiers)
 				if err != nil {
 					return nil, err
 				}
-				if l != nil {
+				if l != "" {
 					lookups = append(lookups, l)
 				}
 			}
 			for _, r := range e.Relations {
-				parentKeys := keys[r.Entity]
-				if len(parentKeys) == 0 {
+				parentCTE, ok := fq.ctes[r.Entity]
+				if !ok {
 					continue
 				}
 				parent := byName[r.Entity]
@@ -108,38 +133,104 @@ func Find(ctx context.Context, q tenantdb.BatchQuerier, spec *privacyv1alpha1.Da
 				if err != nil {
 					return nil, err
 				}
-				l, err := relatedLookup(e, t, parent, pt, r, parentKeys)
+				l, err := relatedLookup(e, t, parent, pt, r, parentCTE)
 				if err != nil {
 					return nil, err
 				}
 				lookups = append(lookups, l)
 			}
-		}
-		if err := runLookups(ctx, q, lookups); err != nil {
-			return nil, err
-		}
-		found := map[string][]string{}
-		for _, l := range lookups {
-			found[l.entity] = append(found[l.entity], l.own...)
-			shared[l.entity] = union(shared[l.entity], l.shared)
-			if l.root {
-				res.RootKeys = append(res.RootKeys, l.own...)
+			if len(lookups) > 0 {
+				fq.add(name, lookups)
+				found = append(found, name)
 			}
 		}
-		for _, name := range level {
-			keys[name] = union(nil, found[name])
-			shared[name] = minus(shared[name], keys[name])
-		}
 	}
-	for _, name := range graph.DeleteOrder(spec, cat) {
+	return &Finder{spec: spec, cat: cat, graph: graph, byName: byName, query: fq, found: found,
+		rows: &SubjectRows{}}, nil
+}
+
+// Queue queues the statement onto b; Rows holds its result once b's
+// results are read.
+func (f *Finder) Queue(b *pgx.Batch) {
+	keys := map[string][]string{}
+	shared := map[string][]string{}
+	if len(f.found) > 0 {
+		b.Queue(f.query.sql(f.found), f.query.args...).Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var i int
+				var k string
+				var isShared, isRoot bool
+				if err := rows.Scan(&i, &k, &isShared, &isRoot); err != nil {
+					return fmt.Errorf("find the subject's rows: %w", err)
+				}
+				name := f.found[i]
+				if isShared {
+					shared[name] = append(shared[name], k)
+				} else {
+					keys[name] = append(keys[name], k)
+				}
+				if isRoot {
+					f.rows.RootKeys = append(f.rows.RootKeys, k)
+				}
+			}
+			if err := rows.Err(); err != nil {
+				return fmt.Errorf("find the subject's rows: %w", err)
+			}
+			f.collect(keys, shared)
+			return nil
+		})
+		return
+	}
+	f.collect(keys, shared)
+}
+
+// collect orders the rows found for Rows.
+func (f *Finder) collect(keys, shared map[string][]string) {
+	res := f.rows
+	for _, name := range f.graph.DeleteOrder(f.spec, f.cat) {
 		if len(keys[name]) == 0 && len(shared[name]) == 0 {
 			continue
 		}
-		e := byName[name]
-		res.Entities = append(res.Entities, EntityRows{Entity: e, Table: cat.Tables[e.Table], Keys: keys[name], Shared: shared[name]})
+		e := f.byName[name]
+		sort.Strings(keys[name])
+		sort.Strings(shared[name])
+		res.Entities = append(res.Entities, EntityRows{Entity: e, Table: f.cat.Tables[e.Table], Keys: keys[name], Shared: shared[name]})
 	}
 	sort.Strings(res.RootKeys)
-	return res, nil
+}
+
+// Rows are the subject's rows, once the statement's results are read.
+func (f *Finder) Rows() *SubjectRows { return f.rows }
+
+// findQuery builds the statement that finds a subject's rows: one common
+// table expression per entity with the columns k (the key as text), s
+// (shared with other subjects) and r (found by the identifiers), a key
+// appearing once per entity: own if any lookup finds it as the subject's
+// own, root if any root lookup finds it.
+type findQuery struct {
+	ctes map[string]string
+	defs []string
+	args []any
+}
+
+func (f *findQuery) add(entity string, lookups []string) {
+	if f.ctes == nil {
+		f.ctes = map[string]string{}
+	}
+	name := fmt.Sprintf("e%d", len(f.defs))
+	f.ctes[entity] = name
+	f.defs = append(f.defs, fmt.Sprintf("%s AS (SELECT k, bool_and(s) AS s, bool_or(r) AS r FROM (%s) AS l (k, s, r) GROUP BY k)",
+		name, strings.Join(lookups, " UNION ALL ")))
+}
+
+// sql selects every entity's keys, the entity named by its position in
+// entities (the order entities were added).
+func (f *findQuery) sql(entities []string) string {
+	selects := make([]string, len(entities))
+	for i, name := range entities {
+		selects[i] = fmt.Sprintf("SELECT %d, k, s, r FROM %s", i, f.ctes[name])
+	}
+	return "WITH " + strings.Join(f.defs, ",\n") + "\n" + strings.Join(selects, " UNION ALL ")
 }
 
 // UnknownSubjectError says the inventory declares no such subject type.
@@ -191,60 +282,6 @@ func levels(spec *privacyv1alpha1.DataInventorySpec) [][]string {
 	return out
 }
 
-// lookup is one query that finds rows of an entity; own and shared hold
-// its result.
-type lookup struct {
-	entity string
-	root   bool
-	sql    string
-	args   []any
-	// withShared: the query returns a second column saying whether the row
-	// is shared with other subjects.
-	withShared  bool
-	own, shared []string
-}
-
-// runLookups sends lookups in one round trip and reads their results.
-func runLookups(ctx context.Context, q tenantdb.BatchQuerier, lookups []*lookup) error {
-	if len(lookups) == 0 {
-		return nil
-	}
-	b := &pgx.Batch{}
-	for _, l := range lookups {
-		b.Queue(l.sql, l.args...)
-	}
-	br := q.SendBatch(ctx, b)
-	defer func() { _ = br.Close() }()
-	for _, l := range lookups {
-		rows, err := br.Query()
-		if err != nil {
-			return fmt.Errorf("entity %s: %w", l.entity, err)
-		}
-		for rows.Next() {
-			var k string
-			isShared := false
-			dest := []any{&k}
-			if l.withShared {
-				dest = append(dest, &isShared)
-			}
-			if err := rows.Scan(dest...); err != nil {
-				rows.Close()
-				return fmt.Errorf("entity %s: %w", l.entity, err)
-			}
-			if isShared {
-				l.shared = append(l.shared, k)
-			} else {
-				l.own = append(l.own, k)
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("entity %s: %w", l.entity, err)
-		}
-	}
-	return br.Close()
-}
-
 // ref is a typed column reference safe to put into SQL.
 func ref(t *tenantdb.Table, col string) (ident, typ string, err error) {
 	c, ok := t.Column(col)
@@ -258,11 +295,11 @@ func ref(t *tenantdb.Table, col string) (ident, typ string, err error) {
 func tableIdent(t *tenantdb.Table) string { return pgx.Identifier{t.Schema, t.Name}.Sanitize() }
 
 // rootLookup finds the root rows whose identifier columns equal every given
-// identifier this root maps; nil when it maps none of them.
-func rootLookup(e *privacyv1alpha1.Entity, t *tenantdb.Table, identifiers map[string]string) (*lookup, error) {
+// identifier this root maps; empty when it maps none of them.
+func (f *findQuery) rootLookup(e *privacyv1alpha1.Entity, t *tenantdb.Table, identifiers map[string]string) (string, error) {
 	pk, _, err := ref(t, e.PrimaryKey[0])
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	var conds []string
 	var args []any
@@ -273,40 +310,40 @@ func rootLookup(e *privacyv1alpha1.Entity, t *tenantdb.Table, identifiers map[st
 		}
 		col, typ, err := ref(t, id.Column)
 		if err != nil {
-			return nil, err
+			return "", err
 		}
 		args = append(args, v)
-		conds = append(conds, fmt.Sprintf("%s = CAST($%d::text AS %s)", col, len(args), typ))
+		conds = append(conds, fmt.Sprintf("%s = CAST($%d::text AS %s)", col, len(f.args)+len(args), typ))
 	}
 	if len(conds) == 0 {
-		return nil, nil
+		return "", nil
 	}
-	sql := fmt.Sprintf("SELECT %s::text FROM %s WHERE %s", pk, tableIdent(t), strings.Join(conds, " AND ")) // #nosec G201 -- identifiers sanitized, values are parameters
-	return &lookup{entity: e.Name, root: true, sql: sql, args: args}, nil
+	f.args = append(f.args, args...)
+	return fmt.Sprintf("SELECT %s::text, false, true FROM %s WHERE %s", pk, tableIdent(t), strings.Join(conds, " AND ")), nil // #nosec G201 -- identifiers sanitized, values are parameters
 }
 
-// relatedLookup finds the rows of e tied to parent rows with parentKeys
-// through relation r.
+// relatedLookup finds the rows of e tied through relation r to the parent
+// rows that are the subject's own in the parent's expression parentCTE.
 func relatedLookup(e *privacyv1alpha1.Entity, t *tenantdb.Table,
-	parent *privacyv1alpha1.Entity, pt *tenantdb.Table, r privacyv1alpha1.EntityRelation, parentKeys []string) (*lookup, error) {
+	parent *privacyv1alpha1.Entity, pt *tenantdb.Table, r privacyv1alpha1.EntityRelation, parentCTE string) (string, error) {
 	if len(r.Columns) != 1 {
-		return nil, fmt.Errorf("entity %s: a relation over %d columns cannot be planned yet", e.Name, len(r.Columns))
+		return "", fmt.Errorf("entity %s: a relation over %d columns cannot be planned yet", e.Name, len(r.Columns))
 	}
 	pk, _, err := ref(t, e.PrimaryKey[0])
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	ppk, ppkType, err := ref(pt, parent.PrimaryKey[0])
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	keyArg := fmt.Sprintf("CAST($1::text[] AS %s[])", ppkType)
+	keyArg := fmt.Sprintf("CAST(ARRAY(SELECT k FROM %s WHERE NOT s) AS %s[])", parentCTE, ppkType)
 	switch r.Direction {
 	case privacyv1alpha1.RelationChild:
 		// e.columns -> parent.references (default: parent's key).
 		fk, _, err := ref(t, r.Columns[0])
 		if err != nil {
-			return nil, err
+			return "", err
 		}
 		refCol := parent.PrimaryKey[0]
 		if len(r.References) == 1 {
@@ -314,16 +351,15 @@ func relatedLookup(e *privacyv1alpha1.Entity, t *tenantdb.Table,
 		}
 		pref, _, err := ref(pt, refCol)
 		if err != nil {
-			return nil, err
+			return "", err
 		}
-		sql := fmt.Sprintf("SELECT c.%s::text FROM %s c WHERE c.%s IN (SELECT p.%s FROM %s p WHERE p.%s = ANY(%s))",
-			pk, tableIdent(t), fk, pref, tableIdent(pt), ppk, keyArg) // #nosec G201 -- identifiers sanitized, values are parameters
-		return &lookup{entity: e.Name, sql: sql, args: []any{parentKeys}}, nil
+		return fmt.Sprintf("SELECT c.%s::text, false, false FROM %s c WHERE c.%s IN (SELECT p.%s FROM %s p WHERE p.%s = ANY(%s))",
+			pk, tableIdent(t), fk, pref, tableIdent(pt), ppk, keyArg), nil // #nosec G201 -- identifiers sanitized, values are parameters
 	case privacyv1alpha1.RelationReferenced:
 		// parent.columns -> e.references (default: e's key).
 		pfk, _, err := ref(pt, r.Columns[0])
 		if err != nil {
-			return nil, err
+			return "", err
 		}
 		refCol := e.PrimaryKey[0]
 		if len(r.References) == 1 {
@@ -331,46 +367,13 @@ func relatedLookup(e *privacyv1alpha1.Entity, t *tenantdb.Table,
 		}
 		eref, _, err := ref(t, refCol)
 		if err != nil {
-			return nil, err
+			return "", err
 		}
 		exclusive := r.Exclusive != nil && *r.Exclusive
-		sql := fmt.Sprintf(`SELECT c.%[1]s::text,
-			%[7]t = false AND EXISTS (SELECT 1 FROM %[4]s o WHERE o.%[5]s = c.%[3]s AND NOT (o.%[6]s = ANY(%[8]s)))
+		return fmt.Sprintf(`SELECT c.%[1]s::text,
+			%[7]t = false AND EXISTS (SELECT 1 FROM %[4]s o WHERE o.%[5]s = c.%[3]s AND NOT (o.%[6]s = ANY(%[8]s))), false
 			FROM %[2]s c WHERE c.%[3]s IN (SELECT p.%[5]s FROM %[4]s p WHERE p.%[6]s = ANY(%[8]s))`,
-			pk, tableIdent(t), eref, tableIdent(pt), pfk, ppk, exclusive, keyArg) // #nosec G201 -- identifiers sanitized, values are parameters
-		return &lookup{entity: e.Name, sql: sql, args: []any{parentKeys}, withShared: true}, nil
+			pk, tableIdent(t), eref, tableIdent(pt), pfk, ppk, exclusive, keyArg), nil // #nosec G201 -- identifiers sanitized, values are parameters
 	}
-	return nil, fmt.Errorf("entity %s: unknown relation direction %q", e.Name, r.Direction)
-}
-
-// union merges b into a, sorted and without duplicates.
-func union(a, b []string) []string {
-	set := map[string]bool{}
-	for _, s := range a {
-		set[s] = true
-	}
-	for _, s := range b {
-		set[s] = true
-	}
-	out := make([]string, 0, len(set))
-	for s := range set {
-		out = append(out, s)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// minus removes b's elements from a.
-func minus(a, b []string) []string {
-	drop := map[string]bool{}
-	for _, s := range b {
-		drop[s] = true
-	}
-	var out []string
-	for _, s := range a {
-		if !drop[s] {
-			out = append(out, s)
-		}
-	}
-	return out
+	return "", fmt.Errorf("entity %s: unknown relation direction %q", e.Name, r.Direction)
 }

@@ -2,6 +2,7 @@ package tenantdb
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 
@@ -169,6 +170,47 @@ func ReadCatalog(ctx context.Context, q Querier) (*Catalog, error) {
 		}
 	}
 	return cat, rows.Err()
+}
+
+const textColumnsSQL = `
+SELECT n.nspname, c.relname, a.attname
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+WHERE c.relkind IN ('r', 'p') AND c.relname = ANY($2::text[]) AND n.nspname || '.' || c.relname = ANY($1::text[])
+  AND t.typcategory = 'S'
+ORDER BY n.nspname, c.relname, a.attnum`
+
+// ReadTextColumns reads from the live catalog, in one statement, the text
+// columns (type category S) of the given tables ("schema.table"), in
+// column order. A table that does not exist, or has no text column, is
+// left out.
+func ReadTextColumns(ctx context.Context, q Querier, tables []string) (map[string]*Table, error) {
+	names := make([]string, len(tables))
+	for i, t := range tables {
+		_, names[i], _ = strings.Cut(t, ".")
+	}
+	rows, err := q.Query(ctx, textColumnsSQL, tables, names)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]*Table{}
+	for rows.Next() {
+		var schema, table, col string
+		if err := rows.Scan(&schema, &table, &col); err != nil {
+			return nil, err
+		}
+		key := schema + "." + table
+		t, ok := out[key]
+		if !ok {
+			t = &Table{Schema: schema, Name: table}
+			out[key] = t
+		}
+		t.Columns = append(t.Columns, Column{Name: col, Category: 'S'})
+	}
+	return out, rows.Err()
 }
 
 // catalogTTL is how long a cached catalog serves: schema changes are seen

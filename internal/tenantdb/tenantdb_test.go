@@ -188,3 +188,32 @@ func keys(m map[string]*Table) []string {
 	}
 	return out
 }
+
+func TestReadTextColumnsReadsTheTextColumnsOfTheTablesAsked(t *testing.T) {
+	db := pgtest.NewDatabase(t)
+	ctx := context.Background()
+	pool := openPool(t, db.SecretData())
+	if _, err := pool.Exec(ctx, `
+		CREATE SCHEMA crm;
+		CREATE TABLE crm.users (id bigint PRIMARY KEY, login varchar(20), gone text, age int, note text, code char(3));
+		ALTER TABLE crm.users DROP COLUMN gone;
+		ALTER TABLE crm.users ADD COLUMN backup_email text;
+		CREATE TABLE crm.other (x text);
+		CREATE TABLE crm.counts (n int)`); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadTextColumns(ctx, pool, []string{"crm.users", "crm.counts", "crm.missing"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got["crm.users"] == nil {
+		t.Fatalf("tables: %v, want crm.users alone", keys(got))
+	}
+	var names []string
+	for _, c := range got["crm.users"].Columns {
+		names = append(names, c.Name)
+	}
+	if want := "login,note,code,backup_email"; strings.Join(names, ",") != want {
+		t.Fatalf("columns: %v, want %s", names, want)
+	}
+}

@@ -1,0 +1,147 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"os"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/lethe-dev/lethe/internal/audit"
+	"github.com/lethe-dev/lethe/internal/tenantdb"
+	"github.com/lethe-dev/lethe/internal/testutil/pgtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// setup returns a migrated database with a table of ten rows whose value
+// must stay below 10.
+func setup(t *testing.T) *pgxpool.Pool {
+	t.Helper()
+	ctx := context.Background()
+	db := pgtest.NewDatabase(t)
+	cfg, err := tenantdb.ParseSecret(db.SecretData(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pools := tenantdb.NewPools()
+	t.Cleanup(pools.CloseAll)
+	pool, err := pools.Get(ctx, "t", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := tenantdb.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `CREATE TABLE public.items (id int PRIMARY KEY, v int NOT NULL CHECK (v < 10));
+		INSERT INTO public.items SELECT i, 0 FROM generate_series(1, 10) i`); err != nil {
+		t.Fatal(err)
+	}
+	return pool
+}
+
+func count(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) int64 {
+	t.Helper()
+	var n int64
+	if err := pool.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// add is a step that adds to v of the rows with the given keys.
+func add(entity string, by int, keys ...string) Step {
+	return Step{Entity: entity, Action: "Add", Keys: keys, Change: func(batch []string) Statement {
+		return Statement{SQL: "UPDATE public.items SET v = v + $1 WHERE id = ANY(CAST($2::text[] AS int[]))", Args: []any{by, batch}}
+	}}
+}
+
+func TestAFailingBatchKeepsTheBatchesBeforeItAndResumesAtIt(t *testing.T) {
+	pool := setup(t)
+	ctx := context.Background()
+	run := &Run{UID: "run-1", Type: "Test", SubjectType: "item", SubjectDigest: "sha256:x", Actor: "tester",
+		Object: audit.Object{Kind: "Test", Namespace: "ns", Name: "run-1", UID: "run-1"}}
+	plan := &Plan{Entities: []PlannedEntity{{Entity: "a", Keys: []string{"1", "2", "3"}}, {Entity: "b", Keys: []string{"4", "5", "6"}}}}
+	if _, _, err := Begin(ctx, pool, run, func() (*Plan, error) { return plan, nil }); err != nil {
+		t.Fatal(err)
+	}
+	// The step of c breaks the table's check: its batch must not commit;
+	// the batches of a and b, sent with it, must.
+	steps := []Step{add("a", 1, "1", "2", "3"), add("b", 1, "4", "5"), add("c", 20, "6")}
+	_, err := Execute(ctx, pool, run, steps, Options{BatchSize: 2, Complete: true})
+	if err == nil {
+		t.Fatal("the run succeeded although a batch breaks a check constraint")
+	}
+	if got := count(t, pool, "SELECT sum(v)::bigint FROM public.items"); got != 5 {
+		t.Fatalf("rows changed: sum %d, want 5 (a's three rows and b's two)", got)
+	}
+	if got := count(t, pool, "SELECT count(*) FROM lethe.request_steps WHERE request_uid = 'run-1'"); got != 3 {
+		t.Fatalf("ledger rows: %d, want 3", got)
+	}
+	if got := count(t, pool, "SELECT count(*) FROM lethe.request_plan WHERE request_uid = 'run-1'"); got != 2 {
+		t.Fatalf("plan rows: %d, want the 2 recorded with the first batches", got)
+	}
+	if got := count(t, pool, "SELECT count(*) FROM lethe.requests WHERE uid = 'run-1' AND state = 'InProgress'"); got != 1 {
+		t.Fatal("the run is not recorded as in progress")
+	}
+
+	// Resumed with the step mended, only the failed batch runs.
+	resumed := &Run{UID: run.UID, Type: run.Type, SubjectType: run.SubjectType, SubjectDigest: run.SubjectDigest,
+		Actor: run.Actor, Object: run.Object}
+	state, _, err := Begin(ctx, pool, resumed, func() (*Plan, error) { t.Fatal("a resumed run planned again"); return nil, nil })
+	if err != nil || state != StateInProgress {
+		t.Fatalf("resume: state %q, %v", state, err)
+	}
+	steps[2] = add("c", 3, "6")
+	results, err := Execute(ctx, pool, resumed, steps, Options{BatchSize: 2, Complete: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int64{"a": 3, "b": 2, "c": 1}
+	for _, r := range results {
+		if r.Changed != want[r.Entity] {
+			t.Errorf("entity %s: %d rows changed, want %d", r.Entity, r.Changed, want[r.Entity])
+		}
+	}
+	if got := count(t, pool, "SELECT sum(v)::bigint FROM public.items"); got != 8 {
+		t.Fatalf("rows changed: sum %d, want 8 (every batch once)", got)
+	}
+	if got := count(t, pool, "SELECT sum(rows_affected)::bigint FROM lethe.audit_log WHERE object_uid = 'run-1'"); got != 6 {
+		t.Fatalf("audited rows: %d, want 6", got)
+	}
+	if got := count(t, pool, "SELECT count(*) FROM lethe.requests WHERE uid = 'run-1' AND state = 'Completed'"); got != 1 {
+		t.Fatal("the run is not completed")
+	}
+	if res, err := audit.Verify(ctx, pool, audit.Head{}); err != nil || !res.Intact {
+		t.Fatalf("audit chain: %+v, %v", res, err)
+	}
+	if got := count(t, pool, "SELECT count(*) FROM lethe.request_plan WHERE request_uid = 'run-1'"); got != 0 {
+		t.Fatal("the plan of a completed run is kept")
+	}
+}
+
+func TestARunStoppedBeforeItsFirstBatchKeepsItsPlan(t *testing.T) {
+	pool := setup(t)
+	ctx := context.Background()
+	run := &Run{UID: "run-2", Type: "Test", Object: audit.Object{Kind: "Test", UID: "run-2"}}
+	plan := &Plan{Entities: []PlannedEntity{{Entity: "a", Keys: []string{"1"}}}}
+	if _, _, err := Begin(ctx, pool, run, func() (*Plan, error) { return plan, nil }); err != nil {
+		t.Fatal(err)
+	}
+	stop := errors.New("stopped")
+	_, err := Execute(ctx, pool, run, []Step{add("a", 1, "1")}, Options{Complete: true,
+		BeforeBatch: func(string, int) error { return stop }})
+	if !errors.Is(err, stop) {
+		t.Fatalf("Execute: %v, want the stop", err)
+	}
+	if got := count(t, pool, "SELECT count(*) FROM lethe.request_plan WHERE request_uid = 'run-2'"); got != 1 {
+		t.Fatalf("plan rows: %d, want 1", got)
+	}
+	if got := count(t, pool, "SELECT count(*) FROM lethe.requests WHERE uid = 'run-2' AND state = 'InProgress'"); got != 1 {
+		t.Fatal("a stopped run is not in progress")
+	}
+	if got := count(t, pool, "SELECT sum(v)::bigint FROM public.items"); got != 0 {
+		t.Fatal("a stopped run changed rows")
+	}
+}
