@@ -186,3 +186,24 @@ const (
 	// every retry; the next run takes them.
 	ReasonRowsLocked = "RowsLocked"
 )
+
+// PseudonymizationJob reasons.
+const (
+	// ReasonKeySecretNotFound: the Secret or key of
+	// spec.pseudonym.keySecretRef does not exist; the job stalls until it is
+	// created and the job recreated, or the spec names another.
+	ReasonKeySecretNotFound = "KeySecretNotFound" // #nosec G101 -- a condition reason, not a credential
+	// ReasonKeyTooShort: the pseudonym key has fewer than 16 bytes.
+	ReasonKeyTooShort = "KeyTooShort"
+	// ReasonNothingToPseudonymize: no target's inventory has the selected
+	// entity, or an entity with a pseudonymization section.
+	ReasonNothingToPseudonymize = "NothingToPseudonymize"
+	// ReasonJobStarted (event): the job started changing rows.
+	ReasonJobStarted = "JobStarted"
+	// ReasonJobFailed: a batch failed in a target; it is retried from its
+	// checkpoint.
+	ReasonJobFailed = "JobFailed"
+	// ReasonJobSucceeded (event and Ready reason): every selected row was
+	// pseudonymized (or counted, in a dry run).
+	ReasonJobSucceeded = "JobSucceeded"
+)
