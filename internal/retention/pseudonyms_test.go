@@ -151,3 +151,23 @@ func TestKilledJobPseudonymizesEveryRowExactlyOnce(t *testing.T) {
 		t.Fatalf("%d employees updated; want %d", d, n)
 	}
 }
+
+func TestARetentionRuleKeepsAJobsPseudonyms(t *testing.T) {
+	pool, inv := sample(t)
+	p := Pseudonyms{Key: jobKey, Identifier: "employee_id", Only: []string{"E10002"}}
+	finish(t, pool, newRun("job-1"), compileJob(t, pool, inv, employees, p))
+	var id string
+	if err := pool.QueryRow(ctx, "SELECT employee_id FROM app.employees WHERE id = 2").Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	before := people(t, pool)[id]
+	rule := compile(t, pool, inv, privacyv1alpha1.RetentionRule{Name: "all", Entity: "employee", Action: privacyv1alpha1.RetentionPseudonymize,
+		Age: privacyv1alpha1.RetentionAge{Column: "hired_at", OlderThan: "1d"}})
+	pr := finish(t, pool, newRun("rule-1"), rule)
+	if pr.Changed == 0 {
+		t.Fatal("the rule changed nothing")
+	}
+	if after := people(t, pool)[id]; after != before {
+		t.Fatalf("the rule replaced the job's pseudonyms %v with %v", before, after)
+	}
+}

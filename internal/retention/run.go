@@ -431,6 +431,12 @@ func eligible(run *Run, rule *Rule, cp *checkpoint, args *masking.Args) (string,
 			return "", err
 		}
 		conds = append(conds, p)
+		if rule.Spec.Action == privacyv1alpha1.RetentionPseudonymize {
+			// A PseudonymizationJob's keyed pseudonyms are kept: a per-row
+			// one would break the person's match across systems.
+			conds = append(conds, fmt.Sprintf("NOT EXISTS (SELECT 1 FROM lethe.pseudonymized_rows lethe_p WHERE lethe_p.table_name = %s AND lethe_p.key = %s%s::text)",
+				args.Add(rule.Entity.Table), row, rule.pk))
+		}
 	case rule.Spec.Action == privacyv1alpha1.RetentionArchive:
 		conds = append(conds, fmt.Sprintf("NOT EXISTS (SELECT 1 FROM lethe.retention_archived_rows lethe_a WHERE lethe_a.policy_uid = %s AND lethe_a.rule = %s AND lethe_a.key = %s%s::text)",
 			args.Add(run.PolicyUID), args.Add(rule.Spec.Name), row, rule.pk))
