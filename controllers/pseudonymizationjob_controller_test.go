@@ -1,12 +1,15 @@
 package controllers
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync/atomic"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/yaml"
@@ -76,7 +79,7 @@ func newJob(ns, name string, targets ...string) *privacyv1alpha1.Pseudonymizatio
 		Spec: privacyv1alpha1.PseudonymizationJobSpec{
 			Targets: privacyv1alpha1.Targets{Names: targets},
 			Pseudonym: privacyv1alpha1.PseudonymSettings{Mode: privacyv1alpha1.PseudonymKeyed,
-				KeySecretRef: privacyv1alpha1.SecretKeyReference{Name: "pseudonym-key", Key: "key"}},
+				KeySecretRef: &privacyv1alpha1.SecretKeyReference{Name: "pseudonym-key", Key: "key"}},
 		}}
 }
 
@@ -192,6 +195,65 @@ var _ = Describe("PseudonymizationJob", func() {
 		stalledCond := c.Status.Conditions
 		Expect(fmt.Sprint(stalledCond)).To(ContainSubstring("missing-key"))
 		Expect(t.count("acme", "SELECT count(*) FROM app.employees WHERE first_name LIKE 'F\\_%'")).To(BeZero())
+	})
+
+	It("keeps a Random job's mapping in its own Secret, and only there", func() {
+		t := appAndWorkforce()
+		j := newJob(t.ns, "random", "acme", "acme-workforce")
+		j.Spec.Pseudonym = privacyv1alpha1.PseudonymSettings{Mode: privacyv1alpha1.PseudonymRandom, Mapping: privacyv1alpha1.MappingRetain}
+		j.Spec.Subject = &privacyv1alpha1.PseudonymizationSubject{IdentifierSecretRef: &privacyv1alpha1.SecretKeyReference{Name: "departed", Key: "employeeId"}}
+		Expect(k8s.Create(ctx, secret(t.ns, "departed", map[string][]byte{"employeeId": []byte("E10004")}))).To(Succeed())
+		Expect(k8s.Create(ctx, j)).To(Succeed())
+		j = expectJob(t.ns, "random", privacyv1alpha1.ConditionReady, metav1.ConditionTrue, privacyv1alpha1.ReasonJobSucceeded)
+
+		app := fmt.Sprint(t.query("acme", "SELECT format('%s %s %s', employee_id, first_name, user_name) FROM app.employees WHERE id = 4"))
+		Expect(fmt.Sprint(t.query("acme-workforce", "SELECT format('%s %s %s', employee_number, first_name, login) FROM wfm.agents WHERE id = 4"))).To(Equal(app))
+		pseudonym := strings.Fields(app)[0]
+		Expect(pseudonym).To(HavePrefix("EMP-"))
+		s := getSecret(t.ns, "random-pseudonyms")
+		Expect(j.Status.KeySecretName).To(Equal(s.Name))
+		Expect(s.OwnerReferences).To(HaveLen(1))
+		Expect(s.OwnerReferences[0].UID).To(Equal(j.UID))
+		var mapping map[string]string
+		Expect(json.Unmarshal(s.Data["mapping.json"], &mapping)).To(Succeed())
+		Expect(mapping).To(Equal(map[string]string{pseudonym: "E10004"}))
+		Expect(jobStatusText(j)).NotTo(ContainSubstring("E10004"))
+
+		// A second Random job gives another person unrelated pseudonyms:
+		// its key is its own.
+		other := newJob(t.ns, "random-discard", "acme", "acme-workforce")
+		other.Spec.Pseudonym = privacyv1alpha1.PseudonymSettings{Mode: privacyv1alpha1.PseudonymRandom, Mapping: privacyv1alpha1.MappingDiscard}
+		other.Spec.Subject = &privacyv1alpha1.PseudonymizationSubject{Identifier: "E10005"}
+		Expect(k8s.Create(ctx, other)).To(Succeed())
+		other = expectJob(t.ns, "random-discard", privacyv1alpha1.ConditionReady, metav1.ConditionTrue, privacyv1alpha1.ReasonJobSucceeded)
+		Expect(other.Status.Progress.Summary).To(Equal("2/2"))
+		Expect(fmt.Sprint(t.query("acme", "SELECT employee_id FROM app.employees WHERE id = 5"))).To(HavePrefix("EMP-"))
+		var gone corev1.Secret
+		err := k8s.Get(ctx, types.NamespacedName{Namespace: t.ns, Name: "random-discard-pseudonyms"}, &gone)
+		Expect(apierrors.IsNotFound(err)).To(BeTrue(), "the key of a Discard job is deleted: %v", err)
+		Expect(eventsOf(t.ns, "random-discard")).To(ContainSubstring(privacyv1alpha1.ReasonKeyDiscarded))
+	})
+
+	It("refuses a Keyed job without a key and a Random job with one", func() {
+		ns := newNamespace()
+		j := newJob(ns, "keyless", "acme")
+		j.Spec.Subject = &privacyv1alpha1.PseudonymizationSubject{Identifier: "E10003"}
+		j.Spec.Pseudonym.KeySecretRef = nil
+		err := k8s.Create(ctx, j)
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(ContainSubstring("mode Keyed needs keySecretRef"))
+		j = newJob(ns, "keyed-random", "acme")
+		j.Spec.Subject = &privacyv1alpha1.PseudonymizationSubject{Identifier: "E10003"}
+		j.Spec.Pseudonym.Mode = privacyv1alpha1.PseudonymRandom
+		err = k8s.Create(ctx, j)
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(ContainSubstring("mode Random makes its own key"))
+		j = newJob(ns, "keyed-mapping", "acme")
+		j.Spec.Subject = &privacyv1alpha1.PseudonymizationSubject{Identifier: "E10003"}
+		j.Spec.Pseudonym.Mapping = privacyv1alpha1.MappingRetain
+		err = k8s.Create(ctx, j)
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(ContainSubstring("mapping applies to mode Random only"))
 	})
 
 	It("counts without changing anything in a dry run, and refuses a changed spec", func() {

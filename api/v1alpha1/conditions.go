@@ -195,6 +195,16 @@ const (
 	ReasonKeySecretNotFound = "KeySecretNotFound" // #nosec G101 -- a condition reason, not a credential
 	// ReasonKeyTooShort: the pseudonym key has fewer than 16 bytes.
 	ReasonKeyTooShort = "KeyTooShort"
+	// ReasonKeySecretConflict: a Random job's key Secret exists and belongs
+	// to something else.
+	ReasonKeySecretConflict = "KeySecretConflict" // #nosec G101 -- a condition reason, not a credential
+	// ReasonMappingTooLarge: a Random job's mapping would outgrow a Secret.
+	ReasonMappingTooLarge = "MappingTooLarge"
+	// ReasonKeyCreated (event): a Random job created its key Secret.
+	ReasonKeyCreated = "KeyCreated"
+	// ReasonKeyDiscarded (event): a Random job with mapping Discard deleted
+	// its key Secret.
+	ReasonKeyDiscarded = "KeyDiscarded"
 	// ReasonNothingToPseudonymize: no target's inventory has the selected
 	// entity, or an entity with a pseudonymization section.
 	ReasonNothingToPseudonymize = "NothingToPseudonymize"

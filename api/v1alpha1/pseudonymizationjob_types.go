@@ -5,7 +5,7 @@ import (
 )
 
 // PseudonymMode is how pseudonyms are made.
-// +kubebuilder:validation:Enum=Keyed
+// +kubebuilder:validation:Enum=Keyed;Random
 type PseudonymMode string
 
 const (
@@ -15,6 +15,27 @@ const (
 	// that shares the key writes the same pseudonym for the same person, now
 	// and later, and nobody without the key can compute it.
 	PseudonymKeyed PseudonymMode = "Keyed"
+	// PseudonymRandom derives pseudonyms from a random key the job creates
+	// for itself (in the Secret status.keySecretName names, owned by the
+	// job): they are random to everyone, consistent across the job's own
+	// targets, and unrelated to any other job's.
+	PseudonymRandom PseudonymMode = "Random"
+)
+
+// PseudonymMapping says what happens to a Random job's link between
+// pseudonyms and people.
+// +kubebuilder:validation:Enum=Retain;Discard
+type PseudonymMapping string
+
+const (
+	// MappingRetain keeps the job's key and writes the mapping (each
+	// pseudonym with the identifier it replaced) into the job's Secret,
+	// before any row changes: the only place the link exists. Deleting the
+	// job deletes the Secret.
+	MappingRetain PseudonymMapping = "Retain"
+	// MappingDiscard deletes the job's key when the job succeeds: nobody can
+	// link a pseudonym to a person afterwards.
+	MappingDiscard PseudonymMapping = "Discard"
 )
 
 // JobPhase is where a PseudonymizationJob is.
@@ -118,19 +139,30 @@ type PseudonymizationSelector struct {
 }
 
 // PseudonymSettings say how pseudonyms are made.
+// +kubebuilder:validation:XValidation:rule="(has(self.mode) && self.mode == 'Random') != has(self.keySecretRef)",message="mode Keyed needs keySecretRef; mode Random makes its own key and takes none"
+// +kubebuilder:validation:XValidation:rule="!has(self.mapping) || (has(self.mode) && self.mode == 'Random')",message="mapping applies to mode Random only"
 type PseudonymSettings struct {
-	// mode is `Keyed`: the HMAC of the matching identifier with the key of
-	// keySecretRef, the same in every system that shares the key.
+	// mode is `Keyed` (the HMAC of the matching identifier with the key of
+	// keySecretRef, the same in every system and every job that shares the
+	// key) or `Random` (the same, with a random key the job creates and
+	// keeps or discards as mapping says).
 	// +optional
 	// +kubebuilder:default=Keyed
 	Mode PseudonymMode `json:"mode,omitempty"`
 
-	// keySecretRef names the Secret key holding the HMAC key (at least 16
-	// bytes). Give every target the same key to get the same pseudonyms
-	// everywhere; keep it secret: with it and an identifier, a pseudonym can
-	// be recomputed.
-	// +required
-	KeySecretRef SecretKeyReference `json:"keySecretRef"`
+	// keySecretRef, for mode Keyed, names the Secret key holding the HMAC
+	// key (at least 16 bytes). Give every target the same key to get the same
+	// pseudonyms everywhere; keep it secret: with it and an identifier, a
+	// pseudonym can be recomputed.
+	// +optional
+	KeySecretRef *SecretKeyReference `json:"keySecretRef,omitempty"`
+
+	// mapping, for mode Random: `Retain` keeps the job's key and writes each
+	// pseudonym with the identifier it replaced into the job's Secret (key
+	// `mapping.json`); `Discard` (the default) deletes the key when the job
+	// succeeds.
+	// +optional
+	Mapping PseudonymMapping `json:"mapping,omitempty"`
 
 	// fields override the inventory's format for personal columns of that
 	// name, in every entity that has one (for example `email` with
@@ -219,6 +251,12 @@ type PseudonymizationJobStatus struct {
 	// phase is Pending, Running or Succeeded.
 	// +optional
 	Phase JobPhase `json:"phase,omitempty"`
+
+	// keySecretName, for mode Random, is the Secret the job created for its
+	// key (and, with mapping Retain, the mapping); it is deleted when a job
+	// with mapping Discard succeeds.
+	// +optional
+	KeySecretName string `json:"keySecretName,omitempty"`
 
 	// subjectDigest names the person of spec.subject: a salted SHA-256 of
 	// the identifier.

@@ -51,7 +51,7 @@ func (d *demo) runPseudonymization(ctx context.Context) error {
 			Targets: privacyv1alpha1.Targets{Names: []string{"acme", "globex"}},
 			Subject: &privacyv1alpha1.PseudonymizationSubject{IdentifierSecretRef: &privacyv1alpha1.SecretKeyReference{Name: "departed-employee", Key: "employeeId"}},
 			Pseudonym: privacyv1alpha1.PseudonymSettings{Mode: privacyv1alpha1.PseudonymKeyed,
-				KeySecretRef: privacyv1alpha1.SecretKeyReference{Name: "pseudonym-key", Key: "key"},
+				KeySecretRef: &privacyv1alpha1.SecretKeyReference{Name: "pseudonym-key", Key: "key"},
 				Fields:       []privacyv1alpha1.PseudonymField{{Column: "email", Format: "{n}@pseudonymized.invalid"}}},
 			Deactivate: true,
 		}}

@@ -784,23 +784,49 @@ func Archive(ctx context.Context, pool *pgxpool.Pool, runID, rule string) (strin
 // Count counts the rows a rule would change now, for a dry run; it changes
 // nothing.
 func Count(ctx context.Context, pool *pgxpool.Pool, run *Run, rule *Rule) (int64, error) {
-	interval, err := ruleInterval(rule)
-	if err != nil {
-		return 0, err
-	}
-	cp := &checkpoint{}
-	if err := pool.QueryRow(ctx, "SELECT (($1::timestamptz AT TIME ZONE $2) - $3::interval) AT TIME ZONE $2",
-		run.Now, run.tz(), interval).Scan(&cp.cutoff); err != nil {
-		return 0, err
-	}
-	args := &masking.Args{}
-	where, err := eligible(run, rule, cp, args)
+	where, args, err := pending(ctx, pool, run, rule)
 	if err != nil {
 		return 0, err
 	}
 	var n int64
 	err = pool.QueryRow(ctx, fmt.Sprintf("SELECT count(*) FROM %s AS lethe_row WHERE %s", rule.target, where), args.Values()...).Scan(&n) // #nosec G201 -- identifiers sanitized
 	return n, err
+}
+
+// Identifiers returns the distinct identifiers (Pseudonyms.Identifier) of
+// the rows a PseudonymizationJob's rule would change now, so the job can
+// record its mapping before it changes them. They are personal: the caller
+// keeps them only where the mapping lives.
+func Identifiers(ctx context.Context, pool *pgxpool.Pool, run *Run, rule *Rule) ([]string, error) {
+	if rule.pseudo == nil {
+		return nil, fmt.Errorf("rule %s has no identifier column", rule.Spec.Name)
+	}
+	where, args, err := pending(ctx, pool, run, rule)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := pool.Query(ctx, fmt.Sprintf("SELECT DISTINCT lethe_row.%s::text FROM %s AS lethe_row WHERE %s", // #nosec G201 -- identifiers sanitized
+		pgx.Identifier{rule.pseudo.Identifier}.Sanitize(), rule.target, where), args.Values()...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// pending is the condition of the rows a rule would change now.
+func pending(ctx context.Context, pool *pgxpool.Pool, run *Run, rule *Rule) (string, *masking.Args, error) {
+	interval, err := ruleInterval(rule)
+	if err != nil {
+		return "", nil, err
+	}
+	cp := &checkpoint{}
+	if err := pool.QueryRow(ctx, "SELECT (($1::timestamptz AT TIME ZONE $2) - $3::interval) AT TIME ZONE $2",
+		run.Now, run.tz(), interval).Scan(&cp.cutoff); err != nil {
+		return "", nil, err
+	}
+	args := &masking.Args{}
+	where, err := eligible(run, rule, cp, args)
+	return where, args, err
 }
 
 func minus(a, b []string) []string {
