@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/yaml"
 
@@ -232,6 +233,47 @@ var _ = Describe("PseudonymizationJob", func() {
 		err := k8s.Get(ctx, types.NamespacedName{Namespace: t.ns, Name: "random-discard-pseudonyms"}, &gone)
 		Expect(apierrors.IsNotFound(err)).To(BeTrue(), "the key of a Discard job is deleted: %v", err)
 		Expect(eventsOf(t.ns, "random-discard")).To(ContainSubstring(privacyv1alpha1.ReasonKeyDiscarded))
+	})
+
+	It("carries out a DataSubjectRequest of type Pseudonymization, once approved, through a job it owns", func() {
+		t := appAndWorkforce()
+		Expect(k8s.Create(ctx, secret(t.ns, "who", map[string][]byte{"employeeId": []byte("E10006")}))).To(Succeed())
+		req := &privacyv1alpha1.DataSubjectRequest{ObjectMeta: metav1.ObjectMeta{Namespace: t.ns, Name: "pseudo"},
+			Spec: privacyv1alpha1.DataSubjectRequestSpec{Type: privacyv1alpha1.RequestPseudonymization,
+				Subject: privacyv1alpha1.RequestSubject{Type: "employee", IdentifiersSecretRef: &privacyv1alpha1.LocalObjectReference{Name: "who"}},
+				Targets: privacyv1alpha1.Targets{Names: []string{"acme", "acme-workforce"}},
+				Pseudonymization: &privacyv1alpha1.PseudonymizationOptions{Deactivate: true,
+					Pseudonym: privacyv1alpha1.PseudonymSettings{Mode: privacyv1alpha1.PseudonymKeyed,
+						KeySecretRef: &privacyv1alpha1.SecretKeyReference{Name: "pseudonym-key", Key: "key"}}}}}
+		Expect(k8s.Create(ctx, req)).To(Succeed())
+		expectPhase(t.ns, "pseudo", privacyv1alpha1.PhaseAwaitingApproval)
+		Expect(t.count("acme", "SELECT count(*) FROM app.employees WHERE id = 6 AND employee_id = 'E10006'")).To(Equal(int64(1)))
+		approve(t.ns, "pseudo")
+		done := expectPhase(t.ns, "pseudo", privacyv1alpha1.PhaseCompleted)
+		expectRequestCondition(t.ns, "pseudo", privacyv1alpha1.ConditionReady, metav1.ConditionTrue, privacyv1alpha1.ReasonCompleted)
+
+		Expect(done.Status.JobName).To(Equal("pseudo"))
+		var job privacyv1alpha1.PseudonymizationJob
+		Expect(k8s.Get(ctx, types.NamespacedName{Namespace: t.ns, Name: "pseudo"}, &job)).To(Succeed())
+		Expect(metav1.IsControlledBy(&job, done)).To(BeTrue())
+		Expect(job.Spec.Subject.IdentifierSecretRef).To(Equal(&privacyv1alpha1.SecretKeyReference{Name: "who", Key: "employeeId"}))
+		app := fmt.Sprint(t.query("acme", "SELECT format('%s %s %s', employee_id, first_name, active) FROM app.employees WHERE id = 6"))
+		Expect(app).To(MatchRegexp(`^EMP-[0-9]+ F_[0-9]+ f$`))
+		Expect(fmt.Sprint(t.query("acme-workforce", "SELECT format('%s %s %s', employee_number, first_name, active) FROM wfm.agents WHERE id = 6"))).To(Equal(app))
+		Expect(entityOf(targetOf(done, "acme"), "employee").Changed).To(Equal(int64(1)))
+		Expect(entityOf(targetOf(done, "acme-workforce"), "agent").Changed).To(Equal(int64(1)))
+	})
+
+	It("accepts every sample of config/samples/pseudonymization", func() {
+		ns := newNamespace()
+		for _, f := range []string{"workforce.yaml", "departed-employee.yaml", "inactive-employees.yaml", "random-with-mapping.yaml", "pseudonymization-request.yaml"} {
+			for _, doc := range sampleDocuments("pseudonymization/" + f) {
+				u := &unstructured.Unstructured{}
+				Expect(yaml.Unmarshal(doc, &u.Object)).To(Succeed(), f)
+				u.SetNamespace(ns)
+				Expect(k8s.Create(ctx, u)).To(Succeed(), f)
+			}
+		}
 	})
 
 	It("refuses a Keyed job without a key and a Random job with one", func() {
