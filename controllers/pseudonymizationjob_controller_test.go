@@ -186,6 +186,22 @@ var _ = Describe("PseudonymizationJob", func() {
 		Expect(reports(t)).To(Equal(before))
 	})
 
+	It("keeps a unique column unique when every pseudonym collides", func() {
+		t := appAndWorkforce()
+		total := t.count("acme", "SELECT count(*) FROM app.employees")
+		j := newJob(t.ns, "collide", "acme")
+		j.Spec.BatchSize = 7
+		j.Spec.Selector = &privacyv1alpha1.PseudonymizationSelector{Entity: "employee",
+			Age: privacyv1alpha1.RetentionAge{Column: "hired_at", OlderThan: "1d"}}
+		// One hex digit: 16 values for every employee, in a unique column.
+		j.Spec.Pseudonym.Fields = []privacyv1alpha1.PseudonymField{{Column: "user_name", Format: "{hex:1}"}}
+		Expect(k8s.Create(ctx, j)).To(Succeed())
+		j = expectJob(t.ns, "collide", privacyv1alpha1.ConditionReady, metav1.ConditionTrue, privacyv1alpha1.ReasonJobSucceeded)
+		Expect(j.Status.Progress.Summary).To(Equal(fmt.Sprintf("%d/%d", total, total)))
+		Expect(t.count("acme", "SELECT count(DISTINCT user_name) FROM app.employees WHERE user_name ~ '^[0-9a-f](_[0-9]+)?$'")).To(Equal(total))
+		Expect(t.count("acme", "SELECT count(*) FROM app.employees WHERE user_name ~ '^[0-9a-f]_[0-9]+$'")).To(BeNumerically(">", 0))
+	})
+
 	It("stalls, naming the Secret, when the key Secret is missing", func() {
 		t := appAndWorkforce()
 		j := newJob(t.ns, "no-key", "acme")
