@@ -136,6 +136,7 @@ var _ = Describe("PseudonymizationJob", func() {
 				j.Status.SubjectDigest)).To(Equal(int64(1)), name)
 		}
 		Expect(jobStatusText(j)).NotTo(ContainSubstring("E10002"))
+		Expect(managerLog.String()).NotTo(ContainSubstring("E10002"), "the manager logged the identifier")
 
 		again := newJob(t.ns, "again", "acme", "acme-workforce")
 		again.Spec.Subject = &privacyv1alpha1.PseudonymizationSubject{IdentifierSecretRef: &privacyv1alpha1.SecretKeyReference{Name: "departed", Key: "employeeId"}}
@@ -235,6 +236,7 @@ var _ = Describe("PseudonymizationJob", func() {
 		Expect(json.Unmarshal(s.Data["mapping.json"], &mapping)).To(Succeed())
 		Expect(mapping).To(Equal(map[string]string{pseudonym: "E10004"}))
 		Expect(jobStatusText(j)).NotTo(ContainSubstring("E10004"))
+		Expect(managerLog.String()).NotTo(ContainSubstring("E10004"), "the mapping is only in its Secret")
 
 		// A second Random job gives another person unrelated pseudonyms:
 		// its key is its own.
