@@ -113,6 +113,18 @@ func run() int {
 		log.Error(err, "cannot set up the controller", "controller", "RetentionPolicy")
 		return 1
 	}
+	if err := (&controllers.PseudonymizationJobReconciler{
+		Client:                  mgr.GetClient(),
+		APIReader:               mgr.GetAPIReader(),
+		Recorder:                mgr.GetEventRecorder("lethe-pseudonymizationjob"),
+		Pools:                   pools,
+		Clock:                   clock.RealClock{},
+		RetryInterval:           retryInterval,
+		MaxConcurrentReconciles: maxConcurrentReconciles,
+	}).SetupWithManager(mgr); err != nil {
+		log.Error(err, "cannot set up the controller", "controller", "PseudonymizationJob")
+		return 1
+	}
 	if err := (&controllers.PermissionCatalogReconciler{
 		Client:   mgr.GetClient(),
 		Recorder: mgr.GetEventRecorder("lethe-permissioncatalog"),

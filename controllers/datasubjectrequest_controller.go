@@ -131,6 +131,19 @@ func (r *DataSubjectRequestReconciler) reconcile(ctx context.Context, obj *priva
 			"started in %d tenant databases", len(targets))
 	}
 
+	if obj.Spec.Type == privacyv1alpha1.RequestPseudonymization {
+		finished, err := r.pseudonymize(ctx, obj, targets, ids, ev)
+		if err != nil {
+			return r.fail(obj, err)
+		}
+		if !finished {
+			setSummary(&st.Conditions, &st.ObservedGeneration, obj.Generation, verdictWaiting, privacyv1alpha1.ReasonProgressing,
+				"pseudonymizing through PseudonymizationJob "+st.JobName)
+			return ctrl.Result{RequeueAfter: requeue}, nil
+		}
+		return r.complete(ctx, obj, targets, nil, ids, due, now, ev)
+	}
+
 	var tables []export.Table
 	done := 0
 	var firstErr error
@@ -160,7 +173,13 @@ func (r *DataSubjectRequestReconciler) reconcile(ctx context.Context, obj *priva
 	if firstErr != nil {
 		return r.fail(obj, firstErr)
 	}
+	return r.complete(ctx, obj, targets, tables, ids, due, now, ev)
+}
 
+// complete finishes a request whose work is done in every target.
+func (r *DataSubjectRequestReconciler) complete(ctx context.Context, obj *privacyv1alpha1.DataSubjectRequest, targets []privacyv1alpha1.TenantDatabase,
+	tables []export.Table, ids map[string]string, due, now time.Time, ev events.EventRecorder) (ctrl.Result, error) {
+	st := &obj.Status
 	if obj.Spec.Type == privacyv1alpha1.RequestAccess {
 		if err := r.writeExport(ctx, obj, tables, now); err != nil {
 			return r.fail(obj, err)
@@ -452,6 +471,7 @@ func (r *DataSubjectRequestReconciler) SetupWithManager(mgr ctrl.Manager) error 
 		For(&privacyv1alpha1.DataSubjectRequest{}, builder.WithPredicates(
 			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Owns(&corev1.Secret{}, builder.OnlyMetadata).
+		Owns(&privacyv1alpha1.PseudonymizationJob{}).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
 		Named("datasubjectrequest").
 		Complete(r)

@@ -19,7 +19,7 @@ import (
 // The identity webhook is generic: it reads objects as plain JSON, so a new
 // kind only needs its resource name added to the resources list of this
 // marker; `make manifests` carries it into config/webhook and the chart.
-// +kubebuilder:webhook:path=/mutate-identity,mutating=true,failurePolicy=fail,sideEffects=None,groups=privacy.lethe.dev,resources=tenantdatabases;datainventories;permissioncatalogs;roles;datasubjectrequests;retentionpolicies,verbs=create;update,versions=v1alpha1,name=identity.privacy.lethe.dev,admissionReviewVersions=v1,timeoutSeconds=10
+// +kubebuilder:webhook:path=/mutate-identity,mutating=true,failurePolicy=fail,sideEffects=None,groups=privacy.lethe.dev,resources=tenantdatabases;datainventories;permissioncatalogs;roles;datasubjectrequests;retentionpolicies;pseudonymizationjobs,verbs=create;update,versions=v1alpha1,name=identity.privacy.lethe.dev,admissionReviewVersions=v1,timeoutSeconds=10
 
 // protectedAnnotations are the annotations only the identity webhook
 // writes.

@@ -56,6 +56,11 @@ var (
 	retentionClock = clocktesting.NewFakeClock(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
 	// retentionHook, when set, runs before each batch of a policy's run.
 	retentionHook atomic.Pointer[func(rule string, batch int) error]
+	// jobClock is the PseudonymizationJob controller's clock: selector ages
+	// are measured from a job's start.
+	jobClock = clocktesting.NewFakeClock(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
+	// jobHook, when set, runs before each batch of a job.
+	jobHook atomic.Pointer[func(entity string, batch int) error]
 	// managerLog holds everything the manager logged, for the leak tests.
 	managerLog syncBuffer
 )
@@ -170,6 +175,25 @@ var _ = BeforeSuite(func() {
 		BeforeBatch: func(rule string, batch int) error {
 			if h := retentionHook.Load(); h != nil {
 				return (*h)(rule, batch)
+			}
+			return nil
+		},
+		MaxConcurrentReconciles: 4,
+	}).SetupWithManager(mgr)).To(Succeed())
+
+	Expect((&PseudonymizationJobReconciler{
+		Client:        mgr.GetClient(),
+		APIReader:     mgr.GetAPIReader(),
+		Recorder:      mgr.GetEventRecorder("lethe-pseudonymizationjob"),
+		Pools:         pools,
+		Clock:         jobClock,
+		RetryInterval: testRetry,
+		Slice:         time.Second,
+		LockRetries:   2,
+		LockTimeout:   time.Second,
+		BeforeBatch: func(entity string, batch int) error {
+			if h := jobHook.Load(); h != nil {
+				return (*h)(entity, batch)
 			}
 			return nil
 		},

@@ -186,3 +186,34 @@ const (
 	// every retry; the next run takes them.
 	ReasonRowsLocked = "RowsLocked"
 )
+
+// PseudonymizationJob reasons.
+const (
+	// ReasonKeySecretNotFound: the Secret or key of
+	// spec.pseudonym.keySecretRef does not exist; the job stalls until it is
+	// created and the job recreated, or the spec names another.
+	ReasonKeySecretNotFound = "KeySecretNotFound" // #nosec G101 -- a condition reason, not a credential
+	// ReasonKeyTooShort: the pseudonym key has fewer than 16 bytes.
+	ReasonKeyTooShort = "KeyTooShort"
+	// ReasonKeySecretConflict: a Random job's key Secret exists and belongs
+	// to something else.
+	ReasonKeySecretConflict = "KeySecretConflict" // #nosec G101 -- a condition reason, not a credential
+	// ReasonMappingTooLarge: a Random job's mapping would outgrow a Secret.
+	ReasonMappingTooLarge = "MappingTooLarge"
+	// ReasonKeyCreated (event): a Random job created its key Secret.
+	ReasonKeyCreated = "KeyCreated"
+	// ReasonKeyDiscarded (event): a Random job with mapping Discard deleted
+	// its key Secret.
+	ReasonKeyDiscarded = "KeyDiscarded"
+	// ReasonNothingToPseudonymize: no target's inventory has the selected
+	// entity, or an entity with a pseudonymization section.
+	ReasonNothingToPseudonymize = "NothingToPseudonymize"
+	// ReasonJobStarted (event): the job started changing rows.
+	ReasonJobStarted = "JobStarted"
+	// ReasonJobFailed: a batch failed in a target; it is retried from its
+	// checkpoint.
+	ReasonJobFailed = "JobFailed"
+	// ReasonJobSucceeded (event and Ready reason): every selected row was
+	// pseudonymized (or counted, in a dry run).
+	ReasonJobSucceeded = "JobSucceeded"
+)

@@ -135,6 +135,39 @@ type Entity struct {
 	// +optional
 	// +kubebuilder:default=Mask
 	OnErasure EntityErasure `json:"onErasure,omitempty"`
+
+	// pseudonymization marks the entity as one a PseudonymizationJob
+	// pseudonymizes: its column holding the identifier shared across
+	// systems, and the column that says whether the person is active.
+	// +optional
+	Pseudonymization *EntityPseudonymization `json:"pseudonymization,omitempty"`
+}
+
+// EntityPseudonymization says how a PseudonymizationJob recognises a person
+// in this entity's rows. One person often lives in several systems (for
+// example application management and workforce management, each with its
+// own inventory) under one identifier such as the employee id: each
+// inventory maps that identifier to its own column, and keyed pseudonyms
+// derived from it are then the same in every system.
+// +kubebuilder:validation:XValidation:rule="!has(self.activeColumn) || self.activeColumn != self.matchColumn",message="activeColumn and matchColumn must be different columns"
+type EntityPseudonymization struct {
+	// matchColumn holds the identifier the person has in every system (for
+	// example `employee_id`). A job for one person finds the rows by it, and
+	// keyed pseudonyms are the HMAC of its value, so the column may itself
+	// be pseudonymized.
+	// +required
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z_][a-z0-9_$]*$`
+	MatchColumn string `json:"matchColumn"`
+
+	// activeColumn is a boolean column that a job with spec.deactivate sets
+	// to false in the same transaction as the pseudonyms (for example
+	// `active`), so a pseudonymized person can no longer log in or be
+	// scheduled.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z_][a-z0-9_$]*$`
+	ActiveColumn string `json:"activeColumn,omitempty"`
 }
 
 // EntitySubject maps identifier names of a subject type to columns.

@@ -5,7 +5,7 @@ import (
 )
 
 // RequestType is what a data subject asks for.
-// +kubebuilder:validation:Enum=Access;Erasure;Rectification;Restriction;Discovery
+// +kubebuilder:validation:Enum=Access;Erasure;Rectification;Restriction;Discovery;Pseudonymization
 type RequestType string
 
 // The request types.
@@ -15,6 +15,9 @@ const (
 	RequestRectification RequestType = "Rectification"
 	RequestRestriction   RequestType = "Restriction"
 	RequestDiscovery     RequestType = "Discovery"
+	// RequestPseudonymization creates a PseudonymizationJob owned by the
+	// request for the subject, and completes with it.
+	RequestPseudonymization RequestType = "Pseudonymization"
 )
 
 // Regulation sets a request's legal deadline.
@@ -72,6 +75,8 @@ const (
 // +kubebuilder:validation:XValidation:rule="self.type == 'Rectification' ? has(self.rectification) : !has(self.rectification)",message="spec.rectification is required for type Rectification and allowed only there"
 // +kubebuilder:validation:XValidation:rule="self.type == 'Restriction' || !has(self.restriction)",message="spec.restriction applies only to type Restriction"
 // +kubebuilder:validation:XValidation:rule="self.type == 'Access' || !has(self.export)",message="spec.export applies only to type Access"
+// +kubebuilder:validation:XValidation:rule="self.type == 'Pseudonymization' ? has(self.pseudonymization) : !has(self.pseudonymization)",message="spec.pseudonymization is required for type Pseudonymization and allowed only there"
+// +kubebuilder:validation:XValidation:rule="has(self.pseudonymization) == has(oldSelf.pseudonymization) && (!has(self.pseudonymization) || self.pseudonymization == oldSelf.pseudonymization)",message="spec.pseudonymization is immutable: create a new request instead"
 type DataSubjectRequestSpec struct {
 	// type of the request: `Access` (a complete, machine-readable export),
 	// `Erasure`, `Rectification`, `Restriction` or `Discovery` (where is this
@@ -103,7 +108,7 @@ type DataSubjectRequestSpec struct {
 	// +optional
 	Extension *Extension `json:"extension,omitempty"`
 
-	// approval gates the request. Erasure and Rectification require approval
+	// approval gates the request. Erasure, Rectification and Pseudonymization require approval
 	// unless approval.required is false.
 	// +optional
 	Approval *Approval `json:"approval,omitempty"`
@@ -123,6 +128,26 @@ type DataSubjectRequestSpec struct {
 	// restriction options, for type Restriction.
 	// +optional
 	Restriction *RestrictionOptions `json:"restriction,omitempty"`
+
+	// pseudonymization options, for type Pseudonymization: the request
+	// creates a PseudonymizationJob of its own name, owned by it, for the
+	// subject (found in each target by the identifier the inventory maps to
+	// its pseudonymization.matchColumn), and completes when the job
+	// succeeds.
+	// +optional
+	Pseudonymization *PseudonymizationOptions `json:"pseudonymization,omitempty"`
+}
+
+// PseudonymizationOptions are the options of a Pseudonymization request,
+// handed to its PseudonymizationJob.
+type PseudonymizationOptions struct {
+	// pseudonym says how pseudonyms are made, as in a PseudonymizationJob.
+	// +required
+	Pseudonym PseudonymSettings `json:"pseudonym"`
+
+	// deactivate also sets the inventory's activeColumn to false.
+	// +optional
+	Deactivate bool `json:"deactivate,omitempty"`
 }
 
 // RequestSubject names the person by a subject type of the inventory and
@@ -364,6 +389,11 @@ type DataSubjectRequestStatus struct {
 	// +optional
 	Progress string `json:"progress,omitempty"`
 
+	// jobName, for type Pseudonymization, is the PseudonymizationJob the
+	// request created.
+	// +optional
+	JobName string `json:"jobName,omitempty"`
+
 	// targets are the per-TenantDatabase outcomes.
 	// +optional
 	// +listType=map
@@ -444,7 +474,7 @@ func (s *DataSubjectRequestSpec) ApprovalRequired() bool {
 	if s.Approval != nil && s.Approval.Required != nil {
 		return *s.Approval.Required
 	}
-	return s.Type == RequestErasure || s.Type == RequestRectification
+	return s.Type == RequestErasure || s.Type == RequestRectification || s.Type == RequestPseudonymization
 }
 
 // Approved says whether spec.approval.approved is true.

@@ -16,6 +16,9 @@
 //   - retention (retention.go): the retention executor on one large table
 //     against set-based UPDATEs of the same rows; results in
 //     <out>/retention.txt.
+//   - pseudonymization (pseudonymization.go): a PseudonymizationJob's keyed
+//     pseudonyms on the employees of two tenants against set-based HMAC
+//     UPDATEs of the same columns; results in <out>/pseudonymization.txt.
 //
 // Every results file also goes to stdout; progress goes to stderr. `-help`
 // lists the flags by scenario.
@@ -68,7 +71,7 @@ type flagGroup struct {
 func main() {
 	var cfg config
 	var managerArgs string
-	scenarioName := flag.String("scenario", "all", "the scenario to run: tenants, roles, dsr, retention or all (all four, in this order)")
+	scenarioName := flag.String("scenario", "all", "the scenario to run: tenants, roles, dsr, retention, pseudonymization or all (all five, in this order)")
 	flag.StringVar(&cfg.manager, "manager", "bin/manager", "the manager binary (build it with: go build -o bin/manager .)")
 	flag.StringVar(&managerArgs, "manager-args", "", "extra flags for the manager, separated by spaces (default: none, the manager's defaults)")
 	flag.StringVar(&cfg.out, "out", "bench/results", "directory the results are written to")
@@ -93,12 +96,16 @@ func main() {
 	flag.IntVar(&rtc.rows, "retention-rows", 1000000, "rows of the retention table (half of them eligible)")
 	flag.IntVar(&rtc.batch, "retention-batch", 10000, "the retention rule's batchSize")
 	flag.IntVar(&rtc.workers, "retention-workers", 2, "transactions masking one rule at once, each in its own key range (the controller uses 2)")
+	pc := &pseudonymizationConfig{}
+	flag.IntVar(&pc.employees, "pseudonymization-employees", 100000, "employees in all, split evenly over two tenant databases")
+	flag.IntVar(&pc.batch, "pseudonymization-batch", 5000, "the job's batchSize")
 	groups := []flagGroup{
 		{"every scenario", []string{"scenario", "manager", "manager-args", "out", "runs", "keep"}},
 		{"tenants (-tenants and -timeout also apply to roles)", []string{"tenants", "customers", "timeout"}},
 		{"roles", []string{"roles", "members", "permissions", "probes", "roles-timeout"}},
 		{"dsr", []string{"subjects", "samples", "requests", "verify-samples", "dsr-timeout"}},
 		{"retention", []string{"retention-rows", "retention-batch", "retention-workers"}},
+		{"pseudonymization", []string{"pseudonymization-employees", "pseudonymization-batch"}},
 	}
 	flag.Usage = func() { usage(groups) }
 	flag.Parse()
@@ -112,6 +119,7 @@ func main() {
 		{"roles", rc.validate, func(ctx context.Context, cfg config) { runRolesScenario(ctx, cfg, rc) }},
 		{"dsr", dc.validate, func(ctx context.Context, cfg config) { runDSRScenario(ctx, cfg, dc) }},
 		{"retention", rtc.validate, func(ctx context.Context, cfg config) { runRetentionScenario(ctx, cfg, rtc) }},
+		{"pseudonymization", pc.validate, func(ctx context.Context, cfg config) { runPseudonymizationScenario(ctx, cfg, pc) }},
 	}
 	var selected []scenario
 	for _, s := range scenarios {
@@ -120,7 +128,7 @@ func main() {
 		}
 	}
 	if len(selected) == 0 {
-		benchutil.Fatalf("-scenario must be tenants, roles, dsr, retention or all")
+		benchutil.Fatalf("-scenario must be tenants, roles, dsr, retention, pseudonymization or all")
 	}
 	// Every selected scenario's flags are checked before the first starts.
 	errs := []error{validateCommon(cfg)}
@@ -153,7 +161,7 @@ func usage(groups []flagGroup) {
 Runs Lethe's benchmarks on a local PostgreSQL and Kubernetes API server and
 writes each scenario's results to <out>/<scenario>.txt and stdout.
 
-Scenarios (-scenario; all runs the four in this order):
+Scenarios (-scenario; all runs the five in this order):
   tenants  -tenants TenantDatabases created at once: time until all are Ready,
            manager peak RSS (tenants.go)
   roles    -roles Roles synced into -tenants tenants: first sync, convergence
@@ -164,6 +172,9 @@ Scenarios (-scenario; all runs the four in this order):
            requests through the API server and the manager (dsr.go)
   retention the retention executor on -retention-rows rows against one
            set-based UPDATE of the same rows (retention.go)
+  pseudonymization  a keyed PseudonymizationJob's work on
+           -pseudonymization-employees employees of two tenants against
+           set-based HMAC UPDATEs of the same columns (pseudonymization.go)
 `)
 	for _, g := range groups {
 		fmt.Fprintf(out, "\n%s:\n", g.title)

@@ -227,6 +227,9 @@ func (d *demo) withManager(ctx context.Context) (err error) {
 	if err := d.runRequests(ctx); err != nil {
 		return err
 	}
+	if err := d.runPseudonymization(ctx); err != nil {
+		return err
+	}
 	if err := d.runRetention(ctx); err != nil {
 		return err
 	}

@@ -49,6 +49,19 @@ type Keys struct {
 	// Number are not used. Only UpdateSQL and PendingSQL, which know the row,
 	// compile it.
 	PerRow bool
+	// Identifier, with PerRow, is the column holding the identifier a
+	// subject has in every system (for example an employee id), and makes
+	// per-row pseudonyms keyed by it rather than by the row's key: {hex:N}
+	// is the HMAC-SHA-256 (HashKey, required) of the identifier's text and
+	// {n} the number of its first 48 bits. Two databases that know the same
+	// person under the same identifier, with the same key, so write the same
+	// pseudonym, and nobody without the key can compute it from the
+	// identifier. On a unique column a row gets "_" and its key appended
+	// only when another row already holds the value (not merely because the
+	// statement updates several rows): a statement whose rows collide with
+	// each other fails with a unique violation, and the caller retries
+	// those rows one statement each.
+	Identifier string
 }
 
 // Args collects the $n parameters of a statement while its SQL is built. The

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
+
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
 )
 
@@ -26,6 +28,13 @@ func (cp *compiler) rowPseudonym(s privacyv1alpha1.MaskingStrategy, c Column, v 
 		}
 		keyText = strings.Join(parts, " || '_' || ")
 	}
+	keyed := cp.keys.Identifier != ""
+	if keyed {
+		if len(cp.keys.HashKey) == 0 {
+			return "", errors.New("column " + c.Name + ": a keyed pseudonym needs the HMAC key")
+		}
+		keyText = rowAlias + "." + pgx.Identifier{cp.keys.Identifier}.Sanitize() + "::text"
+	}
 	digest := fmt.Sprintf("encode(sha256(convert_to(%s, 'UTF8')), 'hex')", keyText)
 	if len(cp.keys.HashKey) > 0 {
 		ipad, opad := hmacPads(cp.keys.HashKey)
@@ -39,9 +48,12 @@ func (cp *compiler) rowPseudonym(s privacyv1alpha1.MaskingStrategy, c Column, v 
 		if lit := format[at:loc[0]]; lit != "" {
 			parts = append(parts, cp.args.Add(lit)+"::text")
 		}
-		if loc[2] < 0 {
+		switch {
+		case loc[2] < 0 && keyed:
+			parts = append(parts, fmt.Sprintf("(('x' || left(%s, 12))::bit(48)::bigint)::text", digest))
+		case loc[2] < 0:
 			parts = append(parts, keyText)
-		} else {
+		default:
 			n, _ := strconv.Atoi(format[loc[2]:loc[3]]) // checkFormat bounded it
 			parts = append(parts, fmt.Sprintf("left(%s, %d)", digest, n))
 		}
@@ -51,7 +63,7 @@ func (cp *compiler) rowPseudonym(s privacyv1alpha1.MaskingStrategy, c Column, v 
 		parts = append(parts, cp.args.Add(lit)+"::text")
 	}
 	head := "(" + strings.Join(parts, " || ") + ")"
-	if strings.Contains(format, "{n}") || cp.bare {
+	if (strings.Contains(format, "{n}") && !keyed) || cp.bare {
 		// The key makes the value unique already; only a bounded column
 		// needs a cut.
 		if n := maxLen(c); n > 0 {

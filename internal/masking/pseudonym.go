@@ -98,3 +98,21 @@ func hmacPads(key []byte) (ipad, opad []byte) {
 	}
 	return ipad, opad
 }
+
+// KeyedPseudonym renders a Pseudonym format as a statement built with
+// Keys.Identifier writes it for a row whose identifier is id: {hex:N} the
+// first N hex digits of HMAC-SHA-256(key, id), {n} the number of its first
+// 48 bits. A unique column may add "_" and the row's key to it when the
+// value was taken. It lets a job record a person's pseudonym (in a mapping
+// it keeps) without reading it back from the database.
+func KeyedPseudonym(format string, key []byte, id string) (string, error) {
+	if _, why := checkFormat(format); why != "" {
+		return "", errors.New(why)
+	}
+	digest := subjectDigest(Keys{HashKey: key, Subject: id})
+	n, err := strconv.ParseInt(digest[:12], 16, 64)
+	if err != nil {
+		return "", err
+	}
+	return renderPseudonym(format, Keys{HashKey: key, Subject: id, Number: n})
+}

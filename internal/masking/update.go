@@ -48,6 +48,9 @@ func UpdateSQL(table string, cols []Assignment, pkCols []string, keys Keys) (str
 	row := &rowContext{table: target, pk: pk}
 	build := func(firstKey int) ([]string, *Args, error) {
 		row.several = fmt.Sprintf("cardinality($%d) > 1", firstKey)
+		if keys.Identifier != "" {
+			row.several = "false"
+		}
 		args := &Args{}
 		cp := compiler{args: args, keys: keys, row: row}
 		sets := make([]string, len(cols))
@@ -89,7 +92,11 @@ func UpdateSetSQL(table string, cols []Assignment, pkCols []string, keys Keys, a
 	if err != nil {
 		return "", err
 	}
-	cp := compiler{args: args, keys: keys, row: &rowContext{table: target, pk: pk, several: "true"}}
+	several := "true"
+	if keys.Identifier != "" {
+		several = "false"
+	}
+	cp := compiler{args: args, keys: keys, row: &rowContext{table: target, pk: pk, several: several}}
 	sets := make([]string, len(cols))
 	for i, a := range cols {
 		e, err := cp.compile(a.Strategy, a.Column, a.HashKey)

@@ -1,7 +1,12 @@
 package masking
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -161,5 +166,23 @@ func TestAssignmentHashKeyOverridesTheRunKey(t *testing.T) {
 	}
 	if strings.Contains(got[0].(string), hmacHex(runKeys.HashKey, "a")) {
 		t.Error("the run's key was used")
+	}
+}
+
+func TestKeyedPseudonymIsWhatTheStatementWrites(t *testing.T) {
+	key := []byte("a key of sixteen bytes or more")
+	got, err := KeyedPseudonym("F_{n}-{hex:4}", key, "E10002")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte("E10002"))
+	sum := hex.EncodeToString(mac.Sum(nil))
+	n, _ := strconv.ParseInt(sum[:12], 16, 64)
+	if want := fmt.Sprintf("F_%d-%s", n, sum[:4]); got != want {
+		t.Fatalf("got %q; want %q", got, want)
+	}
+	if _, err := KeyedPseudonym("no placeholder", key, "E10002"); err == nil {
+		t.Fatal("a format without a placeholder was accepted")
 	}
 }

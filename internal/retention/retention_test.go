@@ -31,12 +31,18 @@ var ctx = context.Background()
 // database and returns a pool and the sample inventory.
 func sample(t *testing.T) (*pgxpool.Pool, *privacyv1alpha1.DataInventorySpec) {
 	t.Helper()
+	return sampleTenant(t, "acme", 3)
+}
+
+// sampleTenant is sample with a tenant name and seed of its own.
+func sampleTenant(t *testing.T, tenant string, seed int64) (*pgxpool.Pool, *privacyv1alpha1.DataInventorySpec) {
+	t.Helper()
 	db := pgtest.NewDatabase(t)
 	conn, err := pgtest.Shared().AppConn(ctx, db)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := sampleapp.Load(ctx, conn, sampleapp.Options{Tenant: "acme", Seed: 3, Customers: 60}); err != nil {
+	if err := sampleapp.Load(ctx, conn, sampleapp.Options{Tenant: tenant, Seed: seed, Customers: 60}); err != nil {
 		t.Fatal(err)
 	}
 	_ = conn.Close(ctx)
@@ -46,7 +52,7 @@ func sample(t *testing.T) (*pgxpool.Pool, *privacyv1alpha1.DataInventorySpec) {
 	}
 	pools := tenantdb.NewPools()
 	t.Cleanup(pools.CloseAll)
-	pool, err := pools.Get(ctx, "t", cfg)
+	pool, err := pools.Get(ctx, tenant, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,6 +35,34 @@ type Rule struct {
 	children []*child
 	// deleteOrder is each entity's position in the delete order.
 	deleteOrder map[string]int
+	// pseudo, when set, makes the rule a PseudonymizationJob's; active is
+	// the sanitized column it deactivates, if any.
+	pseudo *Pseudonyms
+	active string
+}
+
+// Pseudonyms turn a Pseudonymize rule into the work of a
+// PseudonymizationJob, which goes through the same batches, checkpoints and
+// audit records as a retention rule:
+//
+//   - pseudonyms are keyed by the subject's cross-system identifier with a
+//     key shared by every tenant (masking.Keys.Identifier), so the same
+//     person gets the same pseudonym in every system;
+//   - a row is done when lethe.pseudonymized_rows lists it (written with the
+//     change), since its new values no longer tell whether it was done;
+//   - Only limits the rule to one subject's rows; Deactivate sets a column
+//     to false with the pseudonyms.
+type Pseudonyms struct {
+	// Key is the HMAC key of keyed pseudonyms.
+	Key []byte
+	// Identifier is the entity's column holding the identifier the subject
+	// has in every system.
+	Identifier string
+	// Only, when set, limits the rule to rows whose identifier is one of
+	// these values. They are personal: they reach SQL only as parameters.
+	Only []string
+	// Deactivate, when set, is a boolean column set to false.
+	Deactivate string
 }
 
 // child is a table whose rows refer to its parent's rows through one column.
@@ -63,6 +91,41 @@ func Interval(olderThan string) (string, error) {
 // the policy's Stalled condition. hashKeys holds the HMAC keys of Hash
 // strategies by "secret/key".
 func Compile(r privacyv1alpha1.RetentionRule, inv *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog, hashKeys map[string][]byte) (*Rule, error) {
+	return compileRule(r, inv, cat, hashKeys, nil)
+}
+
+// CompileJob compiles a PseudonymizationJob's work on one entity as a
+// Pseudonymize rule with pseudonyms p. The rule's age may be empty (a
+// column of ""): then every row of the entity (or of Only) is taken.
+func CompileJob(r privacyv1alpha1.RetentionRule, inv *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog, hashKeys map[string][]byte, p Pseudonyms) (*Rule, error) {
+	r.Action = privacyv1alpha1.RetentionPseudonymize
+	out, err := compileRule(r, inv, cat, hashKeys, &p)
+	if err != nil {
+		return nil, err
+	}
+	if len(p.Key) == 0 {
+		return nil, fmt.Errorf("rule %s: keyed pseudonyms need a key", r.Name)
+	}
+	id := columnOf(out.table, p.Identifier)
+	if id == nil {
+		return nil, fmt.Errorf("rule %s: column %s.%s of the matching identifier does not exist", r.Name, out.Entity.Table, p.Identifier)
+	}
+	if p.Deactivate != "" {
+		c := columnOf(out.table, p.Deactivate)
+		if c == nil || c.Type != "boolean" {
+			return nil, fmt.Errorf("rule %s: the active column %s.%s needs to exist and be boolean", r.Name, out.Entity.Table, p.Deactivate)
+		}
+		out.active = pgx.Identifier{p.Deactivate}.Sanitize()
+	}
+	out.pseudo = &p
+	args := &masking.Args{}
+	if _, err := masking.UpdateSetSQL(out.Entity.Table, out.masks, out.table.PrimaryKey, rowKeys(&Run{}, out), args); err != nil {
+		return nil, fmt.Errorf("rule %s: %w", r.Name, err)
+	}
+	return out, nil
+}
+
+func compileRule(r privacyv1alpha1.RetentionRule, inv *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog, hashKeys map[string][]byte, p *Pseudonyms) (*Rule, error) {
 	fail := func(format string, args ...any) (*Rule, error) {
 		return nil, fmt.Errorf("rule %s: "+format, append([]any{r.Name}, args...)...)
 	}
@@ -84,6 +147,9 @@ func Compile(r privacyv1alpha1.RetentionRule, inv *privacyv1alpha1.DataInventory
 	}
 	out := &Rule{Spec: r, Entity: ent, table: t, target: pgx.Identifier{t.Schema, t.Name}.Sanitize(),
 		pk: pgx.Identifier{t.PrimaryKey[0]}.Sanitize(), pkType: columnOf(t, t.PrimaryKey[0]).Type}
+	if p != nil && r.Age.Column == "" {
+		return compileMasks(out, r, ent, t, hashKeys, fail)
+	}
 	if _, err := Interval(r.Age.OlderThan); err != nil {
 		return fail("%v", err)
 	}
@@ -122,18 +188,26 @@ func Compile(r privacyv1alpha1.RetentionRule, inv *privacyv1alpha1.DataInventory
 	}
 	if action == privacyv1alpha1.RetentionAnonymize || action == privacyv1alpha1.RetentionPseudonymize ||
 		(action == privacyv1alpha1.RetentionArchive && then == privacyv1alpha1.ArchiveThenAnonymize) {
-		masks, err := assignments(r, ent, t, hashKeys, action == privacyv1alpha1.RetentionPseudonymize)
-		if err != nil {
-			return fail("%v", err)
-		}
-		if len(masks) == 0 {
-			return fail("entity %s has no column to %s: declare personal columns in the inventory or fields in the rule", ent.Name, strings.ToLower(string(action)))
-		}
-		out.masks = masks
-		args := &masking.Args{}
-		if _, err := masking.PendingSQL(ent.Table, masks, t.PrimaryKey, masking.Keys{PerRow: true}, args); err != nil {
-			return fail("%v", err)
-		}
+		return compileMasks(out, r, ent, t, hashKeys, fail)
+	}
+	return out, nil
+}
+
+// compileMasks prepares the columns a rule masks.
+func compileMasks(out *Rule, r privacyv1alpha1.RetentionRule, ent *privacyv1alpha1.Entity, t *tenantdb.Table, hashKeys map[string][]byte,
+	fail func(string, ...any) (*Rule, error)) (*Rule, error) {
+	action := r.Action
+	masks, err := assignments(r, ent, t, hashKeys, action == privacyv1alpha1.RetentionPseudonymize)
+	if err != nil {
+		return fail("%v", err)
+	}
+	if len(masks) == 0 {
+		return fail("entity %s has no column to %s: declare personal columns in the inventory or fields in the rule", ent.Name, strings.ToLower(string(action)))
+	}
+	out.masks = masks
+	args := &masking.Args{}
+	if _, err := masking.PendingSQL(ent.Table, masks, t.PrimaryKey, masking.Keys{PerRow: true}, args); err != nil {
+		return fail("%v", err)
 	}
 	return out, nil
 }

@@ -46,6 +46,9 @@ type Run struct {
 	MaxRetries       int
 	// Salt keys Fake values.
 	Salt []byte
+	// SubjectDigest, when set, names in every audit record the one subject
+	// the run is for (a PseudonymizationJob's).
+	SubjectDigest string
 	// BeforeBatch, when set, runs before each batch; an error stops the run
 	// there (tests use it to interrupt a run).
 	BeforeBatch func(rule string, batch int) error
@@ -64,6 +67,15 @@ type Progress struct {
 	Batches       int
 	Done          bool
 	ArchiveSHA256 string
+}
+
+// ruleInterval is the rule's age as an interval; a rule without an age (a
+// PseudonymizationJob's for one subject) takes rows of any age.
+func ruleInterval(rule *Rule) (string, error) {
+	if rule.Spec.Age.Column == "" {
+		return "0 days", nil
+	}
+	return Interval(rule.Spec.Age.OlderThan)
 }
 
 func (r *Run) tz() string {
@@ -89,7 +101,7 @@ type checkpoint struct {
 // cut-off computed by the database from the run's time (calendar months in
 // the run's zone), and returns them.
 func start(ctx context.Context, pool *pgxpool.Pool, run *Run, rule *Rule) ([]*checkpoint, error) {
-	interval, err := Interval(rule.Spec.Age.OlderThan)
+	interval, err := ruleInterval(rule)
 	if err != nil {
 		return nil, err
 	}
@@ -272,7 +284,7 @@ func batch(ctx context.Context, pool *pgxpool.Pool, run *Run, rule *Rule, part i
 			return nil
 		}
 		retrying := cp.keysetDone
-		var candidates, locked []string
+		var candidates, locked, done []string
 		var changed int64
 		fast := false
 		if !retrying && rule.masks != nil {
@@ -295,6 +307,15 @@ func batch(ctx context.Context, pool *pgxpool.Pool, run *Run, rule *Rule, part i
 			}
 			locked = minus(candidates, free)
 			if changed, err = apply(ctx, tx, run, rule, cp.Batches, free); err != nil {
+				return err
+			}
+			done = free
+		} else {
+			done = candidates
+		}
+		if rule.pseudo != nil && len(done) > 0 {
+			if _, err := tx.Exec(ctx, `INSERT INTO lethe.pseudonymized_rows (table_name, key) SELECT $1, unnest($2::text[])
+				ON CONFLICT DO NOTHING`, rule.Entity.Table, done); err != nil {
 				return err
 			}
 		}
@@ -343,7 +364,7 @@ func batch(ctx context.Context, pool *pgxpool.Pool, run *Run, rule *Rule, part i
 			detail += ", archive sha256 " + cp.ArchiveSHA256
 		}
 		_, err = audit.AppendAfter(ctx, tx, audit.Record{Time: time.Now(), Actor: run.Actor, Object: run.Object,
-			Action: string(rule.Spec.Action), Entity: rule.Entity.Name, Rows: changed, Detail: detail}, pre...)
+			Action: string(rule.Spec.Action), Entity: rule.Entity.Name, Rows: changed, SubjectDigest: run.SubjectDigest, Detail: detail}, pre...)
 		return err
 	})
 	if out == nil {
@@ -367,9 +388,14 @@ func execAll(ctx context.Context, tx pgx.Tx, stmts []audit.Statement) error {
 func eligible(run *Run, rule *Rule, cp *checkpoint, args *masking.Args) (string, error) {
 	row := "lethe_row."
 	age := row + pgx.Identifier{rule.Spec.Age.Column}.Sanitize()
-	cutoff := args.Add(cp.cutoff) + "::timestamptz"
 	var conds []string
+	cutoff := ""
+	if rule.ageKind != "" {
+		cutoff = args.Add(cp.cutoff) + "::timestamptz"
+	}
 	switch rule.ageKind {
+	case "":
+		conds = append(conds, "true")
 	case "timestamptz":
 		conds = append(conds, age+" < "+cutoff)
 	case "timestamp":
@@ -393,12 +419,24 @@ func eligible(run *Run, rule *Rule, cp *checkpoint, args *masking.Args) (string,
 	conds = append(conds, fmt.Sprintf("NOT EXISTS (SELECT 1 FROM lethe.restricted_rows lethe_r WHERE lethe_r.entity = %s AND lethe_r.key = %s%s::text)",
 		args.Add(rule.Entity.Name), row, rule.pk))
 	switch {
+	case rule.pseudo != nil:
+		if rule.pseudo.Only != nil {
+			conds = append(conds, fmt.Sprintf("%s%s::text = ANY(%s::text[])", row, pgx.Identifier{rule.pseudo.Identifier}.Sanitize(), args.Add(rule.pseudo.Only)))
+		}
+		conds = append(conds, fmt.Sprintf("NOT EXISTS (SELECT 1 FROM lethe.pseudonymized_rows lethe_p WHERE lethe_p.table_name = %s AND lethe_p.key = %s%s::text)",
+			args.Add(rule.Entity.Table), row, rule.pk))
 	case rule.masks != nil:
-		p, err := masking.PendingSQL(rule.Entity.Table, rule.masks, rule.table.PrimaryKey, rowKeys(run), args)
+		p, err := masking.PendingSQL(rule.Entity.Table, rule.masks, rule.table.PrimaryKey, rowKeys(run, rule), args)
 		if err != nil {
 			return "", err
 		}
 		conds = append(conds, p)
+		if rule.Spec.Action == privacyv1alpha1.RetentionPseudonymize {
+			// A PseudonymizationJob's keyed pseudonyms are kept: a per-row
+			// one would break the person's match across systems.
+			conds = append(conds, fmt.Sprintf("NOT EXISTS (SELECT 1 FROM lethe.pseudonymized_rows lethe_p WHERE lethe_p.table_name = %s AND lethe_p.key = %s%s::text)",
+				args.Add(rule.Entity.Table), row, rule.pk))
+		}
 	case rule.Spec.Action == privacyv1alpha1.RetentionArchive:
 		conds = append(conds, fmt.Sprintf("NOT EXISTS (SELECT 1 FROM lethe.retention_archived_rows lethe_a WHERE lethe_a.policy_uid = %s AND lethe_a.rule = %s AND lethe_a.key = %s%s::text)",
 			args.Add(run.PolicyUID), args.Add(rule.Spec.Name), row, rule.pk))
@@ -406,7 +444,23 @@ func eligible(run *Run, rule *Rule, cp *checkpoint, args *masking.Args) (string,
 	return strings.Join(conds, " AND "), nil
 }
 
-func rowKeys(run *Run) masking.Keys { return masking.Keys{PerRow: true, Salt: run.Salt} }
+func rowKeys(run *Run, rule *Rule) masking.Keys {
+	k := masking.Keys{PerRow: true, Salt: run.Salt}
+	if rule.pseudo != nil {
+		k.HashKey, k.Identifier = rule.pseudo.Key, rule.pseudo.Identifier
+	}
+	return k
+}
+
+// setSQL is the head of the UPDATE that masks the rule's rows chosen by a
+// WHERE the caller appends, deactivating them too when the rule says so.
+func setSQL(run *Run, rule *Rule, args *masking.Args) (string, error) {
+	set, err := masking.UpdateSetSQL(rule.Entity.Table, rule.masks, rule.table.PrimaryKey, rowKeys(run, rule), args)
+	if err != nil || rule.active == "" {
+		return set, err
+	}
+	return set + ", " + rule.active + " = false", nil
+}
 
 // selectKeys returns the next batch of eligible keys after the checkpoint,
 // in key order, or those of only (the locked rows to retry) still eligible.
@@ -436,7 +490,7 @@ func selectKeys(ctx context.Context, tx pgx.Tx, run *Run, rule *Rule, cp *checkp
 // locked rows.
 func maskNext(ctx context.Context, tx pgx.Tx, run *Run, rule *Rule, cp *checkpoint) (keys []string, ok bool, err error) {
 	args := &masking.Args{}
-	set, err := masking.UpdateSetSQL(rule.Entity.Table, rule.masks, rule.table.PrimaryKey, rowKeys(run), args)
+	set, err := setSQL(run, rule, args)
 	if err != nil {
 		return nil, false, err
 	}
@@ -453,14 +507,22 @@ func maskNext(ctx context.Context, tx pgx.Tx, run *Run, rule *Rule, cp *checkpoi
 		return nil, false, err
 	}
 	keys, err = collect(ctx, sp, sql, args.Values()...)
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "55P03" { // lock_not_available
+	if retryable(err) {
 		return nil, false, sp.Rollback(ctx)
 	}
 	if err != nil {
 		return nil, false, err
 	}
 	return keys, true, sp.Commit(ctx)
+}
+
+// retryable says whether a batch statement failed in a way the slow path
+// handles: a row locked past the lock timeout (it skips locked rows), or
+// keyed pseudonyms of two rows of the batch colliding in a unique column
+// (it writes them one row at a time).
+func retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "55P03" || pgErr.Code == "23505") // lock_not_available, unique_violation
 }
 
 // keyRange is the condition of the keys a part has still to do: after its
@@ -530,12 +592,54 @@ func apply(ctx context.Context, tx pgx.Tx, run *Run, rule *Rule, batchNo int, ke
 }
 
 func mask(ctx context.Context, tx pgx.Tx, run *Run, rule *Rule, keys []string) (int64, error) {
-	sql, args, err := masking.UpdateSQL(rule.Entity.Table, rule.masks, rule.table.PrimaryKey, rowKeys(run))
+	if rule.pseudo != nil {
+		return maskKeyed(ctx, tx, run, rule, keys)
+	}
+	sql, args, err := masking.UpdateSQL(rule.Entity.Table, rule.masks, rule.table.PrimaryKey, rowKeys(run, rule))
 	if err != nil {
 		return 0, err
 	}
 	tag, err := tx.Exec(ctx, sql, args.With(keys)...)
 	return tag.RowsAffected(), err
+}
+
+// maskKeyed writes keyed pseudonyms into the rows in one statement, or,
+// when two of them collide in a unique column, one statement per row: each
+// then sees the values the earlier ones wrote and takes the row
+// discriminator when its value is taken.
+func maskKeyed(ctx context.Context, tx pgx.Tx, run *Run, rule *Rule, keys []string) (int64, error) {
+	args := &masking.Args{}
+	set, err := setSQL(run, rule, args)
+	if err != nil {
+		return 0, err
+	}
+	sql := fmt.Sprintf("%s WHERE lethe_row.%s = ANY(%s::%s[])", set, rule.pk, args.Add(nil), rule.pkType) // #nosec G201 -- identifiers sanitized, values are parameters
+	vals := args.Values()
+	exec := func(ks []string) (int64, error) {
+		vals[len(vals)-1] = ks
+		sp, err := tx.Begin(ctx)
+		if err != nil {
+			return 0, err
+		}
+		tag, err := sp.Exec(ctx, sql, vals...)
+		if err != nil {
+			return 0, errors.Join(err, sp.Rollback(ctx))
+		}
+		return tag.RowsAffected(), sp.Commit(ctx)
+	}
+	n, err := exec(keys)
+	if err == nil || len(keys) == 1 || !retryable(err) {
+		return n, err
+	}
+	n = 0
+	for _, k := range keys {
+		m, err := exec([]string{k})
+		if err != nil {
+			return 0, err
+		}
+		n += m
+	}
+	return n, nil
 }
 
 // deleteRows deletes the rows and, first, every row of the inventory's
@@ -680,23 +784,49 @@ func Archive(ctx context.Context, pool *pgxpool.Pool, runID, rule string) (strin
 // Count counts the rows a rule would change now, for a dry run; it changes
 // nothing.
 func Count(ctx context.Context, pool *pgxpool.Pool, run *Run, rule *Rule) (int64, error) {
-	interval, err := Interval(rule.Spec.Age.OlderThan)
-	if err != nil {
-		return 0, err
-	}
-	cp := &checkpoint{}
-	if err := pool.QueryRow(ctx, "SELECT (($1::timestamptz AT TIME ZONE $2) - $3::interval) AT TIME ZONE $2",
-		run.Now, run.tz(), interval).Scan(&cp.cutoff); err != nil {
-		return 0, err
-	}
-	args := &masking.Args{}
-	where, err := eligible(run, rule, cp, args)
+	where, args, err := pending(ctx, pool, run, rule)
 	if err != nil {
 		return 0, err
 	}
 	var n int64
 	err = pool.QueryRow(ctx, fmt.Sprintf("SELECT count(*) FROM %s AS lethe_row WHERE %s", rule.target, where), args.Values()...).Scan(&n) // #nosec G201 -- identifiers sanitized
 	return n, err
+}
+
+// Identifiers returns the distinct identifiers (Pseudonyms.Identifier) of
+// the rows a PseudonymizationJob's rule would change now, so the job can
+// record its mapping before it changes them. They are personal: the caller
+// keeps them only where the mapping lives.
+func Identifiers(ctx context.Context, pool *pgxpool.Pool, run *Run, rule *Rule) ([]string, error) {
+	if rule.pseudo == nil {
+		return nil, fmt.Errorf("rule %s has no identifier column", rule.Spec.Name)
+	}
+	where, args, err := pending(ctx, pool, run, rule)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := pool.Query(ctx, fmt.Sprintf("SELECT DISTINCT lethe_row.%s::text FROM %s AS lethe_row WHERE %s", // #nosec G201 -- identifiers sanitized
+		pgx.Identifier{rule.pseudo.Identifier}.Sanitize(), rule.target, where), args.Values()...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// pending is the condition of the rows a rule would change now.
+func pending(ctx context.Context, pool *pgxpool.Pool, run *Run, rule *Rule) (string, *masking.Args, error) {
+	interval, err := ruleInterval(rule)
+	if err != nil {
+		return "", nil, err
+	}
+	cp := &checkpoint{}
+	if err := pool.QueryRow(ctx, "SELECT (($1::timestamptz AT TIME ZONE $2) - $3::interval) AT TIME ZONE $2",
+		run.Now, run.tz(), interval).Scan(&cp.cutoff); err != nil {
+		return "", nil, err
+	}
+	args := &masking.Args{}
+	where, err := eligible(run, rule, cp, args)
+	return where, args, err
 }
 
 func minus(a, b []string) []string {
