@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -23,6 +24,8 @@ type sqlTracer struct {
 	mu    sync.Mutex
 	label string
 	stats map[string]map[string]*stmtStat
+	// trips counts round trips by label: a statement alone or a pipeline.
+	trips map[string]int
 }
 
 type stmtStat struct {
@@ -37,7 +40,9 @@ type traceStart struct {
 	at         time.Time
 }
 
-func newSQLTracer() *sqlTracer { return &sqlTracer{stats: map[string]map[string]*stmtStat{}} }
+func newSQLTracer() *sqlTracer {
+	return &sqlTracer{stats: map[string]map[string]*stmtStat{}, trips: map[string]int{}}
+}
 
 func (s *sqlTracer) setLabel(label string) {
 	s.mu.Lock()
@@ -72,10 +77,18 @@ func (s *sqlTracer) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQ
 	}
 	s.stats[st.label][key].calls++
 	s.stats[st.label][key].total += d
+	s.trips[st.label]++
 }
+
+// pipelineKey starts a stats entry that holds the time of a pipeline whose
+// statements are of several kinds; the kinds follow it.
+const pipelineKey = "\x00"
 
 // statementKind groups a statement by what it is for.
 func statementKind(sql string) string {
+	if kinds, ok := strings.CutPrefix(sql, pipelineKey); ok {
+		return kinds
+	}
 	s := strings.ToLower(strings.Join(strings.Fields(sql), " "))
 	switch {
 	case strings.Contains(s, "count(*) filter"):
@@ -86,8 +99,8 @@ func statementKind(sql string) string {
 		return "audit record (lock, chain head, insert)"
 	case strings.Contains(s, "lethe."):
 		return "request bookkeeping (state, plan, ledger, pseudonym)"
-	case s == "begin" || strings.HasPrefix(s, "begin ") || s == "commit":
-		return "begin and commit"
+	case s == "begin" || strings.HasPrefix(s, "begin ") || s == "commit" || strings.HasPrefix(s, "set local synchronous_commit"):
+		return "begin and commit (and their synchronous_commit)"
 	case strings.Contains(s, "row_to_json"):
 		return "reading the subject's rows (row_to_json)"
 	case strings.Contains(s, "pg_catalog.pg_class") || strings.Contains(s, "pg_catalog.pg_constraint"):
@@ -134,7 +147,8 @@ func (s *sqlTracer) breakdown(label string, requests int, wall float64) []string
 	}
 	lines = append(lines, fmt.Sprintf("%9s %8.3f %5.1f%%  %s", "", per(wall-inSQL), share(wall-inSQL),
 		"outside SQL: Go code (inventory check, planning, export.Build), pool"),
-		fmt.Sprintf("%9.1f %8.3f %5.1f%%  %s", per(float64(calls)), per(wall), 100.0, "total: statements (round trips) and time per request"))
+		fmt.Sprintf("%9.1f %8.3f %5.1f%%  total: statements and time per request, in %.1f round trips", per(float64(calls)), per(wall), 100.0,
+			per(float64(s.trips[label]))))
 	return lines
 }
 
@@ -148,9 +162,8 @@ type traceBatch struct {
 }
 
 // TraceBatchStart starts timing a pipelined batch: its statements share one
-// round trip, so the batch's time is counted once, under the kind of its
-// first statement after the transaction's start, and its statements are
-// counted one by one.
+// round trip, so the batch's time is counted once, under the kinds of its
+// statements, and its statements are counted one by one.
 func (s *sqlTracer) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
 	s.mu.Lock()
 	label := s.label
@@ -168,8 +181,8 @@ func (s *sqlTracer) TraceBatchQuery(ctx context.Context, _ *pgx.Conn, data pgx.T
 	}
 }
 
-// TraceBatchEnd adds the batch's time to the kind of its first statement
-// after the transaction's start.
+// TraceBatchEnd counts the batch's statements one by one and adds its time,
+// once, to the kinds of statement it holds.
 func (s *sqlTracer) TraceBatchEnd(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchEndData) {
 	b, ok := ctx.Value(traceBatchKey{}).(*traceBatch)
 	if !ok || len(b.sqls) == 0 {
@@ -181,25 +194,34 @@ func (s *sqlTracer) TraceBatchEnd(ctx context.Context, _ *pgx.Conn, _ pgx.TraceB
 	if s.stats[b.label] == nil {
 		s.stats[b.label] = map[string]*stmtStat{}
 	}
-	// A batch that holds its own transaction starts with BEGIN (and a
-	// setting): its time goes to the statement that does the work.
-	timed := 0
-	for timed < len(b.sqls)-1 {
-		k := strings.ToLower(strings.TrimSpace(b.sqls[timed]))
-		if k != "begin" && !strings.HasPrefix(k, "set local ") {
-			break
-		}
-		timed++
-	}
-	for i, sql := range b.sqls {
+	s.trips[b.label]++
+	// The batch's time goes to the kinds of statement it holds, leaving out
+	// its transactions' BEGIN, settings and COMMIT.
+	var kinds []string
+	for _, sql := range b.sqls {
 		st := s.stats[b.label][sql]
 		if st == nil {
 			st = &stmtStat{}
 			s.stats[b.label][sql] = st
 		}
 		st.calls++
-		if i == timed {
-			st.total += d
+		k := strings.ToLower(strings.TrimSpace(sql))
+		if k == "begin" || k == "commit" || strings.HasPrefix(k, "set local ") {
+			continue
+		}
+		if kind := statementKind(sql); !slices.Contains(kinds, kind) {
+			kinds = append(kinds, kind)
 		}
 	}
+	if len(kinds) == 0 {
+		kinds = []string{statementKind(b.sqls[0])}
+	}
+	key := pipelineKey + "one round trip: " + strings.Join(kinds, "; ")
+	if len(kinds) == 1 {
+		key = pipelineKey + kinds[0]
+	}
+	if s.stats[b.label][key] == nil {
+		s.stats[b.label][key] = &stmtStat{}
+	}
+	s.stats[b.label][key].total += d
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strconv"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -143,5 +144,45 @@ func TestARunStoppedBeforeItsFirstBatchKeepsItsPlan(t *testing.T) {
 	}
 	if got := count(t, pool, "SELECT sum(v)::bigint FROM public.items"); got != 0 {
 		t.Fatal("a stopped run changed rows")
+	}
+}
+
+func TestARunLongerThanOneRoundTripRunsEachBatchOnce(t *testing.T) {
+	pool := setup(t)
+	ctx := context.Background()
+	keys := make([]string, 10)
+	for i := range keys {
+		keys[i] = strconv.Itoa(i + 1)
+	}
+	// One key a batch, ten entities of the same rows: 100 batches, four
+	// round trips of at most batchesPerTrip.
+	var steps []Step
+	plan := &Plan{}
+	for e := range 10 {
+		name := "e" + strconv.Itoa(e)
+		steps = append(steps, add(name, 0, keys...))
+		plan.Entities = append(plan.Entities, PlannedEntity{Entity: name, Keys: keys})
+	}
+	run := &Run{UID: "run-3", Type: "Test", Object: audit.Object{Kind: "Test", UID: "run-3"}}
+	if _, _, err := Begin(ctx, pool, run, func() (*Plan, error) { return plan, nil }); err != nil {
+		t.Fatal(err)
+	}
+	results, err := Execute(ctx, pool, run, steps, Options{BatchSize: 1, Complete: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range results {
+		if r.Changed != 10 {
+			t.Errorf("entity %s: %d rows changed, want 10", r.Entity, r.Changed)
+		}
+	}
+	if got := count(t, pool, "SELECT count(*) FROM lethe.request_steps WHERE request_uid = 'run-3'"); got != 100 {
+		t.Fatalf("ledger rows: %d, want 100", got)
+	}
+	if got := count(t, pool, "SELECT count(*) FROM lethe.audit_log WHERE object_uid = 'run-3'"); got != 100 {
+		t.Fatalf("audit records: %d, want 100", got)
+	}
+	if got := count(t, pool, "SELECT count(*) FROM lethe.requests WHERE uid = 'run-3' AND state = 'Completed'"); got != 1 {
+		t.Fatal("the run is not completed")
 	}
 }
