@@ -185,6 +185,16 @@ type EntitySubject struct {
 	// +listType=map
 	// +listMapKey=name
 	Identifiers []IdentifierColumn `json:"identifiers"`
+
+	// restrictedColumn is a boolean column the operator sets to true on the
+	// subject's root rows while a Restriction request holds (and back to
+	// false when it is lifted), in the same transaction as its own record,
+	// so the application can honour the restriction too (for example
+	// `processing_restricted`).
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z_][a-z0-9_$]*$`
+	RestrictedColumn string `json:"restrictedColumn,omitempty"`
 }
 
 // IdentifierColumn maps one identifier name to a column.

@@ -236,3 +236,37 @@ func TestConcurrentVerificationsEachGetTheirOwnSubjectsColumns(t *testing.T) {
 		}
 	}
 }
+
+func TestRestrictionSetsAndLiftClearsTheDeclaredFlagColumn(t *testing.T) {
+	pool, spec := sample(t)
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, "ALTER TABLE app.customers ADD COLUMN processing_restricted boolean NOT NULL DEFAULT false"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range spec.Entities {
+		if spec.Entities[i].Name == "customer" {
+			spec.Entities[i].Subject.RestrictedColumn = "processing_restricted"
+		}
+	}
+	id := scalar[int64](t, pool, "SELECT min(id) FROM app.customers")
+	email := scalar[string](t, pool, "SELECT email FROM app.customers WHERE id = $1", id)
+
+	in := erasure(pool, spec, email)
+	in.Type, in.Run.Type, in.Run.UID = privacyv1alpha1.RequestRestriction, "Restriction", "restrict-1"
+	if _, err := Execute(ctx, pool, in); err != nil {
+		t.Fatal(err)
+	}
+	if n := scalar[int64](t, pool, "SELECT count(*) FROM app.customers WHERE processing_restricted"); n != 1 {
+		t.Fatalf("%d customers are flagged restricted; want 1", n)
+	}
+	if !scalar[bool](t, pool, "SELECT processing_restricted FROM app.customers WHERE id = $1", id) {
+		t.Fatal("the subject's row is not flagged")
+	}
+	in.Lift, in.Run.UID = true, "lift-1"
+	if _, err := Execute(ctx, pool, in); err != nil {
+		t.Fatal(err)
+	}
+	if n := scalar[int64](t, pool, "SELECT count(*) FROM app.customers WHERE processing_restricted"); n != 0 {
+		t.Fatalf("%d customers stay flagged after the lift", n)
+	}
+}

@@ -352,6 +352,11 @@ func restrict(ctx context.Context, pool *pgxpool.Pool, in *Input, find func() (*
 			action = "LiftRestriction"
 			b.Queue("DELETE FROM lethe.restrictions WHERE subject_type = $1 AND subject_digest = $2",
 				in.Run.SubjectType, in.Run.SubjectDigest)
+			for _, f := range restrictionFlags(in) {
+				b.Queue(fmt.Sprintf(`UPDATE %s SET %s = false WHERE %s::text IN (SELECT key FROM lethe.restricted_rows
+					WHERE subject_type = $1 AND subject_digest = $2 AND entity = $3)`, f.table, f.column, f.key), // #nosec G201 -- identifiers sanitized
+					in.Run.SubjectType, in.Run.SubjectDigest, f.entity)
+			}
 			b.Queue("DELETE FROM lethe.restricted_rows WHERE subject_type = $1 AND subject_digest = $2",
 				in.Run.SubjectType, in.Run.SubjectDigest)
 		} else {
@@ -364,6 +369,11 @@ func restrict(ctx context.Context, pool *pgxpool.Pool, in *Input, find func() (*
 					in.Run.SubjectType, in.Run.SubjectDigest, e.Entity.Name, append(append([]string{}, e.Keys...), e.Shared...))
 				out.Entities = append(out.Entities, EntityOutcome{Entity: e.Entity.Name, Found: int64(len(e.Keys) + len(e.Shared))})
 			}
+			for _, f := range restrictionFlags(in) {
+				b.Queue(fmt.Sprintf(`UPDATE %s SET %s = true WHERE %s::text IN (SELECT key FROM lethe.restricted_rows
+					WHERE subject_type = $1 AND subject_digest = $2 AND entity = $3)`, f.table, f.column, f.key), // #nosec G201 -- identifiers sanitized
+					in.Run.SubjectType, in.Run.SubjectDigest, f.entity)
+			}
 		}
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return err
@@ -371,6 +381,26 @@ func restrict(ctx context.Context, pool *pgxpool.Pool, in *Input, find func() (*
 		return engine.AppendRecord(ctx, tx, &in.Run, action, "", 0)
 	})
 	return out, err
+}
+
+// restrictionFlag is a root entity's declared restricted column.
+type restrictionFlag struct {
+	entity, table, column, key string // table, column and key sanitized
+}
+
+// restrictionFlags lists the restricted columns of the request's subject
+// type's root entities with a single-column key.
+func restrictionFlags(in *Input) []restrictionFlag {
+	var out []restrictionFlag
+	for _, e := range in.Inventory.Entities {
+		if e.Subject == nil || e.Subject.Type != in.Run.SubjectType || e.Subject.RestrictedColumn == "" || len(e.PrimaryKey) != 1 {
+			continue
+		}
+		schema, name, _ := strings.Cut(e.Table, ".")
+		out = append(out, restrictionFlag{entity: e.Name, table: pgx.Identifier{schema, name}.Sanitize(),
+			column: pgx.Identifier{e.Subject.RestrictedColumn}.Sanitize(), key: pgx.Identifier{e.PrimaryKey[0]}.Sanitize()})
+	}
+	return out
 }
 
 // Restricted says whether a subject is restricted in the database.

@@ -47,6 +47,11 @@ func Validate(spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog) []
 			for _, id := range e.Subject.Identifiers {
 				col("identifier", id.Column)
 			}
+			if rc := e.Subject.RestrictedColumn; rc != "" {
+				if c, ok := col("restricted", rc); ok && c.Type != "boolean" {
+					add("entity %s: restricted column %s.%s is %s; it needs a boolean", e.Name, e.Table, rc, c.Type)
+				}
+			}
 		}
 		for _, pc := range e.PersonalColumns {
 			if c, ok := col("personal", pc.Column); ok {
