@@ -307,6 +307,10 @@ const (
 // +kubebuilder:validation:Enum=Name;FirstName;LastName;Email;Phone;Address;City;Company;UserName
 type FakeKind string
 
+// FakeLocale is the country Fake values look like they come from.
+// +kubebuilder:validation:Enum=en-GB;en-US;de-DE;fr-FR;es-ES
+type FakeLocale string
+
 // Precision is the granularity Generalize keeps of a date.
 // +kubebuilder:validation:Enum=Month;Year
 type Precision string
@@ -346,6 +350,14 @@ type MaskingStrategy struct {
 	// fake, for Fake, is the kind of value produced.
 	// +optional
 	Fake *FakeKind `json:"fake,omitempty"`
+
+	// locale, for Fake, makes names, streets, cities and phone numbers look
+	// like those of one country: `en-GB`, `en-US`, `de-DE`, `fr-FR` or
+	// `es-ES`. Phone numbers stay in ranges no subscriber can have (kept for
+	// fiction where the country keeps one). The default mixes names of many
+	// countries, with British phone numbers for fiction.
+	// +optional
+	Locale *FakeLocale `json:"locale,omitempty"`
 
 	// keepPrefix, for Partial, is how many leading characters are kept.
 	// +optional

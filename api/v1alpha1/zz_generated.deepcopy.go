@@ -907,6 +907,11 @@ func (in *MaskingStrategy) DeepCopyInto(out *MaskingStrategy) {
 		*out = new(FakeKind)
 		**out = **in
 	}
+	if in.Locale != nil {
+		in, out := &in.Locale, &out.Locale
+		*out = new(FakeLocale)
+		**out = **in
+	}
 	if in.KeepPrefix != nil {
 		in, out := &in.KeepPrefix, &out.KeepPrefix
 		*out = new(int32)

@@ -105,6 +105,9 @@ func Check(s privacyv1alpha1.MaskingStrategy, c Column) string {
 // strategy could fit (the problem is the column, not the parameters).
 func check(s privacyv1alpha1.MaskingStrategy, c Column) (why string, suggest bool) {
 	kind, n := kindOf(c), maxLen(c)
+	if s.Locale != nil && s.Type != privacyv1alpha1.StrategyFake {
+		return "locale applies only to strategy Fake", false
+	}
 	switch s.Type {
 	case privacyv1alpha1.StrategyNullify:
 		if c.NotNull {
@@ -198,6 +201,11 @@ func checkPseudonym(s privacyv1alpha1.MaskingStrategy, c Column, kind typeKind, 
 func checkFake(s privacyv1alpha1.MaskingStrategy, c Column, kind typeKind, n int) (string, bool) {
 	if s.Fake == nil {
 		return "Fake needs fake, the kind of value", false
+	}
+	if s.Locale != nil {
+		if _, ok := locales[*s.Locale]; !ok {
+			return fmt.Sprintf("unknown locale %q", *s.Locale), false
+		}
 	}
 	if _, ok := fakeKinds[*s.Fake]; !ok {
 		return fmt.Sprintf("unknown fake kind %q", *s.Fake), false

@@ -69,7 +69,8 @@ func (cp *compiler) compile(s privacyv1alpha1.MaskingStrategy, c Column, hashKey
 	case privacyv1alpha1.StrategyPseudonym:
 		return cp.pseudonym(s, c, v)
 	case privacyv1alpha1.StrategyFake:
-		head, tail, tailLen := cp.fakeParts(*s.Fake, v)
+		loc, name := localeOf(s)
+		head, tail, tailLen := cp.fakeParts(*s.Fake, loc, name, v)
 		return cp.distinct(c, head, tail, tailLen)
 	case privacyv1alpha1.StrategyPartial:
 		return cp.partial(s, v), nil

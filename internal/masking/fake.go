@@ -2,6 +2,7 @@ package masking
 
 import (
 	"fmt"
+	"strings"
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
 )
@@ -82,16 +83,17 @@ var (
 // 8-9, city 10-11 and company 12-13. Phones are in +44 7700 900000-900999, a
 // range reserved for drama, and e-mails in the reserved domain
 // example.invalid.
-func (cp *compiler) fakeParts(kind privacyv1alpha1.FakeKind, ref string) (head, tail string, tailLen int) {
+func (cp *compiler) fakeParts(kind privacyv1alpha1.FakeKind, loc fakeLocale, name, ref string) (head, tail string, tailLen int) {
 	salt := cp.args.addShared("salt:"+string(cp.keys.Salt), nonNil(cp.keys.Salt))
 	h := fmt.Sprintf("sha256(%s::bytea || convert_to(%s::text, 'UTF8'))", salt, ref)
 	pick := func(list string, words []string, at int) string {
-		p := cp.args.addShared(list, words)
+		p := cp.args.addShared(list+":"+name, words)
 		return fmt.Sprintf("(%[1]s::text[])[(get_byte(%[2]s, %[3]d) * 256 + get_byte(%[2]s, %[4]d)) %% cardinality(%[1]s::text[]) + 1]",
 			p, h, at, at+1)
 	}
-	first := func() string { return pick("first", firstNames, 0) }
-	last := func() string { return pick("last", lastNames, 2) }
+	first := func() string { return pick("first", loc.first, 0) }
+	last := func() string { return pick("last", loc.last, 2) }
+	ascii := func(e string) string { return fmt.Sprintf("translate(lower(%s), '%s', '%s')", e, foldFrom, foldTo) }
 	number := fmt.Sprintf("(get_byte(%s, 4) %% 100)::text", h)
 	switch kind {
 	case fakeFirstName:
@@ -102,18 +104,51 @@ func (cp *compiler) fakeParts(kind privacyv1alpha1.FakeKind, ref string) (head, 
 		return first() + " || ' ' || " + last(), "", 0
 	case fakeEmail:
 		const domain = "@example.invalid"
-		return fmt.Sprintf("lower(%s) || '.' || lower(%s) || %s", first(), last(), number), "'" + domain + "'", len(domain)
+		return fmt.Sprintf("%s || '.' || %s || %s", ascii(first()), ascii(last()), number), "'" + domain + "'", len(domain)
 	case fakeUserName:
-		return fmt.Sprintf("lower(left(%s, 1)) || lower(%s) || %s", first(), last(), number), "", 0
+		return fmt.Sprintf("left(%s, 1) || %s || %s", ascii(first()), ascii(last()), number), "", 0
 	case fakePhone:
-		return fmt.Sprintf("'+44 7700 900' || lpad(((get_byte(%[1]s, 5) * 256 + get_byte(%[1]s, 6)) %% 1000)::text, 3, '0')", h), "", 0
+		return fmt.Sprintf("%s || lpad(((get_byte(%[2]s, 5) * 256 + get_byte(%[2]s, 6)) %% %[3]d)::text, %[4]d, '0')",
+			cp.args.addShared("phone:"+name, loc.phonePrefix)+"::text", h, pow10(loc.phoneDigits), loc.phoneDigits), "", 0
 	case fakeAddress:
-		return fmt.Sprintf("(get_byte(%s, 7) %% 199 + 1)::text || ' ' || %s", h, pick("streets", streets, 8)), "", 0
+		house := fmt.Sprintf("(get_byte(%s, 7) %% 199 + 1)::text", h)
+		if loc.numberAfter {
+			return fmt.Sprintf("%s || ' ' || %s", pick("streets", loc.streets, 8), house), "", 0
+		}
+		return fmt.Sprintf("%s || ' ' || %s", house, pick("streets", loc.streets, 8)), "", 0
 	case fakeCity:
-		return pick("cities", cities, 10), "", 0
+		return pick("cities", loc.cities, 10), "", 0
 	default: // fakeCompany; Check refused every other kind
 		return pick("companies", companies, 12), "", 0
 	}
+}
+
+// The letters e-mail addresses and user names fold to ASCII, and what to.
+const (
+	foldFrom = "àáâäçèéêëíîïñóôöúùûüß"
+	foldTo   = "aaaaceeeeiiinooouuuus"
+)
+
+// fold is the SQL translate(lower(...)) of the fake e-mails, in Go.
+func fold(w string) string {
+	from, to := []rune(foldFrom), []rune(foldTo)
+	out := []rune(strings.ToLower(w))
+	for i, r := range out {
+		for j, f := range from {
+			if r == f {
+				out[i] = to[j]
+			}
+		}
+	}
+	return string(out)
+}
+
+func pow10(n int) int {
+	p := 1
+	for range n {
+		p *= 10
+	}
+	return p
 }
 
 // nonNil makes a nil salt an empty bytea rather than NULL, which would make

@@ -3,7 +3,6 @@ package masking
 import (
 	"crypto/sha256"
 	"fmt"
-	"strings"
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
 )
@@ -12,11 +11,17 @@ import (
 // documented derivation, without cutting or discriminator: head and tail as
 // in fakeParts.
 func fakeInGo(kind privacyv1alpha1.FakeKind, input string, salt []byte) (head, tail string) {
+	return fakeInLocale(kind, international, input, salt)
+}
+
+// fakeInLocale is fakeInGo for a locale's lists, address order and phone
+// range.
+func fakeInLocale(kind privacyv1alpha1.FakeKind, loc fakeLocale, input string, salt []byte) (head, tail string) {
 	h := sha256.Sum256(append(append([]byte{}, salt...), input...))
 	pick := func(words []string, at int) string {
 		return words[(int(h[at])<<8|int(h[at+1]))%len(words)]
 	}
-	first, last, number := pick(firstNames, 0), pick(lastNames, 2), fmt.Sprint(int(h[4])%100)
+	first, last, number := pick(loc.first, 0), pick(loc.last, 2), fmt.Sprint(int(h[4])%100)
 	switch kind {
 	case fakeFirstName:
 		return first, ""
@@ -25,15 +30,18 @@ func fakeInGo(kind privacyv1alpha1.FakeKind, input string, salt []byte) (head, t
 	case fakeName:
 		return first + " " + last, ""
 	case fakeEmail:
-		return strings.ToLower(first) + "." + strings.ToLower(last) + number, "@example.invalid"
+		return fold(first) + "." + fold(last) + number, "@example.invalid"
 	case fakeUserName:
-		return strings.ToLower(first[:1] + last + number), ""
+		return string([]rune(fold(first))[:1]) + fold(last) + number, ""
 	case fakePhone:
-		return fmt.Sprintf("+44 7700 900%03d", (int(h[5])<<8|int(h[6]))%1000), ""
+		return fmt.Sprintf("%s%0*d", loc.phonePrefix, loc.phoneDigits, (int(h[5])<<8|int(h[6]))%pow10(loc.phoneDigits)), ""
 	case fakeAddress:
-		return fmt.Sprintf("%d %s", int(h[7])%199+1, pick(streets, 8)), ""
+		if loc.numberAfter {
+			return fmt.Sprintf("%s %d", pick(loc.streets, 8), int(h[7])%199+1), ""
+		}
+		return fmt.Sprintf("%d %s", int(h[7])%199+1, pick(loc.streets, 8)), ""
 	case fakeCity:
-		return pick(cities, 10), ""
+		return pick(loc.cities, 10), ""
 	default:
 		return pick(companies, 12), ""
 	}

@@ -49,7 +49,7 @@ func PendingSQL(table string, cols []Assignment, pkCols []string, keys Keys, arg
 			}
 			conds = append(conds, fmt.Sprintf("(%s IS NOT NULL AND %s::text !~ %s)", v, v, args.Add(fmt.Sprintf("^[0-9a-f]{%d}$", n))))
 		case privacyv1alpha1.StrategyFake:
-			conds = append(conds, fmt.Sprintf("(%s IS NOT NULL AND %s::text !~ %s)", v, v, args.Add(fakePattern(*s.Fake))))
+			conds = append(conds, fmt.Sprintf("(%s IS NOT NULL AND %s::text !~ %s)", v, v, args.Add(fakePattern(*s.Fake, s))))
 		case privacyv1alpha1.StrategyPseudonym:
 			if !keys.PerRow {
 				return "", fmt.Errorf("table %s: column %s: a subject's pseudonym cannot select pending rows; use a per-row pseudonym", table, c.Name)
@@ -74,9 +74,10 @@ func PendingSQL(table string, cols []Assignment, pkCols []string, keys Keys, arg
 // fakePattern is a PostgreSQL regular expression that matches every value
 // Fake of a kind writes, with the row discriminator ("_" and a key) a unique
 // column may add, and little else: the words come from Fake's lists.
-func fakePattern(kind privacyv1alpha1.FakeKind) string {
+func fakePattern(kind privacyv1alpha1.FakeKind, s privacyv1alpha1.MaskingStrategy) string {
 	const disc = `(_[^@]*)?`
-	first, last := alternatives(firstNames, false), alternatives(lastNames, false)
+	loc, _ := localeOf(s)
+	first, last := alternatives(loc.first, false), alternatives(loc.last, false)
 	switch kind {
 	case fakeFirstName:
 		return "^" + first + disc + "$"
@@ -85,15 +86,18 @@ func fakePattern(kind privacyv1alpha1.FakeKind) string {
 	case fakeName:
 		return "^" + first + " " + last + disc + "$"
 	case fakeEmail:
-		return "^" + alternatives(firstNames, true) + `\.` + alternatives(lastNames, true) + `[0-9]{1,2}` + disc + `@example\.invalid$`
+		return "^" + alternatives(loc.first, true) + `\.` + alternatives(loc.last, true) + `[0-9]{1,2}` + disc + `@example\.invalid$`
 	case fakeUserName:
-		return "^[a-z]" + alternatives(lastNames, true) + "[0-9]{1,2}" + disc + "$"
+		return "^[a-z]" + alternatives(loc.last, true) + "[0-9]{1,2}" + disc + "$"
 	case fakePhone:
-		return `^\+44 7700 900[0-9]{3}` + disc + "$"
+		return "^" + regexp.QuoteMeta(loc.phonePrefix) + fmt.Sprintf("[0-9]{%d}", loc.phoneDigits) + disc + "$"
 	case fakeAddress:
-		return "^[0-9]{1,3} " + alternatives(streets, false) + disc + "$"
+		if loc.numberAfter {
+			return "^" + alternatives(loc.streets, false) + " [0-9]{1,3}" + disc + "$"
+		}
+		return "^[0-9]{1,3} " + alternatives(loc.streets, false) + disc + "$"
 	case fakeCity:
-		return "^" + alternatives(cities, false) + disc + "$"
+		return "^" + alternatives(loc.cities, false) + disc + "$"
 	default:
 		return "^" + alternatives(companies, false) + disc + "$"
 	}
@@ -103,7 +107,7 @@ func alternatives(words []string, lower bool) string {
 	quoted := make([]string, len(words))
 	for i, w := range words {
 		if lower {
-			w = strings.ToLower(w)
+			w = fold(w)
 		}
 		quoted[i] = regexp.QuoteMeta(w)
 	}

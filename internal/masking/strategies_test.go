@@ -45,6 +45,18 @@ func fakeCases() []strategyCase {
 		cases = append(cases, strategyCase{name: "Fake " + string(k) + " on text", typ: "text", values: in, s: faked(k),
 			ids: []int64{1, 2, 3}, want: []any{fake(k, "Alice Smith", salt), fake(k, "Zoë Ångström", salt), nil, "keep"}})
 	}
+	for _, l := range []privacyv1alpha1.FakeLocale{"en-GB", "en-US", "de-DE", "fr-FR", "es-ES"} {
+		for _, k := range []privacyv1alpha1.FakeKind{fakeName, fakeEmail, fakePhone, fakeAddress, fakeCity, fakeUserName} {
+			st := faked(k)
+			st.Locale = &l
+			want := func(input string) string {
+				head, tail := fakeInLocale(k, locales[l], input, salt)
+				return head + tail
+			}
+			cases = append(cases, strategyCase{name: "Fake " + string(k) + " in " + string(l), typ: "text", values: in, s: st,
+				ids: []int64{1, 2, 3}, want: []any{want("Alice Smith"), want("Zoë Ångström"), nil, "keep"}})
+		}
+	}
 	emails := []any{"alice@corp.example", "bob@corp.example", "keep@corp.example"}
 	head1, tail := fakeInGo(fakeEmail, "alice@corp.example", salt)
 	head2, _ := fakeInGo(fakeEmail, "bob@corp.example", salt)
