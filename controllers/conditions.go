@@ -3,9 +3,14 @@ package controllers
 import (
 	"fmt"
 	"strings"
+	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
 )
@@ -69,4 +74,38 @@ func listUpTo(items []string, n int, sep string) string {
 		return strings.Join(items, sep)
 	}
 	return fmt.Sprintf("%s%sand %d more", strings.Join(items[:n], sep), sep, len(items)-n)
+}
+
+// reportRequestError writes a preparation error of a long-running object
+// (a policy, a job) into its conditions: a stalled one, with a Warning event
+// the first time its message is seen, until the spec changes; a waiting one
+// retried after retry. Any other error is returned, for controller-runtime
+// to retry with backoff.
+func reportRequestError(rec events.EventRecorder, obj runtime.Object, conds *[]metav1.Condition, observed *int64, generation int64,
+	err error, retry time.Duration) (ctrl.Result, error) {
+	re := asRequestError(err)
+	if re == nil {
+		return ctrl.Result{}, err
+	}
+	if re.stalled {
+		if c := meta.FindStatusCondition(*conds, privacyv1alpha1.ConditionStalled); c == nil || c.Message != truncate(re.message) {
+			rec.Eventf(obj, nil, corev1.EventTypeWarning, re.reason, "Check", "%s", re.message)
+		}
+		setSummary(conds, observed, generation, verdictStalled, re.reason, re.message)
+		return ctrl.Result{}, nil
+	}
+	setSummary(conds, observed, generation, verdictWaiting, re.reason, re.message)
+	return ctrl.Result{RequeueAfter: retry}, nil
+}
+
+// entryOf returns the element of list that match picks, appending fresh
+// when there is none: the per-target and per-rule entries of a status.
+func entryOf[T any](list *[]T, match func(*T) bool, fresh T) *T {
+	for i := range *list {
+		if match(&(*list)[i]) {
+			return &(*list)[i]
+		}
+	}
+	*list = append(*list, fresh)
+	return &(*list)[len(*list)-1]
 }

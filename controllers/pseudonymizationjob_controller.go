@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -550,42 +549,19 @@ func (r *PseudonymizationJobReconciler) runOf(j *privacyv1alpha1.Pseudonymizatio
 }
 
 func jobTarget(st *privacyv1alpha1.PseudonymizationJobStatus, name string) *privacyv1alpha1.PseudonymizationTargetStatus {
-	for i := range st.Targets {
-		if st.Targets[i].Name == name {
-			return &st.Targets[i]
-		}
-	}
-	st.Targets = append(st.Targets, privacyv1alpha1.PseudonymizationTargetStatus{Name: name})
-	return &st.Targets[len(st.Targets)-1]
+	return entryOf(&st.Targets, func(t *privacyv1alpha1.PseudonymizationTargetStatus) bool { return t.Name == name },
+		privacyv1alpha1.PseudonymizationTargetStatus{Name: name})
 }
 
 func jobEntity(ts *privacyv1alpha1.PseudonymizationTargetStatus, name string) *privacyv1alpha1.PseudonymizedEntity {
-	for i := range ts.Entities {
-		if ts.Entities[i].Entity == name {
-			return &ts.Entities[i]
-		}
-	}
-	ts.Entities = append(ts.Entities, privacyv1alpha1.PseudonymizedEntity{Entity: name})
-	return &ts.Entities[len(ts.Entities)-1]
+	return entryOf(&ts.Entities, func(e *privacyv1alpha1.PseudonymizedEntity) bool { return e.Entity == name },
+		privacyv1alpha1.PseudonymizedEntity{Entity: name})
 }
 
 // fail reports an error of preparation: a stalled one until the spec
 // changes, a waiting one retried.
 func (r *PseudonymizationJobReconciler) fail(j *privacyv1alpha1.PseudonymizationJob, err error) (ctrl.Result, error) {
-	st := &j.Status
-	var re *requestError
-	if !errors.As(err, &re) {
-		return ctrl.Result{}, err
-	}
-	if re.stalled {
-		if c := meta.FindStatusCondition(st.Conditions, privacyv1alpha1.ConditionStalled); c == nil || c.Message != truncate(re.message) {
-			r.Recorder.Eventf(j, nil, corev1.EventTypeWarning, re.reason, "Check", "%s", re.message)
-		}
-		setSummary(&st.Conditions, &st.ObservedGeneration, j.Generation, verdictStalled, re.reason, re.message)
-		return ctrl.Result{}, nil
-	}
-	setSummary(&st.Conditions, &st.ObservedGeneration, j.Generation, verdictWaiting, re.reason, re.message)
-	return ctrl.Result{RequeueAfter: r.RetryInterval}, nil
+	return reportRequestError(r.Recorder, j, &j.Status.Conditions, &j.Status.ObservedGeneration, j.Generation, err, r.RetryInterval)
 }
 
 // SetupWithManager watches jobs.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"time"
 
@@ -412,42 +411,19 @@ func progressOf(st *privacyv1alpha1.RetentionPolicyStatus, works []targetWork) (
 }
 
 func retentionTarget(st *privacyv1alpha1.RetentionPolicyStatus, name string) *privacyv1alpha1.RetentionTargetStatus {
-	for i := range st.Targets {
-		if st.Targets[i].Name == name {
-			return &st.Targets[i]
-		}
-	}
-	st.Targets = append(st.Targets, privacyv1alpha1.RetentionTargetStatus{Name: name})
-	return &st.Targets[len(st.Targets)-1]
+	return entryOf(&st.Targets, func(t *privacyv1alpha1.RetentionTargetStatus) bool { return t.Name == name },
+		privacyv1alpha1.RetentionTargetStatus{Name: name})
 }
 
 func retentionRule(ts *privacyv1alpha1.RetentionTargetStatus, name string) *privacyv1alpha1.RetentionRuleStatus {
-	for i := range ts.Rules {
-		if ts.Rules[i].Name == name {
-			return &ts.Rules[i]
-		}
-	}
-	ts.Rules = append(ts.Rules, privacyv1alpha1.RetentionRuleStatus{Name: name})
-	return &ts.Rules[len(ts.Rules)-1]
+	return entryOf(&ts.Rules, func(r *privacyv1alpha1.RetentionRuleStatus) bool { return r.Name == name },
+		privacyv1alpha1.RetentionRuleStatus{Name: name})
 }
 
 // fail reports an error of preparation: a stalled one (a rule the schema
 // cannot satisfy) until the spec changes, a waiting one retried.
 func (r *RetentionPolicyReconciler) fail(p *privacyv1alpha1.RetentionPolicy, err error) (ctrl.Result, error) {
-	st := &p.Status
-	var re *requestError
-	if !errors.As(err, &re) {
-		return ctrl.Result{}, err
-	}
-	if re.stalled {
-		if c := meta.FindStatusCondition(st.Conditions, privacyv1alpha1.ConditionStalled); c == nil || c.Message != truncate(re.message) {
-			r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, re.reason, "Check", "%s", re.message)
-		}
-		setSummary(&st.Conditions, &st.ObservedGeneration, p.Generation, verdictStalled, re.reason, re.message)
-		return ctrl.Result{}, nil
-	}
-	setSummary(&st.Conditions, &st.ObservedGeneration, p.Generation, verdictWaiting, re.reason, re.message)
-	return ctrl.Result{RequeueAfter: r.RetryInterval}, nil
+	return reportRequestError(r.Recorder, p, &p.Status.Conditions, &p.Status.ObservedGeneration, p.Generation, err, r.RetryInterval)
 }
 
 // SetupWithManager watches policies, and the TenantDatabases and
