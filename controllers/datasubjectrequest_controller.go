@@ -209,20 +209,14 @@ func (r *DataSubjectRequestReconciler) complete(ctx context.Context, obj *privac
 // runTarget carries out the request in one TenantDatabase.
 func (r *DataSubjectRequestReconciler) runTarget(ctx context.Context, obj *privacyv1alpha1.DataSubjectRequest,
 	tdb *privacyv1alpha1.TenantDatabase, ids map[string]string, salt []byte, now time.Time) (*dsr.Outcome, error) {
-	if c := meta.FindStatusCondition(tdb.Status.Conditions, privacyv1alpha1.ConditionReady); c == nil || c.Status != metav1.ConditionTrue {
-		return nil, waiting(privacyv1alpha1.ReasonTargetNotReady, "TenantDatabase %s is not Ready", tdb.Name)
-	}
-	var inv privacyv1alpha1.DataInventory
-	if err := r.Get(ctx, types.NamespacedName{Namespace: tdb.Namespace, Name: tdb.Spec.InventoryRef.Name}, &inv); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, waiting(privacyv1alpha1.ReasonTargetNotReady, "DataInventory %s of TenantDatabase %s not found", tdb.Spec.InventoryRef.Name, tdb.Name)
-		}
+	inv, err := targetInventory(ctx, r.Client, tdb)
+	if err != nil {
 		return nil, err
 	}
-	if err := checkIdentifiers(&inv, obj.Spec.Subject.Type, ids); err != nil {
+	if err := checkIdentifiers(inv, obj.Spec.Subject.Type, ids); err != nil {
 		return nil, err
 	}
-	hashKeys, err := r.hashKeys(ctx, obj.Namespace, &inv)
+	hashKeys, err := r.hashKeys(ctx, obj.Namespace, inv)
 	if err != nil {
 		return nil, err
 	}
@@ -277,14 +271,9 @@ func (r *DataSubjectRequestReconciler) runTarget(ctx context.Context, obj *priva
 	return out, nil
 }
 
-// poolOf returns a TenantDatabase's pool from the shared cache, reading its
-// connection Secret only when the cache has no pool for it yet: the
-// TenantDatabase controller replaces the pool whenever the Secret changes.
+// poolOf returns a TenantDatabase's pool from the shared cache.
 func (r *DataSubjectRequestReconciler) poolOf(ctx context.Context, tdb *privacyv1alpha1.TenantDatabase) (*pgxpool.Pool, error) {
-	if pool := r.Pools.Lookup(poolKey(tdb)); pool != nil {
-		return pool, nil
-	}
-	return tenantPool(ctx, r.APIReader, r.Pools, tdb)
+	return sharedPool(ctx, r.APIReader, r.Pools, tdb)
 }
 
 // requestActor is who asked: the user name recorded at admission when there

@@ -10,10 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/robfig/cron/v3"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -235,14 +232,8 @@ func (r *RetentionPolicyReconciler) prepare(ctx context.Context, p *privacyv1alp
 	}
 	works := make([]targetWork, 0, len(tdbs))
 	for _, tdb := range tdbs {
-		if c := meta.FindStatusCondition(tdb.Status.Conditions, privacyv1alpha1.ConditionReady); c == nil || c.Status != metav1.ConditionTrue {
-			return nil, waiting(privacyv1alpha1.ReasonTargetNotReady, "TenantDatabase %s is not Ready", tdb.Name)
-		}
-		var inv privacyv1alpha1.DataInventory
-		if err := r.Get(ctx, types.NamespacedName{Namespace: p.Namespace, Name: tdb.Spec.InventoryRef.Name}, &inv); err != nil {
-			if apierrors.IsNotFound(err) {
-				return nil, waiting(privacyv1alpha1.ReasonTargetNotReady, "DataInventory %s of TenantDatabase %s not found", tdb.Spec.InventoryRef.Name, tdb.Name)
-			}
+		inv, err := targetInventory(ctx, r.Client, &tdb)
+		if err != nil {
 			return nil, err
 		}
 		uses := inventoryHashKeys(&inv.Spec)
@@ -257,15 +248,9 @@ func (r *RetentionPolicyReconciler) prepare(ctx context.Context, p *privacyv1alp
 		if err != nil {
 			return nil, err
 		}
-		pool := r.Pools.Lookup(poolKey(&tdb))
-		if pool == nil {
-			if pool, err = tenantPool(ctx, r.APIReader, r.Pools, &tdb); err != nil {
-				return nil, waiting(privacyv1alpha1.ReasonTargetNotReady, "TenantDatabase %s: %s", tdb.Name, errorMessage(err))
-			}
-		}
-		cat, err := tenantdb.CachedCatalog(ctx, pool)
+		pool, cat, err := targetSchema(ctx, r.APIReader, r.Pools, &tdb)
 		if err != nil {
-			return nil, waiting(privacyv1alpha1.ReasonTargetNotReady, "TenantDatabase %s: read the catalog: %s", tdb.Name, errorMessage(err))
+			return nil, err
 		}
 		w := targetWork{tdb: tdb, pool: pool, salt: salt}
 		for _, rule := range p.Spec.Rules {
