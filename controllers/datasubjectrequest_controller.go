@@ -402,12 +402,14 @@ func (r *DataSubjectRequestReconciler) fail(obj *privacyv1alpha1.DataSubjectRequ
 	return ctrl.Result{RequeueAfter: r.RetryInterval}, nil
 }
 
-// errorMessage keeps error text that is safe to show.
+// errorMessage keeps error text that is safe to show: a request error's
+// own message, and of a database error only what cannot quote a row value
+// (tenantdb.SafeError).
 func errorMessage(err error) string {
 	if re := asRequestError(err); re != nil {
 		return re.message
 	}
-	return err.Error()
+	return tenantdb.SafeError(err)
 }
 
 func targetResult(obj *privacyv1alpha1.DataSubjectRequest, name string) *privacyv1alpha1.TargetResult {

@@ -217,3 +217,37 @@ func TestReadTextColumnsReadsTheTextColumnsOfTheTablesAsked(t *testing.T) {
 		t.Fatalf("columns: %v, want %s", names, want)
 	}
 }
+
+func TestSafeErrorKeepsNoRowValue(t *testing.T) {
+	ctx := context.Background()
+	pool := openPool(t, pgtest.NewDatabase(t).SecretData())
+	const canary = "canary-7f3a@example.com"
+	for _, sql := range []string{"CREATE SCHEMA app", "CREATE TABLE app.people (id bigint PRIMARY KEY, email text UNIQUE)"} {
+		if _, err := pool.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := pool.Exec(ctx, "INSERT INTO app.people VALUES (1, $1)", canary); err != nil {
+		t.Fatal(err)
+	}
+	_, cast := pool.Exec(ctx, "SELECT $1::text::bigint", canary)
+	_, dup := pool.Exec(ctx, "INSERT INTO app.people VALUES (2, $1)", canary)
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{cast, "SQLSTATE 22P02"},
+		{dup, `SQLSTATE 23505: duplicate key value violates unique constraint "people_email_key"`},
+	} {
+		if tc.err == nil {
+			t.Fatalf("no error to describe for %q", tc.want)
+		}
+		got := SafeError(tc.err)
+		if strings.Contains(got, canary) || !strings.Contains(got, tc.want) {
+			t.Errorf("SafeError = %q; want it to hold %q and not the value", got, tc.want)
+		}
+	}
+	if !strings.Contains(cast.Error(), canary) {
+		t.Fatal("the raw error no longer quotes the value; the test proves nothing")
+	}
+}
