@@ -8,8 +8,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"runtime"
 	"time"
 
@@ -22,7 +20,6 @@ import (
 	"github.com/lethe-dev/lethe/internal/engine"
 	"github.com/lethe-dev/lethe/internal/export"
 	"github.com/lethe-dev/lethe/internal/tenantdb"
-	"github.com/lethe-dev/lethe/internal/testutil/pgtest"
 	"github.com/lethe-dev/lethe/internal/testutil/sampleapp"
 )
 
@@ -52,25 +49,12 @@ type engineResult struct {
 // runEngine measures dsr.Execute on one database with the sample
 // application at cfg.subjects customers.
 func runEngine(ctx context.Context, cfg dsrConfig, spec *privacyv1alpha1.DataInventorySpec) (res engineResult, err error) {
-	dir, err := os.MkdirTemp("", "lethe-bench-dsr-engine-")
+	local, err := startPostgres("dsr engine", cfg.keep)
 	if err != nil {
 		return res, err
 	}
-	var srv *pgtest.Server
-	pools := tenantdb.NewPools()
-	defer func() {
-		pools.CloseAll()
-		if srv != nil {
-			if serr := srv.Stop(); serr != nil && err == nil {
-				err = serr
-			}
-		}
-		benchutil.CleanWorkDir("dsr engine", dir, cfg.keep, err)
-	}()
-
-	if srv, err = pgtest.Start(pgtest.Options{Durable: true, LogPath: filepath.Join(dir, "postgres.log")}); err != nil {
-		return res, fmt.Errorf("start PostgreSQL: %w", err)
-	}
+	defer local.stop(&err)
+	srv, pools := local.srv, local.pools
 	db, err := srv.CreateDatabase(ctx, "acme")
 	if err != nil {
 		return res, err

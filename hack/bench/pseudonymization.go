@@ -9,8 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"runtime"
 	"time"
 
@@ -130,24 +128,12 @@ func runPseudonymizationScenario(ctx context.Context, cfg config, pc *pseudonymi
 }
 
 func measurePseudonymization(ctx context.Context, cfg config, pc *pseudonymizationConfig, runNo int) (res pseudonymizationRun, err error) {
-	dir, err := os.MkdirTemp("", "lethe-bench-pseudonymization-")
+	local, err := startPostgres("pseudonymization", cfg.keep)
 	if err != nil {
 		return res, err
 	}
-	var srv *pgtest.Server
-	pools := tenantdb.NewPools()
-	defer func() {
-		pools.CloseAll()
-		if srv != nil {
-			if serr := srv.Stop(); serr != nil && err == nil {
-				err = serr
-			}
-		}
-		benchutil.CleanWorkDir("pseudonymization", dir, cfg.keep, err)
-	}()
-	if srv, err = pgtest.Start(pgtest.Options{Durable: true, LogPath: filepath.Join(dir, "postgres.log")}); err != nil {
-		return res, fmt.Errorf("start PostgreSQL: %w", err)
-	}
+	defer local.stop(&err)
+	srv, pools := local.srv, local.pools
 	type tenant struct {
 		db   pgtest.Database
 		pool *pgxpool.Pool

@@ -7,8 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"runtime"
 	"sort"
 	"sync"
@@ -23,7 +21,6 @@ import (
 	"github.com/lethe-dev/lethe/internal/masking"
 	"github.com/lethe-dev/lethe/internal/retention"
 	"github.com/lethe-dev/lethe/internal/tenantdb"
-	"github.com/lethe-dev/lethe/internal/testutil/pgtest"
 )
 
 type retentionConfig struct {
@@ -158,24 +155,12 @@ func maxOf(v []float64) float64 {
 }
 
 func measureRetention(ctx context.Context, cfg config, rc *retentionConfig, runNo int) (res retentionRun, err error) {
-	dir, err := os.MkdirTemp("", "lethe-bench-retention-")
+	local, err := startPostgres("retention", cfg.keep)
 	if err != nil {
 		return res, err
 	}
-	var srv *pgtest.Server
-	pools := tenantdb.NewPools()
-	defer func() {
-		pools.CloseAll()
-		if srv != nil {
-			if serr := srv.Stop(); serr != nil && err == nil {
-				err = serr
-			}
-		}
-		benchutil.CleanWorkDir("retention", dir, cfg.keep, err)
-	}()
-	if srv, err = pgtest.Start(pgtest.Options{Durable: true, LogPath: filepath.Join(dir, "postgres.log")}); err != nil {
-		return res, fmt.Errorf("start PostgreSQL: %w", err)
-	}
+	defer local.stop(&err)
+	srv, pools := local.srv, local.pools
 	db, err := srv.CreateDatabase(ctx, "bench")
 	if err != nil {
 		return res, err
