@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -13,14 +12,13 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"sigs.k8s.io/yaml"
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
 	"github.com/lethe-dev/lethe/internal/audit"
 	"github.com/lethe-dev/lethe/internal/engine"
-	"github.com/lethe-dev/lethe/internal/tenantdb"
 	"github.com/lethe-dev/lethe/internal/testutil/pgtest"
 	"github.com/lethe-dev/lethe/internal/testutil/sampleapp"
+	"github.com/lethe-dev/lethe/internal/testutil/sampledb"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
@@ -29,38 +27,7 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 // returns a pool on it and the sample inventory.
 func sample(t *testing.T) (*pgxpool.Pool, *privacyv1alpha1.DataInventorySpec) {
 	t.Helper()
-	ctx := context.Background()
-	db := pgtest.NewDatabase(t)
-	conn, err := pgtest.Shared().AppConn(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sampleapp.Load(ctx, conn, sampleapp.Options{Tenant: "acme", Seed: 7, Customers: 20}); err != nil {
-		t.Fatal(err)
-	}
-	_ = conn.Close(ctx)
-	cfg, err := tenantdb.ParseSecret(db.SecretData(), 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pools := tenantdb.NewPools()
-	t.Cleanup(pools.CloseAll)
-	pool, err := pools.Get(ctx, "t", cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := tenantdb.Migrate(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
-	raw, err := os.ReadFile(filepath.Join("..", "..", "config", "samples", "privacy_v1alpha1_datainventory.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var inv privacyv1alpha1.DataInventory
-	if err := yaml.Unmarshal(raw, &inv); err != nil {
-		t.Fatal(err)
-	}
-	return pool, &inv.Spec
+	return sampledb.Open(t, sampleapp.Options{Tenant: "acme", Seed: 7, Customers: 20})
 }
 
 func erasure(pool *pgxpool.Pool, spec *privacyv1alpha1.DataInventorySpec, email string) *Input {
