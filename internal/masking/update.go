@@ -88,11 +88,20 @@ func UpdateSQL(table string, cols []Assignment, pkCols []string, keys Keys) (str
 // Unique columns are kept unique as if the statement updated several rows.
 // It refuses what UpdateSQL refuses.
 func UpdateSetSQL(table string, cols []Assignment, pkCols []string, keys Keys, args *Args) (string, error) {
+	return SetSQL(table, cols, pkCols, keys, args, "true")
+}
+
+// SetSQL is UpdateSetSQL for a statement that knows whether it changes
+// several rows: several is an SQL boolean, true when it does (a unique
+// column's rows then each get the row discriminator), so a statement that
+// changes one row writes the value itself when no other row holds it.
+// Keyed pseudonyms (keys.Identifier) ignore it: they are the same for the
+// same identifier whatever the statement.
+func SetSQL(table string, cols []Assignment, pkCols []string, keys Keys, args *Args, several string) (string, error) {
 	target, pk, err := checkUpdate(table, cols, pkCols)
 	if err != nil {
 		return "", err
 	}
-	several := "true"
 	if keys.Identifier != "" {
 		several = "false"
 	}
