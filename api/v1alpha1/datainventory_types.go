@@ -92,13 +92,17 @@ type Entity struct {
 	// +kubebuilder:validation:Pattern=`^[a-z_][a-z0-9_$]*\.[a-z_][a-z0-9_$]*$`
 	Table string `json:"table"`
 
-	// primaryKey lists the table's primary-key columns.
-	// +required
+	// primaryKey lists the columns that tell the table's rows apart. The
+	// default is the live table's own: its primary key, or, for a table
+	// without one, its smallest unique index over NOT NULL columns (the
+	// TenantDatabase says which it uses). Partitioned tables are keyed as
+	// PostgreSQL keys them, partition key included.
+	// +optional
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=4
 	// +kubebuilder:validation:items:Pattern=`^[a-z_][a-z0-9_$]*$`
 	// +kubebuilder:validation:items:MaxLength=63
-	PrimaryKey []string `json:"primaryKey"`
+	PrimaryKey []string `json:"primaryKey,omitempty"`
 
 	// subject makes this entity a root: each row is a subject of this type,
 	// found by the identifier columns listed.
@@ -226,7 +230,7 @@ const (
 )
 
 // EntityRelation ties an entity to another, closer to a subject's root.
-// +kubebuilder:validation:XValidation:rule="!has(self.references) || size(self.references) == size(self.columns)",message="references must list as many columns as columns"
+// +kubebuilder:validation:XValidation:rule="!has(self.references) || (has(self.columns) && size(self.references) == size(self.columns))",message="references must list as many columns as columns, which it needs"
 // +kubebuilder:validation:XValidation:rule="self.direction == 'Referenced' || !has(self.exclusive)",message="exclusive applies only to direction Referenced"
 type EntityRelation struct {
 	// entity is the related entity's name.
@@ -242,16 +246,20 @@ type EntityRelation struct {
 	// +required
 	Direction RelationDirection `json:"direction"`
 
-	// columns are the foreign-key columns, in the table that holds the key.
-	// +required
+	// columns are the foreign-key columns, in the table that holds the key,
+	// one or several (a multi-column foreign key). The default is the
+	// columns of the live database's one foreign key between the two
+	// tables in this direction; without exactly one, name them.
+	// +optional
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=4
 	// +kubebuilder:validation:items:Pattern=`^[a-z_][a-z0-9_$]*$`
 	// +kubebuilder:validation:items:MaxLength=63
-	Columns []string `json:"columns"`
+	Columns []string `json:"columns,omitempty"`
 
-	// references are the referenced columns in the other table; the default is
-	// that table's primary key.
+	// references are the referenced columns in the other table: its primary
+	// key by default, or any unique key (an e-mail column, a code). With
+	// columns omitted, they come from the live foreign key too.
 	// +optional
 	// +kubebuilder:validation:MaxItems=4
 	// +kubebuilder:validation:items:Pattern=`^[a-z_][a-z0-9_$]*$`
