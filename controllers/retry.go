@@ -63,8 +63,6 @@ func (s *stalls) unchanged(uid types.UID, fingerprint string) bool {
 	return ok && v.(string) == fingerprint
 }
 
-func (s *stalls) forget(uid types.UID) { s.m.Delete(uid) }
-
 // fingerprint sums an object's generation and annotations (annotating it,
 // for example `kubectl annotate ... privacy.lethe.dev/retry=1`, asks for a
 // new attempt after a fix made in the database itself) and its targets:

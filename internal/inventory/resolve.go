@@ -118,5 +118,7 @@ func Ownership(spec *privacyv1alpha1.DataInventorySpec) (entityOf func(table str
 		}
 	}
 	return func(table string) string { return byTable[table] },
-		func(fk tenantdb.ForeignKey) bool { return owned[link{fk.Table, fk.RefTable, strings.Join(fk.Columns, "\x00")}] }
+		func(fk tenantdb.ForeignKey) bool {
+			return owned[link{fk.Table, fk.RefTable, strings.Join(fk.Columns, "\x00")}]
+		}
 }

@@ -200,7 +200,7 @@ WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND ` + userRelations + `
 ORDER BY n.nspname, c.relname, a.attnum`
 
 // indexesSQL lists every index of the user tables: its name, whether it is
-// unique, partial, the primary key, and its key columns ('' for an
+// unique, partial, the primary key, and its key columns (” for an
 // expression), with whether each is NOT NULL.
 const indexesSQL = `
 SELECT n.nspname, c.relname, ic.relname, i.indisunique, i.indpred IS NOT NULL, i.indisprimary,
