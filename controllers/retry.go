@@ -163,3 +163,23 @@ func targeting(c client.Client, list func(ctx context.Context, namespace string)
 		return out
 	}
 }
+
+// maxEffects bounds the effects listed per rule or entity in status.
+const maxEffects = 32
+
+// foreignKeyEffects are an executor's effects as status shows them, the
+// largest first when there are more than status holds.
+func foreignKeyEffects(fx engine.Effects) []privacyv1alpha1.ForeignKeyEffect {
+	out := make([]privacyv1alpha1.ForeignKeyEffect, 0, len(fx))
+	for _, e := range fx {
+		out = append(out, privacyv1alpha1.ForeignKeyEffect{Table: e.Table, Constraint: truncateTo(e.Constraint, 512), Action: e.Action, Rows: e.Rows})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Rows > out[j].Rows })
+	if len(out) > maxEffects {
+		out = out[:maxEffects]
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}

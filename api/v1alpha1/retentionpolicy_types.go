@@ -299,9 +299,16 @@ type RetentionRuleStatus struct {
 	// matched is how many rows the rule selected (in a dry run: would
 	// change).
 	Matched int64 `json:"matched"`
-	// changed is how many rows it changed (deleted rows included, and the
-	// rows of other entities deleted before them).
+	// changed is how many rows of the rule's entity it changed or deleted.
 	Changed int64 `json:"changed"`
+	// effects are the rows other tables lost or had changed through
+	// foreign keys while the rule deleted rows: the rows that belonged to
+	// them, what an ON DELETE action of another table did, references set
+	// to NULL.
+	// +optional
+	// +kubebuilder:validation:MaxItems=32
+	// +listType=atomic
+	Effects []ForeignKeyEffect `json:"effects,omitempty"`
 	// locked is how many selected rows stayed locked by another transaction
 	// through every retry; the next run takes them.
 	// +optional
