@@ -212,12 +212,11 @@ func TestMissingIndexesNamesTheIndexToCreateOnLargeTablesOnly(t *testing.T) {
 	for _, tb := range c.Tables {
 		tb.Rows = 500000
 	}
-	c.Tables["app.customers"].Columns[1].Indexed = true // email
-	c.Tables["app.customers"].Columns[5].Indexed = true // address_id
+	c.Tables["app.customers"].Indexes = [][]string{{"email"}, {"address_id"}}
 	got := MissingIndexes(s, c, "customer", 100000)
 	want := []string{
-		"app.cases.customer_id (about 500000 rows): CREATE INDEX ON app.cases (customer_id)",
-		"app.comments.case_id (about 500000 rows): CREATE INDEX ON app.comments (case_id)",
+		"app.cases(customer_id) (about 500000 rows): CREATE INDEX ON app.cases (customer_id)",
+		"app.comments(case_id) (about 500000 rows): CREATE INDEX ON app.comments (case_id)",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %v\nwant %v", got, want)
@@ -227,9 +226,9 @@ func TestMissingIndexesNamesTheIndexToCreateOnLargeTablesOnly(t *testing.T) {
 	if got := MissingIndexes(s, c, "customer", 100000); len(got) != 0 {
 		t.Errorf("small tables need no index: %v", got)
 	}
-	c.Tables["app.customers"].Columns[1].Indexed = false
+	c.Tables["app.customers"].Indexes = [][]string{{"address_id"}}
 	c.Tables["app.customers"].Rows = 500000
-	if got := MissingIndexes(s, c, "customer", 100000); len(got) != 1 || !strings.Contains(got[0], "app.customers.email") {
+	if got := MissingIndexes(s, c, "customer", 100000); len(got) != 1 || !strings.Contains(got[0], "app.customers(email)") {
 		t.Errorf("an unindexed identifier must be named: %v", got)
 	}
 }
