@@ -88,15 +88,16 @@ type Entity struct {
 	// table is the schema-qualified table, `schema.table`; partitioned tables
 	// are allowed (their partitions are not listed separately).
 	// +required
-	// +kubebuilder:validation:MaxLength=127
-	// +kubebuilder:validation:Pattern=`^[a-z_][a-z0-9_$]*\.[a-z_][a-z0-9_$]*$`
+	// +kubebuilder:validation:MaxLength=259
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^([A-Za-z_][A-Za-z0-9_$]*|"([^"\\x00-\\x1f\\x7f]|"")+")\\.([A-Za-z_][A-Za-z0-9_$]*|"([^"\\x00-\\x1f\\x7f]|"")+")$')`,message=`table is schema.table, each part a plain identifier or double-quoted where it holds capitals, spaces, dots or other letters: app.customers, public."Order Items"`
+	// +kubebuilder:validation:XValidation:rule=`!self.matches('^([A-Za-z_][A-Za-z0-9_$]*|"([^"\\x00-\\x1f\\x7f]|"")+")\\.([A-Za-z_][A-Za-z0-9_$]*|"([^"\\x00-\\x1f\\x7f]|"")+")$') || [self.find('^([A-Za-z_][A-Za-z0-9_$]*|"([^"\\x00-\\x1f\\x7f]|"")+")'), self.substring(size(self.find('^([A-Za-z_][A-Za-z0-9_$]*|"([^"\\x00-\\x1f\\x7f]|"")+")')) + 1)].all(p, size(bytes(p.startsWith('\"') ? p.substring(1, size(p) - 1).replace('\"\"', '\"') : p)) <= 63)`,message=`each part of table holds at most 63 bytes (PostgreSQL's limit), not counting its quotes`
 	Table string `json:"table"`
 
 	// primaryKey lists the table's primary-key columns.
 	// +required
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=4
-	// +kubebuilder:validation:items:Pattern=`^[a-z_][a-z0-9_$]*$`
+	// +kubebuilder:validation:items:XValidation:rule=`self.matches('^[^\\x00-\\x1f\\x7f]+$') && size(bytes(self)) <= 63`,message=`a column is named as PostgreSQL stores it, without quotes (customer_id, Order Id, Prämie): 1 to 63 bytes, no control characters`
 	// +kubebuilder:validation:items:MaxLength=63
 	PrimaryKey []string `json:"primaryKey"`
 
@@ -124,7 +125,7 @@ type Entity struct {
 	// dates, durations); listing them documents that they were considered.
 	// +optional
 	// +kubebuilder:validation:MaxItems=48
-	// +kubebuilder:validation:items:Pattern=`^[a-z_][a-z0-9_$]*$`
+	// +kubebuilder:validation:items:XValidation:rule=`self.matches('^[^\\x00-\\x1f\\x7f]+$') && size(bytes(self)) <= 63`,message=`a column is named as PostgreSQL stores it, without quotes (customer_id, Order Id, Prämie): 1 to 63 bytes, no control characters`
 	// +kubebuilder:validation:items:MaxLength=63
 	// +listType=set
 	ReportingColumns []string `json:"reportingColumns,omitempty"`
@@ -157,7 +158,7 @@ type EntityPseudonymization struct {
 	// be pseudonymized.
 	// +required
 	// +kubebuilder:validation:MaxLength=63
-	// +kubebuilder:validation:Pattern=`^[a-z_][a-z0-9_$]*$`
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^[^\\x00-\\x1f\\x7f]+$') && size(bytes(self)) <= 63`,message=`a column is named as PostgreSQL stores it, without quotes (customer_id, Order Id, Prämie): 1 to 63 bytes, no control characters`
 	MatchColumn string `json:"matchColumn"`
 
 	// activeColumn is a boolean column that a job with spec.deactivate sets
@@ -166,7 +167,7 @@ type EntityPseudonymization struct {
 	// scheduled.
 	// +optional
 	// +kubebuilder:validation:MaxLength=63
-	// +kubebuilder:validation:Pattern=`^[a-z_][a-z0-9_$]*$`
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^[^\\x00-\\x1f\\x7f]+$') && size(bytes(self)) <= 63`,message=`a column is named as PostgreSQL stores it, without quotes (customer_id, Order Id, Prämie): 1 to 63 bytes, no control characters`
 	ActiveColumn string `json:"activeColumn,omitempty"`
 }
 
@@ -193,7 +194,7 @@ type EntitySubject struct {
 	// `processing_restricted`).
 	// +optional
 	// +kubebuilder:validation:MaxLength=63
-	// +kubebuilder:validation:Pattern=`^[a-z_][a-z0-9_$]*$`
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^[^\\x00-\\x1f\\x7f]+$') && size(bytes(self)) <= 63`,message=`a column is named as PostgreSQL stores it, without quotes (customer_id, Order Id, Prämie): 1 to 63 bytes, no control characters`
 	RestrictedColumn string `json:"restrictedColumn,omitempty"`
 }
 
@@ -208,7 +209,7 @@ type IdentifierColumn struct {
 	// column that holds it.
 	// +required
 	// +kubebuilder:validation:MaxLength=63
-	// +kubebuilder:validation:Pattern=`^[a-z_][a-z0-9_$]*$`
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^[^\\x00-\\x1f\\x7f]+$') && size(bytes(self)) <= 63`,message=`a column is named as PostgreSQL stores it, without quotes (customer_id, Order Id, Prämie): 1 to 63 bytes, no control characters`
 	Column string `json:"column"`
 }
 
@@ -246,7 +247,7 @@ type EntityRelation struct {
 	// +required
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=4
-	// +kubebuilder:validation:items:Pattern=`^[a-z_][a-z0-9_$]*$`
+	// +kubebuilder:validation:items:XValidation:rule=`self.matches('^[^\\x00-\\x1f\\x7f]+$') && size(bytes(self)) <= 63`,message=`a column is named as PostgreSQL stores it, without quotes (customer_id, Order Id, Prämie): 1 to 63 bytes, no control characters`
 	// +kubebuilder:validation:items:MaxLength=63
 	Columns []string `json:"columns"`
 
@@ -254,7 +255,7 @@ type EntityRelation struct {
 	// that table's primary key.
 	// +optional
 	// +kubebuilder:validation:MaxItems=4
-	// +kubebuilder:validation:items:Pattern=`^[a-z_][a-z0-9_$]*$`
+	// +kubebuilder:validation:items:XValidation:rule=`self.matches('^[^\\x00-\\x1f\\x7f]+$') && size(bytes(self)) <= 63`,message=`a column is named as PostgreSQL stores it, without quotes (customer_id, Order Id, Prämie): 1 to 63 bytes, no control characters`
 	// +kubebuilder:validation:items:MaxLength=63
 	References []string `json:"references,omitempty"`
 
@@ -274,7 +275,7 @@ type PersonalColumn struct {
 	// column name.
 	// +required
 	// +kubebuilder:validation:MaxLength=63
-	// +kubebuilder:validation:Pattern=`^[a-z_][a-z0-9_$]*$`
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^[^\\x00-\\x1f\\x7f]+$') && size(bytes(self)) <= 63`,message=`a column is named as PostgreSQL stores it, without quotes (customer_id, Order Id, Prämie): 1 to 63 bytes, no control characters`
 	Column string `json:"column"`
 
 	// category of the data: Name, Email, Phone, Address, Identifier, FreeText,
