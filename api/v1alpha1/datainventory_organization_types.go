@@ -16,7 +16,8 @@ type Organization struct {
 
 // OrganizationUsers maps the application's user table.
 type OrganizationUsers struct {
-	// table is the schema-qualified table, `schema.table`.
+	// table is the schema-qualified table, `schema.table`, each part plain
+	// or double-quoted (`public."User Groups"`).
 	// +required
 	// +kubebuilder:validation:MaxLength=259
 	// +kubebuilder:validation:XValidation:rule=`self.matches('^([A-Za-z_][A-Za-z0-9_$]*|"([^"\\x00-\\x1f\\x7f]|"")+")\\.([A-Za-z_][A-Za-z0-9_$]*|"([^"\\x00-\\x1f\\x7f]|"")+")$')`,message=`table is schema.table, each part a plain identifier or double-quoted where it holds capitals, spaces, dots or other letters: app.customers, public."Order Items"`
@@ -47,7 +48,8 @@ type OrganizationUsers struct {
 
 // OrganizationGroups maps the application's group-membership table.
 type OrganizationGroups struct {
-	// table is the schema-qualified table, `schema.table`.
+	// table is the schema-qualified table, `schema.table`, each part plain
+	// or double-quoted (`public."User Groups"`).
 	// +required
 	// +kubebuilder:validation:MaxLength=259
 	// +kubebuilder:validation:XValidation:rule=`self.matches('^([A-Za-z_][A-Za-z0-9_$]*|"([^"\\x00-\\x1f\\x7f]|"")+")\\.([A-Za-z_][A-Za-z0-9_$]*|"([^"\\x00-\\x1f\\x7f]|"")+")$')`,message=`table is schema.table, each part a plain identifier or double-quoted where it holds capitals, spaces, dots or other letters: app.customers, public."Order Items"`

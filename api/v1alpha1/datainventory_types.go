@@ -85,15 +85,22 @@ type Entity struct {
 	// +kubebuilder:validation:Pattern=`^[a-z][a-zA-Z0-9]*$`
 	Name string `json:"name"`
 
-	// table is the schema-qualified table, `schema.table`; partitioned tables
-	// are allowed (their partitions are not listed separately).
+	// table is the schema-qualified table, `schema.table`, in any schema:
+	// each part a plain identifier (`app.customers`, folded to lower case as
+	// PostgreSQL folds it) or double-quoted where it holds capitals, spaces,
+	// dots or other letters (`public."Order Items"`), at most 63 bytes each.
+	// Partitioned tables are allowed (their partitions are not listed
+	// separately); views are not: map the table a view reads from.
 	// +required
 	// +kubebuilder:validation:MaxLength=259
 	// +kubebuilder:validation:XValidation:rule=`self.matches('^([A-Za-z_][A-Za-z0-9_$]*|"([^"\\x00-\\x1f\\x7f]|"")+")\\.([A-Za-z_][A-Za-z0-9_$]*|"([^"\\x00-\\x1f\\x7f]|"")+")$')`,message=`table is schema.table, each part a plain identifier or double-quoted where it holds capitals, spaces, dots or other letters: app.customers, public."Order Items"`
 	// +kubebuilder:validation:XValidation:rule=`!self.matches('^([A-Za-z_][A-Za-z0-9_$]*|"([^"\\x00-\\x1f\\x7f]|"")+")\\.([A-Za-z_][A-Za-z0-9_$]*|"([^"\\x00-\\x1f\\x7f]|"")+")$') || [self.find('^([A-Za-z_][A-Za-z0-9_$]*|"([^"\\x00-\\x1f\\x7f]|"")+")'), self.substring(size(self.find('^([A-Za-z_][A-Za-z0-9_$]*|"([^"\\x00-\\x1f\\x7f]|"")+")')) + 1)].all(p, size(bytes(p.startsWith('\"') ? p.substring(1, size(p) - 1).replace('\"\"', '\"') : p)) <= 63)`,message=`each part of table holds at most 63 bytes (PostgreSQL's limit), not counting its quotes`
 	Table string `json:"table"`
 
-	// primaryKey lists the table's primary-key columns.
+	// primaryKey lists the table's primary-key columns. Every column name in
+	// an inventory is written as PostgreSQL stores it, without quotes
+	// (`customer_id`, `Order Id`, `Prämie`): 1 to 63 bytes, no control
+	// characters.
 	// +required
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=4
@@ -272,7 +279,7 @@ type DataCategory string
 
 // PersonalColumn is a column that holds personal data.
 type PersonalColumn struct {
-	// column name.
+	// column name, as PostgreSQL stores it (no quotes).
 	// +required
 	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:XValidation:rule=`self.matches('^[^\\x00-\\x1f\\x7f]+$') && size(bytes(self)) <= 63`,message=`a column is named as PostgreSQL stores it, without quotes (customer_id, Order Id, Prämie): 1 to 63 bytes, no control characters`
