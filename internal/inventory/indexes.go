@@ -38,11 +38,16 @@ func (m MissingIndex) CreateIndex() string {
 // least minRows estimated rows through columns no index leads: the
 // identifier columns of the subject type's roots (when none of them is
 // indexed) and the key columns of every relation. Each entry names the
-// index to create.
+// columns (`schema.table.column, ...`), the table's rows and the index to
+// create.
 func MissingIndexes(spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog, subjectType string, minRows int64) []string {
 	var out []string
 	for _, m := range unindexed(spec, cat, func(t string) bool { return t == subjectType }, minRows) {
-		out = append(out, fmt.Sprintf("%s (about %d rows): %s", m, m.Rows, m.CreateIndex()))
+		cols := make([]string, len(m.Columns))
+		for i, c := range m.Columns {
+			cols[i] = columnName(m.Table, c)
+		}
+		out = append(out, fmt.Sprintf("%s (about %d rows): %s", strings.Join(cols, ", "), m.Rows, m.CreateIndex()))
 	}
 	return out
 }

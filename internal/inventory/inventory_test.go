@@ -215,8 +215,8 @@ func TestMissingIndexesNamesTheIndexToCreateOnLargeTablesOnly(t *testing.T) {
 	c.Tables["app.customers"].Indexes = [][]string{{"email"}, {"address_id"}}
 	got := MissingIndexes(s, c, "customer", 100000)
 	want := []string{
-		"app.cases(customer_id) (about 500000 rows): CREATE INDEX ON app.cases (customer_id)",
-		"app.comments(case_id) (about 500000 rows): CREATE INDEX ON app.comments (case_id)",
+		"app.cases.customer_id (about 500000 rows): CREATE INDEX ON app.cases (customer_id)",
+		"app.comments.case_id (about 500000 rows): CREATE INDEX ON app.comments (case_id)",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %v\nwant %v", got, want)
@@ -228,7 +228,7 @@ func TestMissingIndexesNamesTheIndexToCreateOnLargeTablesOnly(t *testing.T) {
 	}
 	c.Tables["app.customers"].Indexes = [][]string{{"address_id"}}
 	c.Tables["app.customers"].Rows = 500000
-	if got := MissingIndexes(s, c, "customer", 100000); len(got) != 1 || !strings.Contains(got[0], "app.customers(email)") {
+	if got := MissingIndexes(s, c, "customer", 100000); len(got) != 1 || !strings.Contains(got[0], "app.customers.email") {
 		t.Errorf("an unindexed identifier must be named: %v", got)
 	}
 }

@@ -144,7 +144,8 @@ func TestUnindexedLookupsOnEdge(t *testing.T) {
 	if got := inventory.UnindexedLookups(spec, cat, 1_000_000); len(got) != 0 {
 		t.Errorf("no table is that large: %v", lookups(got))
 	}
-	if got := inventory.MissingIndexes(spec, cat, "member", 0); len(got) != 3 || !strings.Contains(got[2], "CREATE INDEX ON edge.refunds (paid_at, payment_id)") {
+	if got := inventory.MissingIndexes(spec, cat, "member", 0); len(got) != 3 || !strings.HasPrefix(got[2], "edge.refunds.paid_at, edge.refunds.payment_id (about ") ||
+		!strings.HasSuffix(got[2], "rows): CREATE INDEX ON edge.refunds (paid_at, payment_id)") {
 		t.Errorf("MissingIndexes: %v", got)
 	}
 }
