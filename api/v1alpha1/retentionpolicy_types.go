@@ -141,7 +141,7 @@ type RetentionAge struct {
 	// selected.
 	// +required
 	// +kubebuilder:validation:MaxLength=63
-	// +kubebuilder:validation:Pattern=`^[a-z_][a-z0-9_$]*$`
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^[^\\x00-\\x1f\\x7f]+$') && size(bytes(self)) <= 63`,message=`a column is named as PostgreSQL stores it, without quotes (customer_id, Order Id, Prämie): 1 to 63 bytes, no control characters`
 	Column string `json:"column"`
 
 	// olderThan is a period: a number and a unit, `d` (days), `w` (weeks),
@@ -161,7 +161,7 @@ type RetentionCondition struct {
 	// column of the entity's table.
 	// +required
 	// +kubebuilder:validation:MaxLength=63
-	// +kubebuilder:validation:Pattern=`^[a-z_][a-z0-9_$]*$`
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^[^\\x00-\\x1f\\x7f]+$') && size(bytes(self)) <= 63`,message=`a column is named as PostgreSQL stores it, without quotes (customer_id, Order Id, Prämie): 1 to 63 bytes, no control characters`
 	Column string `json:"column"`
 
 	// in selects rows whose value, as text, is one of these.
@@ -194,7 +194,7 @@ type FieldOverride struct {
 	// inventory.
 	// +required
 	// +kubebuilder:validation:MaxLength=63
-	// +kubebuilder:validation:Pattern=`^[a-z_][a-z0-9_$]*$`
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^[^\\x00-\\x1f\\x7f]+$') && size(bytes(self)) <= 63`,message=`a column is named as PostgreSQL stores it, without quotes (customer_id, Order Id, Prämie): 1 to 63 bytes, no control characters`
 	Column string `json:"column"`
 
 	// strategy for the column.

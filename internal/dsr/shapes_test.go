@@ -30,7 +30,7 @@ func request(uid string, typ privacyv1alpha1.RequestType, spec *privacyv1alpha1.
 // tableCounts counts the rows of every user table.
 func tableCounts(t *testing.T, pool *pgxpool.Pool) map[string]int64 {
 	t.Helper()
-	rows, err := pool.Query(context.Background(), `SELECT n.nspname || '.' || c.relname FROM pg_catalog.pg_class c
+	rows, err := pool.Query(context.Background(), `SELECT format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c
 		JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 		WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND n.nspname IN ('public', 'edge')`)
 	if err != nil {

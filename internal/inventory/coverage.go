@@ -26,6 +26,7 @@ var personalWords = map[string]bool{
 func Uncovered(spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog) []string {
 	covered := map[string]bool{}
 	mark := func(table string, cols ...string) {
+		table = tenantdb.CanonicalTableName(table)
 		for _, c := range cols {
 			covered[table+"."+c] = true
 		}

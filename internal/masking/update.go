@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/lethe-dev/lethe/internal/tenantdb"
 )
 
 // maxKeyColumns bounds a primary key, as the inventory does.
@@ -158,11 +160,12 @@ func DeleteSQL(table string, pkCols []string) (string, error) {
 	return "DELETE FROM " + target + " AS " + rowAlias + " WHERE " + keyMatch(pk, 1), nil // #nosec G202 -- identifiers sanitized, keys are parameters
 }
 
-// targetOf sanitizes a schema.table name and its primary-key columns.
+// targetOf sanitizes a schema.table name (each part plain or double-quoted,
+// as tenantdb.ParseTableName reads it) and its primary-key columns.
 func targetOf(table string, pkCols []string) (string, []string, error) {
-	schema, name, ok := strings.Cut(table, ".")
-	if !ok || schema == "" || name == "" || strings.Contains(name, ".") {
-		return "", nil, fmt.Errorf("table %q is not schema.table", table)
+	name, err := tenantdb.ParseTableName(table)
+	if err != nil {
+		return "", nil, err
 	}
 	if len(pkCols) == 0 || len(pkCols) > maxKeyColumns {
 		return "", nil, fmt.Errorf("table %s: a primary key has 1 to %d columns, not %d", table, maxKeyColumns, len(pkCols))
@@ -174,7 +177,7 @@ func targetOf(table string, pkCols []string) (string, []string, error) {
 		}
 		pk[i] = pgx.Identifier{k}.Sanitize()
 	}
-	return pgx.Identifier{schema, name}.Sanitize(), pk, nil
+	return name.Sanitize(), pk, nil
 }
 
 // keyMatch is the WHERE condition that selects the rows whose key is in the
