@@ -25,8 +25,14 @@ func (e *DeleteBlockedError) Error() string {
 // would refuse one of the plan's deletes against the subject's rows.
 func checkDeletes(ctx context.Context, pool *pgxpool.Pool, in *Input, spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog,
 	byName map[string]*privacyv1alpha1.Entity, plan *engine.Plan) error {
-	deleted := map[string]*engine.PlannedEntity{}
-	targets := map[string]*engine.Target{}
+	// The plan deletes entity by entity, in its order: rows deleted by an
+	// earlier step (or by the same statement) no longer refer to anything
+	// when a step runs; rows a later step deletes still do.
+	type done struct {
+		target *engine.Target
+		keys   []string
+	}
+	deleted := map[string]done{}
 	var checks []engine.BlockCheck
 	for i := range plan.Entities {
 		pe := &plan.Entities[i]
@@ -38,22 +44,20 @@ func checkDeletes(ctx context.Context, pool *pgxpool.Pool, in *Input, spec *priv
 		if err != nil {
 			return err
 		}
-		deleted[t.Name], targets[t.Name] = pe, t
 		_, blocked, err := deletion(spec, cat, t)
 		if err != nil {
 			return err
 		}
-		if len(blocked) > 0 {
-			checks = append(checks, engine.BlockCheck{Target: t, Entity: e.Name, Keys: pe.Keys, Blocked: blocked})
+		deleted[t.Name] = done{target: t, keys: pe.Keys}
+		if len(blocked) == 0 {
+			continue
 		}
-	}
-	for i := range checks {
-		checks[i].Deleted = func(table string) (*engine.Target, []string) {
-			if pe, ok := deleted[table]; ok {
-				return targets[table], pe.Keys
-			}
-			return nil, nil
+		before := map[string]done{}
+		for k, v := range deleted {
+			before[k] = v
 		}
+		checks = append(checks, engine.BlockCheck{Target: t, Entity: e.Name, Keys: pe.Keys, Blocked: blocked,
+			Deleted: func(table string) (*engine.Target, []string) { return before[table].target, before[table].keys }})
 	}
 	problems, err := engine.CheckBlocked(ctx, pool, cat, checks)
 	if err != nil {

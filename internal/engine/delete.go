@@ -85,7 +85,7 @@ type Blocked struct {
 func (b Blocked) Message(entity string) string {
 	cols := strings.Join(b.FK.Columns, ", ")
 	if b.Mapped {
-		return fmt.Sprintf("rows of %s that this delete keeps refer to entity %s through %s(%s) (constraint %s, ON DELETE %s) and the columns cannot be NULL: declare %s a child of %s in the DataInventory, or erase %s with Anonymize instead of Delete",
+		return fmt.Sprintf("rows of %s that this delete keeps, or deletes only after, refer to entity %s through %s(%s) (constraint %s, ON DELETE %s) and the columns cannot be NULL: declare %s a child of %s in the DataInventory, make the columns nullable (two entities that refer to each other through NOT NULL columns are deleted one after the other), or erase %s with Anonymize instead of Delete",
 			b.FK.Table, entity, b.FK.Table, cols, b.FK.Name, b.FK.OnDelete, b.FK.Table, entity, entity)
 	}
 	return fmt.Sprintf("table %s, which the DataInventory leaves out, refers to entity %s through %s(%s) (constraint %s, ON DELETE %s): map %s in the DataInventory (its rows are the person's data too), or erase %s with Keep or Anonymize instead of Delete",

@@ -234,7 +234,7 @@ func fastKeyset(ctx context.Context, pool *pgxpool.Pool, run *Run, s *Step, opts
 	var got batchResult
 	var entry *int64
 	b := &pgx.Batch{}
-	queueSettings(b, opts)
+	queueSettings(b, opts, true)
 	for _, c := range deferred(s) {
 		b.Queue("SET CONSTRAINTS " + c + " DEFERRED")
 	}

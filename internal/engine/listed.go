@@ -271,7 +271,7 @@ func runBatches(ctx context.Context, pool *pgxpool.Pool, run *Run, steps []Step,
 		}
 		var res batchResult
 		var entry *int64
-		queueSettings(b, opts)
+		queueSettings(b, opts, false)
 		for _, c := range deferred(s) {
 			b.Queue("SET CONSTRAINTS " + c + " DEFERRED")
 		}
@@ -305,13 +305,17 @@ func runBatches(ctx context.Context, pool *pgxpool.Pool, run *Run, steps []Step,
 }
 
 // queueSettings opens a batch's transaction with the executor's settings:
-// the lock and statement timeouts, plans made for the batch's own values,
-// and an asynchronous commit.
-func queueSettings(b *pgx.Batch, opts Options) {
+// the lock and statement timeouts and an asynchronous commit; a keyset
+// batch also has its plan made for its own values (a generic plan does
+// not know where in the key range the batch starts, and may read the rest
+// of the range for every batch).
+func queueSettings(b *pgx.Batch, opts Options, keyset bool) {
 	b.Queue("BEGIN")
 	b.Queue(fmt.Sprintf("SET LOCAL lock_timeout = %d", max(opts.lockTimeout().Milliseconds(), 1)))
 	b.Queue(fmt.Sprintf("SET LOCAL statement_timeout = %d", max(opts.StatementTimeout.Milliseconds(), 0)))
-	b.Queue("SET LOCAL plan_cache_mode = force_custom_plan")
+	if keyset {
+		b.Queue("SET LOCAL plan_cache_mode = force_custom_plan")
+	}
 	b.Queue(asyncCommit)
 }
 
