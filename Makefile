@@ -28,6 +28,15 @@ export K8S_VERSION ETCD_VERSION
 
 GO_TEST_FLAGS ?= -count=1 -timeout 20m
 
+# ---- the manager's version and image ----
+# The version is the chart's appVersion, so the image make image builds is
+# the one the chart installs by default.
+VERSION           ?= $(shell sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$$/\1/p' charts/lethe/Chart.yaml)
+COMMIT            ?= $(shell git rev-parse HEAD 2>/dev/null || echo dev)
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+IMAGE_REPOSITORY  ?= ghcr.io/lethe-dev/lethe
+IMAGE_FLAGS       := -repository $(IMAGE_REPOSITORY) -version $(VERSION) -commit $(COMMIT) -out $(BIN)/image
+
 .PHONY: all
 all: build
 
@@ -103,7 +112,15 @@ bench: envtest postgres build ## Run the benchmarks; results go to bench/results
 
 .PHONY: build
 build: ## Build the manager binary.
-	go build -o $(BIN)/manager .
+	go build -ldflags "-X main.version=$(VERSION) -X main.commit=$(COMMIT)" -o $(BIN)/manager .
+
+.PHONY: image
+image: ## Build the manager image without a container engine: OCI layout bin/image/oci, tarball bin/image/lethe.tar.
+	go run ./hack/image $(IMAGE_FLAGS) -created $(SOURCE_DATE_EPOCH)
+
+.PHONY: image-check
+image-check: image ## Build the image, then check it: non-root user, static binary, and the binary taken out of it runs.
+	go run ./hack/image -check $(IMAGE_FLAGS)
 
 .PHONY: demo
 demo: envtest postgres build ## Start a local API server and PostgreSQL, run the operator on sample tenants, show the result.
