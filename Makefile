@@ -51,6 +51,7 @@ manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC from the API types and ma
 	cp config/crd/bases/*.yaml charts/lethe/crds/
 	cp config/rbac/role.yaml charts/lethe/files/role.yaml
 	cp config/webhook/manifests.yaml charts/lethe/files/webhooks.yaml
+	cp config/argocd/health.lua charts/lethe/files/argocd-health.lua
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate deepcopy functions.
@@ -91,6 +92,7 @@ kustomize-check: envtest ## Build the kustomize config.
 	$(KUBECTL) kustomize config/default > /dev/null
 	$(KUBECTL) kustomize config/overlays/certmanager > /dev/null
 	$(KUBECTL) kustomize config/samples > /dev/null
+	$(KUBECTL) kustomize config/argocd > /dev/null
 
 .PHONY: envtest
 envtest: ## Build kube-apiserver, etcd and kubectl into bin/k8s (cached).
