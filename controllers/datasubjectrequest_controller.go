@@ -95,6 +95,10 @@ func (r *DataSubjectRequestReconciler) reconcile(ctx context.Context, obj *priva
 	due := setDeadline(ev, obj, now)
 
 	if st.Phase == privacyv1alpha1.PhaseCompleted || (st.Phase == privacyv1alpha1.PhaseFailed && !r.changedSinceFailure(ctx, obj)) {
+		// A finished request's answer holds for a later generation too
+		// (only approval and extension can change, and they change
+		// nothing now), so kstatus sees it observed.
+		observe(&st.Conditions, &st.ObservedGeneration, obj.Generation)
 		return r.expireExport(ctx, obj, now, ev)
 	}
 	if st.Phase == privacyv1alpha1.PhaseFailed {
