@@ -454,7 +454,7 @@ func fillTargetResult(res *privacyv1alpha1.TargetResult, out *dsr.Outcome) {
 	res.Entities = nil
 	for _, e := range out.Entities {
 		res.Entities = append(res.Entities, privacyv1alpha1.EntityResult{Entity: e.Entity, Found: e.Found,
-			Changed: e.Changed, Shared: e.Shared, Columns: e.Columns})
+			Changed: e.Changed, Shared: e.Shared, Columns: e.Columns, Effects: foreignKeyEffects(e.Effects)})
 	}
 }
 

@@ -280,6 +280,15 @@ type EntityResult struct {
 	// +optional
 	// +kubebuilder:validation:MaxItems=64
 	Columns []ColumnCount `json:"columns,omitempty"`
+
+	// effects, for an erasure that deleted this entity's rows, are the rows
+	// other tables lost or had changed through foreign keys meanwhile: what
+	// an ON DELETE action of a table the inventory leaves out did,
+	// references set to NULL first. The most rows first.
+	// +optional
+	// +kubebuilder:validation:MaxItems=32
+	// +listType=atomic
+	Effects []ForeignKeyEffect `json:"effects,omitempty"`
 }
 
 // ColumnCount counts rows for one column.
