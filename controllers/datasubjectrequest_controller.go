@@ -383,7 +383,8 @@ func (r *DataSubjectRequestReconciler) verify(ctx context.Context, obj *privacyv
 	st := &obj.Status
 	if len(remaining) > 0 {
 		setCondition(&st.Conditions, obj.Generation, privacyv1alpha1.ConditionVerified, metav1.ConditionFalse, privacyv1alpha1.ReasonIdentifiersRemain,
-			"the subject's identifiers remain in "+listUpTo(remaining, 20, ", ")+": map these columns in the DataInventory and erase again")
+			"the subject's identifiers remain in "+listUpTo(remaining, 20, ", ")+": map these columns in the DataInventory and erase again; "+
+				"where the identifier is itself a key or a foreign key (a natural key), Anonymize keeps it: erase with method Delete")
 		return
 	}
 	setCondition(&st.Conditions, obj.Generation, privacyv1alpha1.ConditionVerified, metav1.ConditionTrue, privacyv1alpha1.ReasonVerified,
@@ -454,7 +455,9 @@ func fillTargetResult(res *privacyv1alpha1.TargetResult, out *dsr.Outcome) {
 	res.Entities = nil
 	for _, e := range out.Entities {
 		res.Entities = append(res.Entities, privacyv1alpha1.EntityResult{Entity: e.Entity, Found: e.Found,
-			Changed: e.Changed, Shared: e.Shared, Columns: e.Columns, Effects: foreignKeyEffects(e.Effects)})
+			Changed: e.Changed, Shared: e.Shared, Columns: e.Columns})
+		r := &res.Entities[len(res.Entities)-1]
+		r.Effects, r.EffectsOmitted = foreignKeyEffects(e.Effects)
 	}
 }
 

@@ -309,7 +309,7 @@ func (r *RetentionPolicyReconciler) carry(ctx context.Context, p *privacyv1alpha
 			pr, err := run.advance(ctx, w.pool, rule, deadline)
 			if pr != nil {
 				rs.Matched, rs.Changed, rs.Locked, rs.ArchiveSHA256, rs.Done = pr.Matched, pr.Changed, pr.Locked, pr.ArchiveSHA256, pr.Done
-				rs.Effects = foreignKeyEffects(pr.Effects)
+				rs.Effects, rs.EffectsOmitted = foreignKeyEffects(pr.Effects)
 			}
 			if err != nil {
 				ts.Error = errorMessage(err)

@@ -289,6 +289,10 @@ type EntityResult struct {
 	// +kubebuilder:validation:MaxItems=32
 	// +listType=atomic
 	Effects []ForeignKeyEffect `json:"effects,omitempty"`
+	// effectsOmitted counts the effects left out of effects (the smallest),
+	// which holds 32 at most.
+	// +optional
+	EffectsOmitted int32 `json:"effectsOmitted,omitempty"`
 }
 
 // ColumnCount counts rows for one column.
