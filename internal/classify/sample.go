@@ -272,7 +272,7 @@ type plan struct {
 	table   string
 	sql     string
 	args    []any
-	columns []string  // the sampled columns, in the order of the counts
+	columns []string  // the sampled columns, numbered from 1 in the statement
 	kinds   []colKind // their kinds
 }
 
@@ -280,7 +280,10 @@ type plan struct {
 // transaction).
 const maxBatch = 32
 
-// sampleTables samples every table that has a column worth sampling.
+// sampleTables samples every table that has a column worth sampling. A
+// table whose statement fails is tried once more alone (in a pipeline the
+// statements' preparation shares one timeout, which a loaded server may
+// run out of on any of them) before its error is recorded.
 func sampleTables(ctx context.Context, db DB, cat *tenantdb.Catalog, opts Options) (map[string]*tableSample, error) {
 	names := make([]string, 0, len(cat.Tables))
 	for name := range cat.Tables {
@@ -294,8 +297,12 @@ func sampleTables(ctx context.Context, db DB, cat *tenantdb.Catalog, opts Option
 		}
 	}
 	out := map[string]*tableSample{}
+	retried := map[string]bool{}
 	for len(plans) > 0 {
 		chunk := plans[:min(maxBatch, len(plans))]
+		if len(chunk) > 1 && retried[chunk[0].table] {
+			chunk = chunk[:1]
+		}
 		failed, err := runBatch(ctx, db, chunk, opts, out)
 		if err == nil {
 			plans = plans[len(chunk):]
@@ -306,11 +313,19 @@ func sampleTables(ctx context.Context, db DB, cat *tenantdb.Catalog, opts Option
 			return nil, &safeError{fmt.Errorf("classify: sample tables: %w", err)}
 		}
 		// One table's statement failed and took its transaction with it:
-		// note it and sample the tables not done yet in a new transaction.
-		out[chunk[failed].table] = &tableSample{err: "sampling " + chunk[failed].table + ": " + tenantdb.SafeError(err)}
-		var rest []*plan
+		// try it once more alone, first, then note its error; sample the
+		// tables not done yet in new transactions.
+		bad := chunk[failed]
+		if retried[bad.table] {
+			out[bad.table] = &tableSample{err: "sampling " + bad.table + ": " + tenantdb.SafeError(err)}
+		}
+		retried[bad.table] = true
+		rest := []*plan{}
+		if out[bad.table] == nil {
+			rest = append(rest, bad)
+		}
 		for _, p := range plans {
-			if out[p.table] == nil {
+			if out[p.table] == nil && p != bad {
 				rest = append(rest, p)
 			}
 		}
@@ -339,13 +354,9 @@ func runBatch(ctx context.Context, db DB, plans []*plan, opts Options, out map[s
 	b := &pgx.Batch{}
 	failed = -1
 	for i, p := range plans {
-		b.Queue(p.sql, p.args...).QueryRow(func(row pgx.Row) error {
+		b.Queue(p.sql, p.args...).Query(func(rows pgx.Rows) error {
 			failed = i
-			var counts []int64
-			if err := row.Scan(&counts); err != nil {
-				return err
-			}
-			s, err := p.decode(counts)
+			s, err := p.read(rows)
 			if err != nil {
 				return err
 			}
@@ -364,25 +375,35 @@ func runBatch(ctx context.Context, db DB, plans []*plan, opts Options, out map[s
 }
 
 // planTable builds a table's sampling statement, or nil when no column is
-// worth sampling.
+// worth sampling. The statement reads the sample once, turns each row
+// into one row per sampled column (LATERAL VALUES: number, kind, value),
+// and counts per column how many values match each pattern of its kind,
+// so each pattern is written once whatever the number of columns. It
+// returns a row per column (k, values, a count per pattern) and a row
+// k = 0 whose values are the rows sampled.
 func planTable(name string, t *tenantdb.Table, rows int) *plan {
 	p := &plan{table: name}
-	var proj []string
+	var proj, values []string
 	for _, c := range t.Columns {
 		col := "t." + pgx.Identifier{c.Name}.Sanitize()
-		var v string
+		var v, row string
+		k := len(p.columns) + 1
 		switch classOf(c) {
 		case tText:
-			p.kinds, v = append(p.kinds, kindText), fmt.Sprintf("pg_catalog.left(%s::text, 256)", col)
+			p.kinds = append(p.kinds, kindText)
+			v, row = fmt.Sprintf("pg_catalog.left(%s::text, 256)", col), fmt.Sprintf("(%d, %d, s.v%[1]d, NULL)", k, kindText)
 		case tJSON, tArray:
-			p.kinds, v = append(p.kinds, kindComposite), fmt.Sprintf("pg_catalog.left(%s::text, 4096)", col)
+			p.kinds = append(p.kinds, kindComposite)
+			v, row = fmt.Sprintf("pg_catalog.left(%s::text, 4096)", col), fmt.Sprintf("(%d, %d, s.v%[1]d, NULL)", k, kindComposite)
 		case tBinary:
-			p.kinds, v = append(p.kinds, kindBinary), fmt.Sprintf("pg_catalog.substr(%s, 1, 16)", col)
+			p.kinds = append(p.kinds, kindBinary)
+			v, row = fmt.Sprintf("pg_catalog.substr(%s, 1, 16)", col), fmt.Sprintf("(%d, %d, NULL, s.v%[1]d)", k, kindBinary)
 		default:
 			continue
 		}
 		p.columns = append(p.columns, c.Name)
-		proj = append(proj, fmt.Sprintf("%s AS v%d", v, len(p.columns)))
+		proj = append(proj, fmt.Sprintf("%s AS v%d", v, k))
+		values = append(values, row)
 	}
 	if len(p.columns) == 0 {
 		return nil
@@ -401,46 +422,48 @@ func planTable(name string, t *tenantdb.Table, rows int) *plan {
 	} else {
 		source = fmt.Sprintf("SELECT %s FROM %s AS t LIMIT %s", sel, from, ps.add(limit))
 	}
-	counts := []string{"pg_catalog.count(*)"}
-	for i, kind := range p.kinds {
-		v := fmt.Sprintf("s.v%d", i+1)
-		counts = append(counts, fmt.Sprintf("pg_catalog.count(%s)", v))
-		for j := range patterns {
-			if patterns[j].kind == kind {
-				counts = append(counts, fmt.Sprintf("pg_catalog.count(*) FILTER (WHERE %s)", patterns[j].expr(v, &ps)))
-			}
+	counts := []string{"pg_catalog.count(u.t) + pg_catalog.count(u.b) + pg_catalog.count(*) FILTER (WHERE u.k = 0)"}
+	for j := range patterns {
+		pt := &patterns[j]
+		v := "u.t"
+		if pt.kind == kindBinary {
+			v = "u.b"
 		}
+		counts = append(counts, fmt.Sprintf("pg_catalog.count(*) FILTER (WHERE u.kind = %d AND %s)", pt.kind, pt.expr(v, &ps)))
 	}
-	p.sql = fmt.Sprintf("SELECT ARRAY[%s]::bigint[] FROM (%s) AS s", strings.Join(counts, ",\n "), source)
+	p.sql = fmt.Sprintf(`SELECT u.k, ARRAY[%s]::bigint[]
+FROM (%s) AS s,
+LATERAL (VALUES (0, -1, NULL::text, NULL::bytea), %s) AS u(k, kind, t, b)
+GROUP BY u.k`, strings.Join(counts, ",\n "), source, strings.Join(values, ", "))
 	p.args = ps.args
 	return p
 }
 
-// decode reads the counts planTable's statement returns.
-func (p *plan) decode(counts []int64) (*tableSample, error) {
-	if len(counts) == 0 {
-		return nil, fmt.Errorf("classify: sample %s: no counts", p.table)
-	}
-	s := &tableSample{sampled: counts[0], columns: map[string][]hit{}}
-	k := 1
-	for i, kind := range p.kinds {
-		if k >= len(counts) {
-			return nil, fmt.Errorf("classify: sample %s: %d counts, fewer than its columns need", p.table, len(counts))
+// read reads the rows planTable's statement returns.
+func (p *plan) read(rows pgx.Rows) (*tableSample, error) {
+	s := &tableSample{columns: map[string][]hit{}}
+	for rows.Next() {
+		var (
+			k      int
+			counts []int64
+		)
+		if err := rows.Scan(&k, &counts); err != nil {
+			return nil, err
 		}
-		values := counts[k]
-		k++
+		if len(counts) != 1+len(patterns) || k < 0 || k > len(p.columns) {
+			return nil, fmt.Errorf("classify: sample %s: column %d has %d counts, want %d", p.table, k, len(counts), 1+len(patterns))
+		}
+		if k == 0 {
+			s.sampled = counts[0]
+			continue
+		}
 		for j := range patterns {
-			if patterns[j].kind != kind {
-				continue
+			if patterns[j].kind == p.kinds[k-1] {
+				s.columns[p.columns[k-1]] = append(s.columns[p.columns[k-1]], hit{p: &patterns[j], matches: counts[1+j], values: counts[0]})
 			}
-			if k >= len(counts) {
-				return nil, fmt.Errorf("classify: sample %s: %d counts, fewer than its columns need", p.table, len(counts))
-			}
-			s.columns[p.columns[i]] = append(s.columns[p.columns[i]], hit{p: &patterns[j], matches: counts[k], values: values})
-			k++
 		}
 	}
-	return s, nil
+	return s, rows.Err()
 }
 
 // safeError is an error whose message is tenantdb.SafeError's: nothing a
