@@ -3,6 +3,7 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"time"
 
@@ -20,6 +21,13 @@ import (
 	"github.com/lethe-dev/lethe/internal/tenantdb"
 )
 
+// version and commit name the build; set with
+// -ldflags "-X main.version=... -X main.commit=..." (make image, Dockerfile).
+var (
+	version = "dev"
+	commit  = "dev"
+)
+
 func main() {
 	os.Exit(run())
 }
@@ -32,7 +40,9 @@ func run() int {
 		resyncInterval, retryInterval time.Duration
 		maxConcurrentReconciles       int
 		maxConcurrentRequests         int
+		showVersion                   bool
 	)
+	flag.BoolVar(&showVersion, "version", false, "Print the version and commit, and exit.")
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address of the metrics endpoint; 0 disables it.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints; 0 disables them.")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader, so only one replica reconciles at a time.")
@@ -46,6 +56,10 @@ func run() int {
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
+	if showVersion {
+		fmt.Printf("lethe %s (commit %s)\n", version, commit)
+		return 0
+	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 	log := ctrl.Log.WithName("setup")
 
@@ -158,7 +172,7 @@ func run() int {
 		return 1
 	}
 
-	log.Info("starting manager")
+	log.Info("starting manager", "version", version, "commit", commit)
 	if err := mgr.Start(ctx); err != nil {
 		log.Error(err, "manager stopped with an error")
 		return 1

@@ -1,6 +1,8 @@
 package controllers
 
 import (
+	"strings"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -53,6 +55,22 @@ var _ = Describe("DataInventory validation", func() {
 		}, timeout, interval).Should(Succeed())
 	})
 
+	It("accepts tables in any schema with quoted mixed-case names and columns as PostgreSQL stores them", func() {
+		inv := minimalInventory(ns)
+		inv.Spec.Entities[0].Table = `"Sales"."Kunden Übersicht"`
+		inv.Spec.Entities[0].PrimaryKey = []string{"Kunden Nr"}
+		inv.Spec.Entities[0].PersonalColumns[0].Column = strings.Repeat("é", 31)
+		inv.Spec.Entities[0].Subject.Identifiers[0].Column = "E-Mail"
+		inv.Spec.Entities[1].Table = `public."Order ""Items"""`
+		inv.Spec.Entities[1].Relations[0].Columns = []string{"Kunde"}
+		inv.Spec.Entities[1].ReportingColumns = []string{"Prämie", "created at"}
+		Expect(k8s.Create(ctx, inv)).To(Succeed())
+		other := minimalInventory(ns)
+		other.Spec.Entities[0].Table = "App.Customers"
+		other.Spec.Entities[1].Table = `crm."` + strings.Repeat("é", 31) + `"`
+		Expect(k8s.Create(ctx, other)).To(Succeed())
+	})
+
 	DescribeTable("refuses an invalid spec with a message that says what to fix",
 		func(mutate func(*privacyv1alpha1.DataInventorySpec), message string) {
 			inv := minimalInventory(ns)
@@ -95,7 +113,32 @@ var _ = Describe("DataInventory validation", func() {
 		}, `personalColumns[1]: Duplicate value`),
 		Entry("table without schema", func(s *privacyv1alpha1.DataInventorySpec) {
 			s.Entities[0].Table = "customers"
-		}, `spec.entities[0].table: Invalid value: "customers"`),
+		}, `spec.entities[0].table: Invalid value: "customers": table is schema.table, each part a plain identifier or double-quoted `+
+			`where it holds capitals, spaces, dots or other letters: app.customers, public."Order Items"`),
+		Entry("table with an unquoted space", func(s *privacyv1alpha1.DataInventorySpec) {
+			s.Entities[0].Table = "public.Order Items"
+		}, `table is schema.table, each part a plain identifier or double-quoted`),
+		Entry("table with an unclosed quote", func(s *privacyv1alpha1.DataInventorySpec) {
+			s.Entities[0].Table = `public."Order Items`
+		}, `table is schema.table, each part a plain identifier or double-quoted`),
+		Entry("table part over 63 bytes", func(s *privacyv1alpha1.DataInventorySpec) {
+			s.Entities[0].Table = `public."` + strings.Repeat("é", 32) + `"`
+		}, "each part of table holds at most 63 bytes (PostgreSQL's limit), not counting its quotes"),
+		Entry("schema part over 63 bytes", func(s *privacyv1alpha1.DataInventorySpec) {
+			s.Entities[0].Table = strings.Repeat("s", 64) + ".customers"
+		}, "each part of table holds at most 63 bytes"),
+		Entry("column with a control character", func(s *privacyv1alpha1.DataInventorySpec) {
+			s.Entities[0].PersonalColumns[0].Column = "na\tme"
+		}, "a column is named as PostgreSQL stores it, without quotes (customer_id, Order Id, Prämie): 1 to 63 bytes, no control characters"),
+		Entry("column over 63 bytes", func(s *privacyv1alpha1.DataInventorySpec) {
+			s.Entities[0].PersonalColumns[0].Column = strings.Repeat("é", 32)
+		}, `spec.entities[0].personalColumns[0].column: Invalid value: "`+strings.Repeat("é", 32)+`": a column is named as PostgreSQL stores it`),
+		Entry("primary-key column over 63 bytes", func(s *privacyv1alpha1.DataInventorySpec) {
+			s.Entities[0].PrimaryKey = []string{strings.Repeat("é", 32)}
+		}, `spec.entities[0].primaryKey[0]: Invalid value: "`+strings.Repeat("é", 32)+`": a column is named as PostgreSQL stores it`),
+		Entry("empty relation column", func(s *privacyv1alpha1.DataInventorySpec) {
+			s.Entities[1].Relations[0].Columns = []string{""}
+		}, "a column is named as PostgreSQL stores it"),
 		Entry("references and columns of different length", func(s *privacyv1alpha1.DataInventorySpec) {
 			s.Entities[1].Relations[0].References = []string{"id", "tenant_id"}
 		}, "references must list as many columns as columns"),

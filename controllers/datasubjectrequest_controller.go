@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
@@ -29,7 +30,6 @@ import (
 	"github.com/lethe-dev/lethe/internal/engine"
 	"github.com/lethe-dev/lethe/internal/export"
 	"github.com/lethe-dev/lethe/internal/identity"
-	"github.com/lethe-dev/lethe/internal/inventory"
 	"github.com/lethe-dev/lethe/internal/tenantdb"
 )
 
@@ -56,6 +56,8 @@ type DataSubjectRequestReconciler struct {
 	salts sync.Map // namespace -> salt
 	// verifier lets concurrent erasures share their re-scans of a tenant.
 	verifier dsr.Verifier
+	retries  retries
+	stalls   stalls
 }
 
 // +kubebuilder:rbac:groups=privacy.lethe.dev,resources=datasubjectrequests,verbs=get;list;watch
@@ -92,14 +94,23 @@ func (r *DataSubjectRequestReconciler) reconcile(ctx context.Context, obj *priva
 	}
 	due := setDeadline(ev, obj, now)
 
-	if st.Phase == privacyv1alpha1.PhaseCompleted || st.Phase == privacyv1alpha1.PhaseFailed {
+	if st.Phase == privacyv1alpha1.PhaseCompleted || (st.Phase == privacyv1alpha1.PhaseFailed && !r.changedSinceFailure(ctx, obj)) {
+		// A finished request's answer holds for a later generation too
+		// (only approval and extension can change, and they change
+		// nothing now), so kstatus sees it observed.
+		observe(&st.Conditions, &st.ObservedGeneration, obj.Generation)
 		return r.expireExport(ctx, obj, now, ev)
+	}
+	if st.Phase == privacyv1alpha1.PhaseFailed {
+		st.Phase = privacyv1alpha1.PhaseInProgress
+		ev.Eventf(obj, nil, corev1.EventTypeNormal, privacyv1alpha1.ReasonStarted, "Retry",
+			"tried again: the request, its inventory or a TenantDatabase changed since it failed")
 	}
 	requeue := setOverdue(obj, due, now)
 
 	ids, err := r.identifiers(ctx, obj)
 	if err != nil {
-		return r.fail(obj, err)
+		return r.fail(ctx, obj, err)
 	}
 	if obj.Spec.Subject.Identifiers != nil && st.SubjectDigest == "" {
 		ev.Eventf(obj, nil, corev1.EventTypeWarning, privacyv1alpha1.ReasonInlineIdentifiers, "Receive",
@@ -121,7 +132,7 @@ func (r *DataSubjectRequestReconciler) reconcile(ctx context.Context, obj *priva
 
 	targets, err := r.targets(ctx, obj)
 	if err != nil {
-		return r.fail(obj, err)
+		return r.fail(ctx, obj, err)
 	}
 	if st.Phase != privacyv1alpha1.PhaseInProgress {
 		st.Phase = privacyv1alpha1.PhaseInProgress
@@ -134,7 +145,7 @@ func (r *DataSubjectRequestReconciler) reconcile(ctx context.Context, obj *priva
 	if obj.Spec.Type == privacyv1alpha1.RequestPseudonymization {
 		finished, err := r.pseudonymize(ctx, obj, targets, ids, ev)
 		if err != nil {
-			return r.fail(obj, err)
+			return r.fail(ctx, obj, err)
 		}
 		if !finished {
 			setSummary(&st.Conditions, &st.ObservedGeneration, obj.Generation, verdictWaiting, privacyv1alpha1.ReasonProgressing,
@@ -151,13 +162,18 @@ func (r *DataSubjectRequestReconciler) reconcile(ctx context.Context, obj *priva
 		out, err := r.runTarget(ctx, obj, &targets[i], ids, salt, now)
 		res := targetResult(obj, targets[i].Name)
 		if err != nil {
-			if re := asRequestError(err); re != nil && re.stalled {
-				return r.fail(obj, err)
+			re := runError(targets[i].Name, err)
+			if re != nil && re.stalled {
+				res.Phase, res.Error = privacyv1alpha1.PhaseFailed, re.message
+				return r.fail(ctx, obj, re)
 			}
 			res.Phase = privacyv1alpha1.PhaseInProgress
 			res.Error = errorMessage(err)
 			if firstErr == nil {
 				firstErr = err
+				if re != nil {
+					firstErr = re
+				}
 			}
 			continue
 		}
@@ -171,7 +187,7 @@ func (r *DataSubjectRequestReconciler) reconcile(ctx context.Context, obj *priva
 	}
 	st.Progress = fmt.Sprintf("%d/%d", done, len(targets))
 	if firstErr != nil {
-		return r.fail(obj, firstErr)
+		return r.fail(ctx, obj, firstErr)
 	}
 	return r.complete(ctx, obj, targets, tables, ids, due, now, ev)
 }
@@ -182,7 +198,7 @@ func (r *DataSubjectRequestReconciler) complete(ctx context.Context, obj *privac
 	st := &obj.Status
 	if obj.Spec.Type == privacyv1alpha1.RequestAccess {
 		if err := r.writeExport(ctx, obj, tables, now); err != nil {
-			return r.fail(obj, err)
+			return r.fail(ctx, obj, err)
 		}
 	}
 	if obj.Spec.Type == privacyv1alpha1.RequestErasure {
@@ -258,15 +274,7 @@ func (r *DataSubjectRequestReconciler) runTarget(ctx context.Context, obj *priva
 	}
 	out, err := dsr.Execute(ctx, pool, in)
 	if err != nil {
-		switch e := err.(type) {
-		case *inventory.UnknownSubjectError:
-			return nil, stalled(privacyv1alpha1.ReasonUnknownSubjectType, "TenantDatabase %s: %s", tdb.Name, e.Error())
-		case *dsr.RectificationError:
-			return nil, stalled(privacyv1alpha1.ReasonRectificationInvalid, "TenantDatabase %s: %s", tdb.Name, e.Error())
-		case *dsr.MissingIndexError:
-			return nil, stalled(privacyv1alpha1.ReasonMissingIndex, "TenantDatabase %s: %s", tdb.Name, e.Error())
-		}
-		return nil, fmt.Errorf("TenantDatabase %s: %s", tdb.Name, tenantdb.SafeError(err))
+		return nil, fmt.Errorf("TenantDatabase %s: %w", tdb.Name, err)
 	}
 	return out, nil
 }
@@ -382,24 +390,41 @@ func (r *DataSubjectRequestReconciler) verify(ctx context.Context, obj *privacyv
 		fmt.Sprintf("no identifier of the subject remains in the inventory tables of %d tenant databases", len(targets)))
 }
 
-// fail records an error: waiting ones retry, stalled ones wait for a
-// change.
-func (r *DataSubjectRequestReconciler) fail(obj *privacyv1alpha1.DataSubjectRequest, err error) (ctrl.Result, error) {
+// fail records an error. A stalled one fails the request until the
+// request, an inventory or a TenantDatabase of its targets changes; a
+// waiting one is looked at again after the retry interval; any other is
+// transient and retried with a backoff that doubles, the attempt shown.
+func (r *DataSubjectRequestReconciler) fail(ctx context.Context, obj *privacyv1alpha1.DataSubjectRequest, err error) (ctrl.Result, error) {
 	st := &obj.Status
 	re := asRequestError(err)
 	if re == nil {
-		setSummary(&st.Conditions, &st.ObservedGeneration, obj.Generation, verdictWaiting, privacyv1alpha1.ReasonTargetFailed, errorMessage(err))
-		return ctrl.Result{RequeueAfter: r.RetryInterval}, nil
+		n, wait := r.retries.next(obj.UID, r.RetryInterval)
+		setSummary(&st.Conditions, &st.ObservedGeneration, obj.Generation, verdictWaiting, privacyv1alpha1.ReasonTargetFailed,
+			fmt.Sprintf("attempt %d failed: %s; retrying in %s", n, errorMessage(err), wait.Round(time.Second)))
+		return ctrl.Result{RequeueAfter: wait}, nil
 	}
 	if re.stalled {
-		if re.reason == privacyv1alpha1.ReasonExportTooLarge || re.reason == privacyv1alpha1.ReasonUnknownSubjectType {
-			st.Phase = privacyv1alpha1.PhaseFailed
-		}
+		st.Phase = privacyv1alpha1.PhaseFailed
+		r.stalls.remember(obj.UID, r.failureFingerprint(ctx, obj))
 		setSummary(&st.Conditions, &st.ObservedGeneration, obj.Generation, verdictStalled, re.reason, re.message)
 		return ctrl.Result{}, nil
 	}
 	setSummary(&st.Conditions, &st.ObservedGeneration, obj.Generation, verdictWaiting, re.reason, re.message)
 	return ctrl.Result{RequeueAfter: r.RetryInterval}, nil
+}
+
+// failureFingerprint sums what a failed request depends on: its spec and
+// annotations, and its targets with their inventories.
+func (r *DataSubjectRequestReconciler) failureFingerprint(ctx context.Context, obj *privacyv1alpha1.DataSubjectRequest) string {
+	tdbs, _ := selectTargets(ctx, r.Client, obj.Namespace, obj.Spec.Targets)
+	return fingerprint(ctx, r.Client, obj, tdbs)
+}
+
+// changedSinceFailure says whether a failed request should be tried again:
+// what it depends on changed since it failed (or the manager restarted
+// and does not know).
+func (r *DataSubjectRequestReconciler) changedSinceFailure(ctx context.Context, obj *privacyv1alpha1.DataSubjectRequest) bool {
+	return !r.stalls.unchanged(obj.UID, r.failureFingerprint(ctx, obj))
 }
 
 // errorMessage keeps error text that is safe to show: a request error's
@@ -454,6 +479,22 @@ func limit(ss []string, n int) []string {
 	return ss
 }
 
+// listTargets lists the unfinished requests of a namespace and their
+// targets.
+func (r *DataSubjectRequestReconciler) listTargets(ctx context.Context, namespace string) (map[types.NamespacedName]privacyv1alpha1.Targets, error) {
+	var list privacyv1alpha1.DataSubjectRequestList
+	if err := r.List(ctx, &list, client.InNamespace(namespace)); err != nil {
+		return nil, err
+	}
+	out := map[types.NamespacedName]privacyv1alpha1.Targets{}
+	for _, d := range list.Items {
+		if d.Status.Phase != privacyv1alpha1.PhaseCompleted {
+			out[types.NamespacedName{Namespace: d.Namespace, Name: d.Name}] = d.Spec.Targets
+		}
+	}
+	return out, nil
+}
+
 // SetupWithManager registers the controller.
 func (r *DataSubjectRequestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
@@ -463,6 +504,12 @@ func (r *DataSubjectRequestReconciler) SetupWithManager(mgr ctrl.Manager) error 
 			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Owns(&corev1.Secret{}, builder.OnlyMetadata).
 		Owns(&privacyv1alpha1.PseudonymizationJob{}).
+		// A request stalled on its inventory or its database is tried
+		// again when either changes.
+		Watches(&privacyv1alpha1.TenantDatabase{}, handler.EnqueueRequestsFromMapFunc(targeting(r.Client, r.listTargets)),
+			builder.WithPredicates(generationOrLabelsChanged())).
+		Watches(&privacyv1alpha1.DataInventory{}, handler.EnqueueRequestsFromMapFunc(targeting(r.Client, r.listTargets)),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
 		Named("datasubjectrequest").
 		Complete(r)

@@ -145,7 +145,7 @@ var _ = Describe("DataSubjectRequest", func() {
 		Expect(cases).To(BeNumerically(">", 4), "the sample customer needs more than one batch of cases")
 		Expect(entityOf(targetOf(r, "acme"), "case").Changed).To(Equal(cases))
 		Expect(t.count("acme", "SELECT sum(rows_affected)::bigint FROM lethe.audit_log WHERE object_uid = $1 AND entity = 'case'", string(r.UID))).To(Equal(cases))
-		Expect(t.count("acme", "SELECT count(*) FROM lethe.request_steps WHERE request_uid = $1 AND entity = 'case'", string(r.UID))).
+		Expect(t.count("acme", "SELECT count(*) FROM lethe.run_batches WHERE run_uid = $1 AND entity = 'case'", string(r.UID))).
 			To(Equal((cases + 3) / 4))
 
 		By("never running a completed request again, even with its status wiped")

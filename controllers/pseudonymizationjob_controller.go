@@ -2,14 +2,12 @@ package controllers
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -18,13 +16,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
 	"github.com/lethe-dev/lethe/internal/audit"
 	"github.com/lethe-dev/lethe/internal/dsr"
-	"github.com/lethe-dev/lethe/internal/masking"
+	"github.com/lethe-dev/lethe/internal/engine"
 	"github.com/lethe-dev/lethe/internal/retention"
 	"github.com/lethe-dev/lethe/internal/tenantdb"
 )
@@ -37,11 +35,13 @@ const minKeyBytes = 16
 const subjectTypeOfJob = "pseudonymization"
 
 // PseudonymizationJobReconciler carries out PseudonymizationJobs. The work
-// is the retention executor's (internal/retention, a Pseudonymize rule per
-// entity with keyed pseudonyms), so a job and a RetentionPolicy rule share
-// batches, checkpoints (keyed by the job's UID), audit records and the
-// exactly-once guarantee. Like a retention run, a job works in slices: each
-// reconcile works for at most Slice, writes its progress and comes back.
+// goes through the one executor (internal/engine) as a Pseudonymize rule
+// per entity with keyed pseudonyms (internal/retention), so a job, a
+// RetentionPolicy rule and a request share batches, checkpoints (keyed by
+// the job's UID), audit records and the exactly-once guarantee. Like a
+// retention run, a job works in slices: each reconcile works for at most
+// Slice, writes its progress and comes back. Its keys, its mapping and its
+// subject are read in pseudonymizationjob_keys.go.
 type PseudonymizationJobReconciler struct {
 	client.Client
 	APIReader     client.Reader
@@ -59,6 +59,9 @@ type PseudonymizationJobReconciler struct {
 	// with it).
 	BeforeBatch             func(entity string, batch int) error
 	MaxConcurrentReconciles int
+
+	retries retries
+	stalls  stalls
 }
 
 // +kubebuilder:rbac:groups=privacy.lethe.dev,resources=pseudonymizationjobs,verbs=get;list;watch
@@ -90,9 +93,12 @@ func (r *PseudonymizationJobReconciler) reconcile(ctx context.Context, j *privac
 	if st.Phase == "" {
 		st.Phase = privacyv1alpha1.JobPending
 	}
+	if r.stalledStill(ctx, j) {
+		return ctrl.Result{}, nil
+	}
 	works, err := r.prepare(ctx, j)
 	if err != nil {
-		return r.fail(j, err)
+		return r.fail(ctx, j, err)
 	}
 	if st.StartTime == nil {
 		t := metav1.NewTime(r.Clock.Now())
@@ -226,183 +232,6 @@ func inventoryEntity(inv *privacyv1alpha1.DataInventorySpec, name string) *priva
 	return nil
 }
 
-// key reads the HMAC key of keyed pseudonyms. A missing Secret or key
-// stalls the job: it names what to create.
-func (r *PseudonymizationJobReconciler) key(ctx context.Context, j *privacyv1alpha1.PseudonymizationJob) ([]byte, error) {
-	if j.Spec.Pseudonym.Mode == privacyv1alpha1.PseudonymRandom {
-		return r.randomKey(ctx, j)
-	}
-	ref := j.Spec.Pseudonym.KeySecretRef
-	if ref == nil {
-		return nil, stalled(privacyv1alpha1.ReasonKeySecretNotFound, "mode Keyed needs spec.pseudonym.keySecretRef")
-	}
-	var secret corev1.Secret
-	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: j.Namespace, Name: ref.Name}, &secret); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, stalled(privacyv1alpha1.ReasonKeySecretNotFound,
-				"pseudonym key secret %s not found in namespace %s: create it with key %q holding at least %d random bytes, the same for every job whose pseudonyms must agree, then recreate the job",
-				ref.Name, j.Namespace, ref.Key, minKeyBytes)
-		}
-		return nil, err
-	}
-	key, ok := secret.Data[ref.Key]
-	if !ok {
-		return nil, stalled(privacyv1alpha1.ReasonKeySecretNotFound, "pseudonym key secret %s has no key %q", ref.Name, ref.Key)
-	}
-	if len(key) < minKeyBytes {
-		return nil, stalled(privacyv1alpha1.ReasonKeyTooShort, "pseudonym key %s/%s has %d bytes; it needs at least %d", ref.Name, ref.Key, len(key), minKeyBytes)
-	}
-	return key, nil
-}
-
-// keySecretName is the Secret a Random job keeps its key in.
-func keySecretName(j *privacyv1alpha1.PseudonymizationJob) string {
-	if len(j.Name) <= 242 {
-		return j.Name + "-pseudonyms"
-	}
-	return "pseudonyms-" + string(j.UID)
-}
-
-// randomKey reads a Random job's key, creating it (32 random bytes, in a
-// Secret the job owns) before the first row changes. A key lost while the
-// job runs stalls it: the rows left would get pseudonyms unrelated to
-// those already written.
-func (r *PseudonymizationJobReconciler) randomKey(ctx context.Context, j *privacyv1alpha1.PseudonymizationJob) ([]byte, error) {
-	name := keySecretName(j)
-	var s corev1.Secret
-	err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: j.Namespace, Name: name}, &s)
-	switch {
-	case err == nil:
-		if !metav1.IsControlledBy(&s, j) {
-			return nil, stalled(privacyv1alpha1.ReasonKeySecretConflict, "secret %s exists and does not belong to this job; delete it or rename the job", name)
-		}
-		j.Status.KeySecretName = name
-		return s.Data["key"], nil
-	case !apierrors.IsNotFound(err):
-		return nil, err
-	case j.Status.Phase == privacyv1alpha1.JobRunning:
-		return nil, stalled(privacyv1alpha1.ReasonKeySecretNotFound,
-			"the job's key secret %s was deleted while the job ran; the rows left cannot get matching pseudonyms: delete this job and create a new one", name)
-	}
-	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
-		return nil, err
-	}
-	s = corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: j.Namespace, Name: name,
-		Labels: map[string]string{"app.kubernetes.io/managed-by": "lethe"}}, Data: map[string][]byte{"key": key}}
-	if err := controllerutil.SetControllerReference(j, &s, r.Scheme()); err != nil {
-		return nil, err
-	}
-	if err := r.Create(ctx, &s); err != nil {
-		if apierrors.IsAlreadyExists(err) {
-			return r.randomKey(ctx, j)
-		}
-		return nil, err
-	}
-	j.Status.KeySecretName = name
-	r.Recorder.Eventf(j, nil, corev1.EventTypeNormal, privacyv1alpha1.ReasonKeyCreated, "Start",
-		"created secret %s holding the job's random key", name)
-	return key, nil
-}
-
-func retainsMapping(j *privacyv1alpha1.PseudonymizationJob) bool {
-	return j.Spec.Pseudonym.Mode == privacyv1alpha1.PseudonymRandom && j.Spec.Pseudonym.Mapping == privacyv1alpha1.MappingRetain && !j.Spec.DryRun
-}
-
-// mappingKey is the key of the mapping in a Random job's Secret.
-const mappingKey = "mapping.json"
-
-// maxMapping keeps the mapping within a Secret's 1 MiB.
-const maxMapping = 900 << 10
-
-// recordMapping writes, before an entity's rows change, each pseudonym the
-// job will give them (of the matching identifier's column, or its 64-digit
-// token when that column is not pseudonymized) with the identifier it
-// replaces into the job's Secret: a JSON object from pseudonym to
-// identifier, merged across targets and entities. Recording it first means
-// no change is ever made whose link is not kept. A unique column may add
-// "_" and the row's key to a value that was taken; the mapping holds the
-// value without it.
-func (r *PseudonymizationJobReconciler) recordMapping(ctx context.Context, j *privacyv1alpha1.PseudonymizationJob, w jobWork, rule *retention.Rule, run *retention.Run) error {
-	ids, err := retention.Identifiers(ctx, w.pool, run, rule)
-	if err != nil || len(ids) == 0 {
-		return err
-	}
-	format := matchFormat(j, rule.Entity)
-	var s corev1.Secret
-	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: j.Namespace, Name: j.Status.KeySecretName}, &s); err != nil {
-		return err
-	}
-	m := map[string]string{}
-	if raw := s.Data[mappingKey]; len(raw) > 0 {
-		if err := json.Unmarshal(raw, &m); err != nil {
-			return fmt.Errorf("secret %s: key %s is not a JSON object", s.Name, mappingKey)
-		}
-	}
-	for _, id := range ids {
-		p, err := masking.KeyedPseudonym(format, w.key, id)
-		if err != nil {
-			return err
-		}
-		m[p] = id
-	}
-	raw, err := json.Marshal(m)
-	if err != nil {
-		return err
-	}
-	if len(raw) > maxMapping {
-		return stalled(privacyv1alpha1.ReasonMappingTooLarge, "the mapping of %d people would outgrow secret %s; select fewer people per job", len(m), s.Name)
-	}
-	if s.Data == nil {
-		s.Data = map[string][]byte{}
-	}
-	s.Data[mappingKey] = raw
-	return r.Update(ctx, &s)
-}
-
-// matchFormat is the pseudonym format of an entity's matching identifier
-// column: the job's field, the inventory's Pseudonym, or the full token.
-func matchFormat(j *privacyv1alpha1.PseudonymizationJob, ent *privacyv1alpha1.Entity) string {
-	col := ent.Pseudonymization.MatchColumn
-	for _, f := range j.Spec.Pseudonym.Fields {
-		if f.Column == col {
-			return f.Format
-		}
-	}
-	for _, pc := range ent.PersonalColumns {
-		if pc.Column == col && pc.Strategy.Type == privacyv1alpha1.StrategyPseudonym && pc.Strategy.Format != nil {
-			return *pc.Strategy.Format
-		}
-	}
-	return "{hex:64}"
-}
-
-// identifier reads the subject's matching identifier from its Secret or the
-// spec.
-func (r *PseudonymizationJobReconciler) identifier(ctx context.Context, j *privacyv1alpha1.PseudonymizationJob) (string, error) {
-	s := j.Spec.Subject
-	if s.IdentifierSecretRef == nil {
-		if j.Status.SubjectDigest == "" {
-			r.Recorder.Eventf(j, nil, corev1.EventTypeWarning, privacyv1alpha1.ReasonInlineIdentifiers, "Check",
-				"the subject's identifier is stored in the job itself; prefer spec.subject.identifierSecretRef")
-		}
-		return s.Identifier, nil
-	}
-	ref := s.IdentifierSecretRef
-	var secret corev1.Secret
-	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: j.Namespace, Name: ref.Name}, &secret); err != nil {
-		if apierrors.IsNotFound(err) {
-			return "", waiting(privacyv1alpha1.ReasonIdentifiersSecretNotFound, "identifier secret %s not found in namespace %s", ref.Name, j.Namespace)
-		}
-		return "", err
-	}
-	v := secret.Data[ref.Key]
-	if len(v) == 0 {
-		return "", stalled(privacyv1alpha1.ReasonIdentifierKeyMissing, "identifier secret %s has no key %q", ref.Name, ref.Key)
-	}
-	return string(v), nil
-}
-
 // carry works on the job for one slice and writes its progress.
 func (r *PseudonymizationJobReconciler) carry(ctx context.Context, j *privacyv1alpha1.PseudonymizationJob, works []jobWork) (ctrl.Result, error) {
 	st := &j.Status
@@ -412,6 +241,7 @@ func (r *PseudonymizationJobReconciler) carry(ctx context.Context, j *privacyv1a
 	}
 	deadline := time.Now().Add(slice)
 	var failed []string
+	var stall *requestError
 	for _, w := range works {
 		ts := jobTarget(st, w.tdb.Name)
 		ts.Error = ""
@@ -422,7 +252,7 @@ func (r *PseudonymizationJobReconciler) carry(ctx context.Context, j *privacyv1a
 			}
 			run := r.runOf(j)
 			if es.Found == 0 && es.Changed == 0 {
-				n, err := retention.Count(ctx, w.pool, run, rule)
+				n, err := retention.Count(ctx, w.pool, run.env, rule)
 				if err != nil {
 					ts.Error = fmt.Sprintf("entity %s: %s", rule.Entity.Name, errorMessage(err))
 					break
@@ -439,18 +269,21 @@ func (r *PseudonymizationJobReconciler) carry(ctx context.Context, j *privacyv1a
 			if es.Changed == 0 && retainsMapping(j) {
 				if err := r.recordMapping(ctx, j, w, rule, run); err != nil {
 					if re := asRequestError(err); re != nil && re.stalled {
-						return r.fail(j, err)
+						return r.fail(ctx, j, err)
 					}
 					ts.Error = fmt.Sprintf("entity %s: record the mapping: %s", rule.Entity.Name, errorMessage(err))
 					break
 				}
 			}
-			pr, err := retention.Step(ctx, w.pool, run, rule, deadline)
+			pr, err := run.advance(ctx, w.pool, rule, deadline)
 			if pr != nil {
 				es.Changed, es.Locked, es.Done = pr.Changed, pr.Locked, pr.Done
 			}
 			if err != nil {
 				ts.Error = errorMessage(err)
+				if re := runError(w.tdb.Name, err); re != nil && re.stalled && stall == nil {
+					stall = re
+				}
 				break
 			}
 			if !pr.Done {
@@ -462,13 +295,22 @@ func (r *PseudonymizationJobReconciler) carry(ctx context.Context, j *privacyv1a
 		}
 	}
 	allDone := setJobProgress(st, works, j.Spec.DryRun)
+	if stall != nil {
+		r.stalls.remember(j.UID, r.fingerprint(ctx, j))
+		r.Recorder.Eventf(j, nil, corev1.EventTypeWarning, stall.reason, "Run",
+			"stalled: %s; it resumes from its checkpoint once the job, an inventory or a TenantDatabase changes", stall.message)
+		setSummary(&st.Conditions, &st.ObservedGeneration, j.Generation, verdictStalled, stall.reason, "stalled: "+stall.message)
+		return ctrl.Result{}, nil
+	}
 	if len(failed) > 0 {
 		msg := listUpTo(failed, 3, "; ")
-		r.Recorder.Eventf(j, nil, corev1.EventTypeWarning, privacyv1alpha1.ReasonJobFailed, "Run", "failed in %s; it resumes from its checkpoint", msg)
+		n, wait := r.retries.next(j.UID, r.RetryInterval)
+		r.Recorder.Eventf(j, nil, corev1.EventTypeWarning, privacyv1alpha1.ReasonJobFailed, "Run", "failed in %s (attempt %d); it resumes from its checkpoint", msg, n)
 		setSummary(&st.Conditions, &st.ObservedGeneration, j.Generation, verdictWaiting, privacyv1alpha1.ReasonJobFailed,
-			"failed: "+msg+"; retrying from its checkpoint")
-		return ctrl.Result{RequeueAfter: r.RetryInterval}, nil
+			fmt.Sprintf("failed (attempt %d): %s; retrying from its checkpoint in %s", n, msg, wait.Round(time.Second)))
+		return ctrl.Result{RequeueAfter: wait}, nil
 	}
+	r.retries.reset(j.UID)
 	if !allDone {
 		setSummary(&st.Conditions, &st.ObservedGeneration, j.Generation, verdictWaiting, privacyv1alpha1.ReasonProgressing,
 			"under way: "+st.Progress.Summary+" rows done")
@@ -523,16 +365,19 @@ func setJobProgress(st *privacyv1alpha1.PseudonymizationJobStatus, works []jobWo
 
 // runOf is the executor's view of the job. Its checkpoints are keyed by the
 // job's UID; ages are measured from the job's start.
-func (r *PseudonymizationJobReconciler) runOf(j *privacyv1alpha1.PseudonymizationJob) *retention.Run {
+func (r *PseudonymizationJobReconciler) runOf(j *privacyv1alpha1.PseudonymizationJob) *ruleRun {
 	batch := int(j.Spec.BatchSize)
 	if batch <= 0 {
 		batch = 500
 	}
-	return &retention.Run{ID: "pj-" + string(j.UID), PolicyUID: string(j.UID), Actor: objectActor(j),
-		Object: audit.Object{Kind: "PseudonymizationJob", Namespace: j.Namespace, Name: j.Name, UID: string(j.UID)},
-		Now:    j.Status.StartTime.Time, BatchSize: batch, Workers: retentionWorkers,
-		LockTimeout: r.LockTimeout, StatementTimeout: r.StatementTimeout, MaxRetries: r.LockRetries,
-		SubjectDigest: j.Status.SubjectDigest, BeforeBatch: r.BeforeBatch}
+	return &ruleRun{
+		run: engine.Run{UID: "pj-" + string(j.UID), Kind: engine.KindJob, Type: "Pseudonymization", Actor: objectActor(j),
+			Object:        audit.Object{Kind: "PseudonymizationJob", Namespace: j.Namespace, Name: j.Name, UID: string(j.UID)},
+			SubjectDigest: j.Status.SubjectDigest},
+		opts: engine.Options{BatchSize: batch, Workers: retentionWorkers, LockTimeout: r.LockTimeout,
+			StatementTimeout: r.StatementTimeout, MaxRetries: r.LockRetries, BeforeBatch: r.BeforeBatch},
+		env: retention.Env{PolicyUID: string(j.UID), Now: j.Status.StartTime.Time},
+	}
 }
 
 func jobTarget(st *privacyv1alpha1.PseudonymizationJobStatus, name string) *privacyv1alpha1.PseudonymizationTargetStatus {
@@ -547,8 +392,39 @@ func jobEntity(ts *privacyv1alpha1.PseudonymizationTargetStatus, name string) *p
 
 // fail reports an error of preparation: a stalled one until the spec
 // changes, a waiting one retried.
-func (r *PseudonymizationJobReconciler) fail(j *privacyv1alpha1.PseudonymizationJob, err error) (ctrl.Result, error) {
+func (r *PseudonymizationJobReconciler) fail(ctx context.Context, j *privacyv1alpha1.PseudonymizationJob, err error) (ctrl.Result, error) {
+	if re := asRequestError(err); re != nil && re.stalled {
+		r.stalls.remember(j.UID, r.fingerprint(ctx, j))
+	}
 	return reportRequestError(r.Recorder, j, &j.Status.Conditions, &j.Status.ObservedGeneration, j.Generation, err, r.RetryInterval)
+}
+
+// fingerprint sums what the job depends on.
+func (r *PseudonymizationJobReconciler) fingerprint(ctx context.Context, j *privacyv1alpha1.PseudonymizationJob) string {
+	tdbs, _ := selectTargets(ctx, r.Client, j.Namespace, j.Spec.Targets)
+	return fingerprint(ctx, r.Client, j, tdbs)
+}
+
+// stalledStill says the job stalled and nothing it depends on changed
+// since: it is not tried again.
+func (r *PseudonymizationJobReconciler) stalledStill(ctx context.Context, j *privacyv1alpha1.PseudonymizationJob) bool {
+	c := meta.FindStatusCondition(j.Status.Conditions, privacyv1alpha1.ConditionStalled)
+	return c != nil && c.Status == metav1.ConditionTrue && r.stalls.unchanged(j.UID, r.fingerprint(ctx, j))
+}
+
+// listTargets lists the unfinished jobs of a namespace and their targets.
+func (r *PseudonymizationJobReconciler) listTargets(ctx context.Context, namespace string) (map[types.NamespacedName]privacyv1alpha1.Targets, error) {
+	var list privacyv1alpha1.PseudonymizationJobList
+	if err := r.List(ctx, &list, client.InNamespace(namespace)); err != nil {
+		return nil, err
+	}
+	out := map[types.NamespacedName]privacyv1alpha1.Targets{}
+	for _, j := range list.Items {
+		if j.Status.Phase != privacyv1alpha1.JobSucceeded {
+			out[types.NamespacedName{Namespace: j.Namespace, Name: j.Name}] = j.Spec.Targets
+		}
+	}
+	return out, nil
 }
 
 // SetupWithManager watches jobs.
@@ -564,6 +440,10 @@ func (r *PseudonymizationJobReconciler) SetupWithManager(mgr ctrl.Manager) error
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&privacyv1alpha1.PseudonymizationJob{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&privacyv1alpha1.TenantDatabase{}, handler.EnqueueRequestsFromMapFunc(targeting(r.Client, r.listTargets)),
+			builder.WithPredicates(generationOrLabelsChanged())).
+		Watches(&privacyv1alpha1.DataInventory{}, handler.EnqueueRequestsFromMapFunc(targeting(r.Client, r.listTargets)),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.MaxConcurrentReconciles, 1)}).
 		Named("pseudonymizationjob").
 		Complete(r)

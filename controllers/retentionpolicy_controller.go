@@ -10,17 +10,21 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/robfig/cron/v3"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
 	"github.com/lethe-dev/lethe/internal/audit"
+	"github.com/lethe-dev/lethe/internal/engine"
 	"github.com/lethe-dev/lethe/internal/identity"
 	"github.com/lethe-dev/lethe/internal/retention"
 	"github.com/lethe-dev/lethe/internal/tenantdb"
@@ -59,6 +63,8 @@ type RetentionPolicyReconciler struct {
 	// LockTimeout and StatementTimeout bound each batch's statements.
 	LockTimeout      time.Duration
 	StatementTimeout time.Duration
+	retries          retries
+	stalls           stalls
 	// BeforeBatch, when set, runs before each batch (tests interrupt runs
 	// with it).
 	BeforeBatch             func(rule string, batch int) error
@@ -110,9 +116,12 @@ func (r *RetentionPolicyReconciler) reconcile(ctx context.Context, p *privacyv1a
 		setSummary(&st.Conditions, &st.ObservedGeneration, p.Generation, verdictStalled, privacyv1alpha1.ReasonScheduleInvalid, err.Error())
 		return ctrl.Result{}, nil
 	}
+	if r.stalledStill(ctx, p) {
+		return ctrl.Result{}, nil
+	}
 	works, err := r.prepare(ctx, p)
 	if err != nil {
-		return r.fail(p, err)
+		return r.fail(ctx, p, err)
 	}
 
 	running := st.Run != nil && !st.Run.Completed
@@ -274,6 +283,7 @@ func (r *RetentionPolicyReconciler) carry(ctx context.Context, p *privacyv1alpha
 	}
 	deadline := time.Now().Add(slice)
 	var failed []string
+	var stall *requestError
 	waitingLocks := false
 	for _, w := range works {
 		ts := retentionTarget(st, w.tdb.Name)
@@ -285,7 +295,7 @@ func (r *RetentionPolicyReconciler) carry(ctx context.Context, p *privacyv1alpha
 			}
 			run := r.runOf(p, w)
 			if p.Spec.DryRun {
-				n, err := retention.Count(ctx, w.pool, run, rule)
+				n, err := retention.Count(ctx, w.pool, run.env, rule)
 				if err != nil {
 					ts.Error = fmt.Sprintf("rule %s: %s", rule.Spec.Name, errorMessage(err))
 					break
@@ -296,12 +306,16 @@ func (r *RetentionPolicyReconciler) carry(ctx context.Context, p *privacyv1alpha
 			if !time.Now().Before(deadline) {
 				break
 			}
-			pr, err := retention.Step(ctx, w.pool, run, rule, deadline)
+			pr, err := run.advance(ctx, w.pool, rule, deadline)
 			if pr != nil {
 				rs.Matched, rs.Changed, rs.Locked, rs.ArchiveSHA256, rs.Done = pr.Matched, pr.Changed, pr.Locked, pr.ArchiveSHA256, pr.Done
+				rs.Effects = foreignKeyEffects(pr.Effects)
 			}
 			if err != nil {
 				ts.Error = errorMessage(err)
+				if re := runError(w.tdb.Name, err); re != nil && re.stalled && stall == nil {
+					stall = re
+				}
 				break
 			}
 			if !pr.Done {
@@ -315,14 +329,26 @@ func (r *RetentionPolicyReconciler) carry(ctx context.Context, p *privacyv1alpha
 	}
 	done, total := progressOf(st, works)
 	st.Progress = fmt.Sprintf("%d/%d", done, total)
+	if stall != nil {
+		st.LastError = stall.message
+		r.stalls.remember(p.UID, r.fingerprint(ctx, p))
+		r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, stall.reason, "Run",
+			"run %s stalled: %s; it resumes from its checkpoint once the policy, an inventory or a TenantDatabase changes", st.Run.ID, stall.message)
+		setSummary(&st.Conditions, &st.ObservedGeneration, p.Generation, verdictStalled, stall.reason,
+			"run "+st.Run.ID+" stalled: "+stall.message)
+		return ctrl.Result{}, nil
+	}
 	if len(failed) > 0 {
 		st.LastError = listUpTo(failed, 3, "; ")
+		n, wait := r.retries.next(p.UID, r.RetryInterval)
 		r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, privacyv1alpha1.ReasonRunFailed, "Run",
-			"run %s failed in %s; it resumes from its checkpoint", st.Run.ID, st.LastError)
+			"run %s failed in %s (attempt %d); it resumes from its checkpoint", st.Run.ID, st.LastError, n)
 		setSummary(&st.Conditions, &st.ObservedGeneration, p.Generation, verdictWaiting, privacyv1alpha1.ReasonRunFailed,
-			"run "+st.Run.ID+" failed: "+st.LastError+"; retrying from its checkpoint")
-		return ctrl.Result{RequeueAfter: r.RetryInterval}, nil
+			fmt.Sprintf("run %s failed (attempt %d): %s; retrying from its checkpoint in %s", st.Run.ID, n, st.LastError, wait.Round(time.Second)))
+		return ctrl.Result{RequeueAfter: wait}, nil
 	}
+	r.retries.reset(p.UID)
+	st.LastError = ""
 	if done < total {
 		setSummary(&st.Conditions, &st.ObservedGeneration, p.Generation, verdictWaiting, privacyv1alpha1.ReasonProgressing,
 			fmt.Sprintf("run %s under way: %s rules done", st.Run.ID, st.Progress))
@@ -359,8 +385,22 @@ func (r *RetentionPolicyReconciler) completeRun(p *privacyv1alpha1.RetentionPoli
 	}
 }
 
+// ruleRun is a policy's or a job's run in one target, as the executor and
+// the rules see it.
+type ruleRun struct {
+	run  engine.Run
+	opts engine.Options
+	env  retention.Env
+}
+
+// advance carries a rule forward in the run until it is done or the
+// deadline passes.
+func (x *ruleRun) advance(ctx context.Context, pool *pgxpool.Pool, rule *retention.Rule, deadline time.Time) (*engine.Progress, error) {
+	return engine.Advance(ctx, pool, &x.run, rule.Step(x.env), x.opts, deadline)
+}
+
 // runOf is the executor's view of the policy's current run in a target.
-func (r *RetentionPolicyReconciler) runOf(p *privacyv1alpha1.RetentionPolicy, w targetWork) *retention.Run {
+func (r *RetentionPolicyReconciler) runOf(p *privacyv1alpha1.RetentionPolicy, w targetWork) *ruleRun {
 	tz := "UTC"
 	if p.Spec.TimeZone != nil {
 		tz = *p.Spec.TimeZone
@@ -369,11 +409,13 @@ func (r *RetentionPolicyReconciler) runOf(p *privacyv1alpha1.RetentionPolicy, w 
 	if batch <= 0 {
 		batch = 1000
 	}
-	return &retention.Run{ID: p.Status.Run.ID, PolicyUID: string(p.UID), Actor: objectActor(p),
-		Object: audit.Object{Kind: "RetentionPolicy", Namespace: p.Namespace, Name: p.Name, UID: string(p.UID)},
-		Now:    p.Status.Run.ScheduledTime.Time, TimeZone: tz, BatchSize: batch, Workers: retentionWorkers,
-		LockTimeout: r.LockTimeout, StatementTimeout: r.StatementTimeout, MaxRetries: r.LockRetries,
-		Salt: w.salt, BeforeBatch: r.BeforeBatch}
+	return &ruleRun{
+		run: engine.Run{UID: p.Status.Run.ID, Kind: engine.KindPolicy, Type: "Retention", Actor: objectActor(p),
+			Object: audit.Object{Kind: "RetentionPolicy", Namespace: p.Namespace, Name: p.Name, UID: string(p.UID)}},
+		opts: engine.Options{BatchSize: batch, Workers: retentionWorkers, LockTimeout: r.LockTimeout,
+			StatementTimeout: r.StatementTimeout, MaxRetries: r.LockRetries, BeforeBatch: r.BeforeBatch},
+		env: retention.Env{PolicyUID: string(p.UID), Now: p.Status.Run.ScheduledTime.Time, TimeZone: tz, Salt: w.salt},
+	}
 }
 
 // objectActor is who asked for an object's work: the user the admission
@@ -406,9 +448,39 @@ func retentionRule(ts *privacyv1alpha1.RetentionTargetStatus, name string) *priv
 }
 
 // fail reports an error of preparation: a stalled one (a rule the schema
-// cannot satisfy) until the spec changes, a waiting one retried.
-func (r *RetentionPolicyReconciler) fail(p *privacyv1alpha1.RetentionPolicy, err error) (ctrl.Result, error) {
+// cannot satisfy) until the policy, an inventory or a TenantDatabase
+// changes, a waiting one retried.
+func (r *RetentionPolicyReconciler) fail(ctx context.Context, p *privacyv1alpha1.RetentionPolicy, err error) (ctrl.Result, error) {
+	if re := asRequestError(err); re != nil && re.stalled {
+		r.stalls.remember(p.UID, r.fingerprint(ctx, p))
+	}
 	return reportRequestError(r.Recorder, p, &p.Status.Conditions, &p.Status.ObservedGeneration, p.Generation, err, r.RetryInterval)
+}
+
+// fingerprint sums what the policy depends on.
+func (r *RetentionPolicyReconciler) fingerprint(ctx context.Context, p *privacyv1alpha1.RetentionPolicy) string {
+	tdbs, _ := selectTargets(ctx, r.Client, p.Namespace, p.Spec.Targets)
+	return fingerprint(ctx, r.Client, p, tdbs)
+}
+
+// stalledStill says the policy stalled and nothing it depends on changed
+// since: it is not tried again.
+func (r *RetentionPolicyReconciler) stalledStill(ctx context.Context, p *privacyv1alpha1.RetentionPolicy) bool {
+	c := meta.FindStatusCondition(p.Status.Conditions, privacyv1alpha1.ConditionStalled)
+	return c != nil && c.Status == metav1.ConditionTrue && r.stalls.unchanged(p.UID, r.fingerprint(ctx, p))
+}
+
+// listTargets lists the policies of a namespace and their targets.
+func (r *RetentionPolicyReconciler) listTargets(ctx context.Context, namespace string) (map[types.NamespacedName]privacyv1alpha1.Targets, error) {
+	var list privacyv1alpha1.RetentionPolicyList
+	if err := r.List(ctx, &list, client.InNamespace(namespace)); err != nil {
+		return nil, err
+	}
+	out := map[types.NamespacedName]privacyv1alpha1.Targets{}
+	for _, p := range list.Items {
+		out[types.NamespacedName{Namespace: p.Namespace, Name: p.Name}] = p.Spec.Targets
+	}
+	return out, nil
 }
 
 // SetupWithManager watches policies, and the TenantDatabases and
@@ -429,6 +501,10 @@ func (r *RetentionPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&privacyv1alpha1.RetentionPolicy{}, builder.WithPredicates(
 			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		Watches(&privacyv1alpha1.TenantDatabase{}, handler.EnqueueRequestsFromMapFunc(targeting(r.Client, r.listTargets)),
+			builder.WithPredicates(generationOrLabelsChanged())).
+		Watches(&privacyv1alpha1.DataInventory{}, handler.EnqueueRequestsFromMapFunc(targeting(r.Client, r.listTargets)),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.MaxConcurrentReconciles, 1)}).
 		Named("retentionpolicy").
 		Complete(r)

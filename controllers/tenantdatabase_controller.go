@@ -180,10 +180,28 @@ func (r *TenantDatabaseReconciler) observe(ctx context.Context, key string, tdb 
 		o.catalogErr = err
 		return o
 	}
-	o.inventoryIssues = append(o.inventoryIssues, inventory.Validate(&inv.Spec, cat)...)
-	o.uncovered = inventory.Uncovered(&inv.Spec, cat)
+	// Keys and relation columns the inventory leaves out come from the
+	// catalog, as the planners read them.
+	spec, _ := inventory.Resolve(&inv.Spec, cat)
+	o.inventoryIssues = append(o.inventoryIssues, inventory.Validate(spec, cat)...)
+	o.keyNotes = inventory.KeyNotes(spec, cat)
+	o.uncovered = inventory.Uncovered(spec, cat)
+	o.unmapped = inventory.UnmappedReferences(spec, cat)
+	o.unindexed = inventory.UnindexedLookups(spec, cat, 0)
+	trialCtx, cancelTrial := context.WithTimeout(ctx, trialTimeout)
+	defer cancelTrial()
+	refused, err := inventory.TrialMasking(trialCtx, pool, spec, cat)
+	if err != nil {
+		// A timeout or a lock held by the application says nothing of the
+		// inventory: the columns are tried again at the next check.
+		logf.FromContext(ctx).Info("could not try every constrained column's masking", "reason", tenantdb.SafeError(err))
+	}
+	o.inventoryIssues = append(o.inventoryIssues, refused...)
 	return o
 }
+
+// trialTimeout bounds the trial updates of one check.
+const trialTimeout = 10 * time.Second
 
 // auditMigration records, in the audit log, that the operator migrated its
 // schema.
@@ -201,13 +219,20 @@ func (r *TenantDatabaseReconciler) auditMigration(ctx context.Context, pool *pgx
 }
 
 // recordTransitions emits an event when Ready changes, or when it stays
-// False for a new reason.
+// False for a new reason, and a warning when a warning condition turns True
+// or says something new.
 func (r *TenantDatabaseReconciler) recordTransitions(before, after *privacyv1alpha1.TenantDatabase) {
 	recordReadyTransition(r.Recorder, before.Status.Conditions, after)
-	was := meta.FindStatusCondition(before.Status.Conditions, privacyv1alpha1.ConditionUncoveredPersonalData)
-	now := meta.FindStatusCondition(after.Status.Conditions, privacyv1alpha1.ConditionUncoveredPersonalData)
-	if now != nil && now.Status == metav1.ConditionTrue && (was == nil || was.Status != metav1.ConditionTrue || was.Message != now.Message) {
-		r.Recorder.Eventf(after, nil, corev1.EventTypeWarning, now.Reason, "CheckCoverage", "%s", now.Message)
+	for _, w := range []struct{ typ, action string }{
+		{privacyv1alpha1.ConditionUncoveredPersonalData, "CheckCoverage"},
+		{privacyv1alpha1.ConditionUnmappedReferences, "CheckReferences"},
+		{privacyv1alpha1.ConditionMissingIndexes, "CheckIndexes"},
+	} {
+		was := meta.FindStatusCondition(before.Status.Conditions, w.typ)
+		now := meta.FindStatusCondition(after.Status.Conditions, w.typ)
+		if now != nil && now.Status == metav1.ConditionTrue && (was == nil || was.Status != metav1.ConditionTrue || was.Message != now.Message) {
+			r.Recorder.Eventf(after, nil, corev1.EventTypeWarning, now.Reason, w.action, "%s", now.Message)
+		}
 	}
 }
 

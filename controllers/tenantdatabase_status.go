@@ -9,6 +9,7 @@ import (
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
 	"github.com/lethe-dev/lethe/internal/audit"
+	"github.com/lethe-dev/lethe/internal/inventory"
 	"github.com/lethe-dev/lethe/internal/tenantdb"
 )
 
@@ -27,8 +28,11 @@ type tenantObservation struct {
 	inventoryFound  bool
 	inventoryGen    int64
 	inventoryIssues []string
+	keyNotes        []string
 	catalogErr      error
 	uncovered       []string
+	unmapped        []inventory.UnmappedReference
+	unindexed       []inventory.MissingIndex
 	auditResult     *audit.Result
 	auditErr        error
 }
@@ -38,8 +42,12 @@ func (o *tenantObservation) connected() bool {
 	return !o.secretMissing && o.secretErr == nil && o.connErr == nil && o.migrateErr == nil
 }
 
-// maxUncoveredInStatus bounds status.uncoveredColumns (the CRD's MaxItems).
-const maxUncoveredInStatus = 100
+// maxUncoveredInStatus bounds status.uncoveredColumns, and maxRisksInStatus
+// status.unmappedReferences and status.missingIndexes (the CRD's MaxItems).
+const (
+	maxUncoveredInStatus = 100
+	maxRisksInStatus     = 32
+)
 
 // applyTenantStatus computes the TenantDatabase's status from an observation,
 // one setter per condition, and returns the verdict.
@@ -58,6 +66,8 @@ func applyTenantStatus(tdb *privacyv1alpha1.TenantDatabase, o *tenantObservation
 	setTenantInventoryValid(tdb, o, fail)
 	setTenantAuditChainIntact(tdb, o, fail)
 	setTenantUncovered(tdb, o)
+	setTenantUnmappedReferences(tdb, o)
+	setTenantMissingIndexes(tdb, o)
 
 	if v == verdictReady {
 		message = fmt.Sprintf("connected to PostgreSQL %s; lethe schema version %d; inventory %s matches the schema; audit chain intact (%d records)",
@@ -131,8 +141,11 @@ func setTenantInventoryValid(tdb *privacyv1alpha1.TenantDatabase, o *tenantObser
 		fail(verdictStalled, privacyv1alpha1.ReasonInventoryInvalid, msg)
 	default:
 		st.InventoryGeneration = o.inventoryGen
-		setCondition(&st.Conditions, gen, privacyv1alpha1.ConditionInventoryValid, metav1.ConditionTrue, privacyv1alpha1.ReasonInventoryValid,
-			fmt.Sprintf("DataInventory %s (generation %d) matches the database", o.inventoryName, o.inventoryGen))
+		msg := fmt.Sprintf("DataInventory %s (generation %d) matches the database", o.inventoryName, o.inventoryGen)
+		if len(o.keyNotes) > 0 {
+			msg += "; " + listUpTo(o.keyNotes, 10, "; ")
+		}
+		setCondition(&st.Conditions, gen, privacyv1alpha1.ConditionInventoryValid, metav1.ConditionTrue, privacyv1alpha1.ReasonInventoryValid, msg)
 	}
 }
 
@@ -181,6 +194,65 @@ func setTenantUncovered(tdb *privacyv1alpha1.TenantDatabase, o *tenantObservatio
 	setCondition(&st.Conditions, gen, privacyv1alpha1.ConditionUncoveredPersonalData, metav1.ConditionTrue, privacyv1alpha1.ReasonUncoveredColumns,
 		fmt.Sprintf("%d columns look personal but are not in DataInventory %s: %s", len(o.uncovered), o.inventoryName,
 			listUpTo(o.uncovered, 20, ", ")))
+}
+
+func setTenantUnmappedReferences(tdb *privacyv1alpha1.TenantDatabase, o *tenantObservation) {
+	st, gen := &tdb.Status, tdb.Generation
+	if !o.connected() || !o.inventoryFound || o.catalogErr != nil {
+		return
+	}
+	st.UnmappedReferences, st.UnmappedReferencesOmitted = nil, 0
+	if len(o.unmapped) == 0 {
+		setCondition(&st.Conditions, gen, privacyv1alpha1.ConditionUnmappedReferences, metav1.ConditionFalse, privacyv1alpha1.ReasonNoUnmappedReferences,
+			fmt.Sprintf("no table outside DataInventory %s refers to a table it maps", o.inventoryName))
+		return
+	}
+	names := make([]string, len(o.unmapped))
+	blocking := 0
+	for i, r := range o.unmapped {
+		names[i] = r.String()
+		if r.Blocks() {
+			blocking++
+		}
+		if i < maxRisksInStatus {
+			st.UnmappedReferences = append(st.UnmappedReferences, privacyv1alpha1.UnmappedReference{
+				Table: r.Table, Columns: r.Columns, Constraint: r.Constraint, OnDelete: r.OnDelete, Entity: r.Entity})
+		}
+	}
+	st.UnmappedReferencesOmitted = int32(len(o.unmapped) - len(st.UnmappedReferences)) // #nosec G115 -- bounded by the catalog's foreign keys
+	msg := fmt.Sprintf("%d foreign keys of tables outside DataInventory %s refer to tables it maps: their rows belong to the same person, "+
+		"an access export misses them, and", len(o.unmapped), o.inventoryName)
+	if blocking > 0 {
+		msg += fmt.Sprintf(" %d of them (NO ACTION or RESTRICT) make deleting the person's rows fail while they exist", blocking)
+	} else {
+		msg += " deleting the person's rows changes them too"
+	}
+	msg += "; map each table as an entity related to the one it refers to: " + listUpTo(names, 10, "; ")
+	setCondition(&st.Conditions, gen, privacyv1alpha1.ConditionUnmappedReferences, metav1.ConditionTrue, privacyv1alpha1.ReasonTablesReferToSubjects, msg)
+}
+
+func setTenantMissingIndexes(tdb *privacyv1alpha1.TenantDatabase, o *tenantObservation) {
+	st, gen := &tdb.Status, tdb.Generation
+	if !o.connected() || !o.inventoryFound || o.catalogErr != nil {
+		return
+	}
+	st.MissingIndexes, st.MissingIndexesOmitted = nil, 0
+	if len(o.unindexed) == 0 {
+		setCondition(&st.Conditions, gen, privacyv1alpha1.ConditionMissingIndexes, metav1.ConditionFalse, privacyv1alpha1.ReasonAllLookupsIndexed,
+			fmt.Sprintf("an index serves every lookup of DataInventory %s's subject graph", o.inventoryName))
+		return
+	}
+	names := make([]string, len(o.unindexed))
+	for i, m := range o.unindexed {
+		names[i] = fmt.Sprintf("%s (about %d rows)", m, m.Rows)
+		if i < maxRisksInStatus {
+			st.MissingIndexes = append(st.MissingIndexes, privacyv1alpha1.MissingIndex{Lookup: m.String(), EstimatedRows: m.Rows})
+		}
+	}
+	st.MissingIndexesOmitted = int32(len(o.unindexed) - len(st.MissingIndexes)) // #nosec G115 -- bounded by the inventory's relations
+	setCondition(&st.Conditions, gen, privacyv1alpha1.ConditionMissingIndexes, metav1.ConditionTrue, privacyv1alpha1.ReasonUnindexedLookups,
+		fmt.Sprintf("%d lookups of DataInventory %s's subject graph have no index, so each scans its table once per subject: "+
+			"create an index on %s", len(o.unindexed), o.inventoryName, listUpTo(names, 10, ", ")))
 }
 
 // safeDBError keeps the SQLSTATE-bearing part of a database error. PostgreSQL

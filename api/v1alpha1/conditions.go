@@ -33,6 +33,22 @@ const (
 	// schema has columns that look personal but are not in the inventory. It
 	// is a warning: it does not make the object un-Ready.
 	ConditionUncoveredPersonalData = "UncoveredPersonalData"
+
+	// ConditionUnmappedReferences (abnormal-true) is True when tables the
+	// inventory leaves out have a foreign key into a table it maps: their
+	// rows belong to the same person, an access export misses them, and
+	// deleting the person's rows fails while they exist (ON DELETE NO ACTION
+	// or RESTRICT) or changes them unannounced (CASCADE, SET NULL, SET
+	// DEFAULT). status.unmappedReferences lists them. It is a warning: it
+	// does not make the object un-Ready.
+	ConditionUnmappedReferences = "UnmappedReferences"
+
+	// ConditionMissingIndexes (abnormal-true) is True when the inventory's
+	// subject graph looks rows up by columns no index leads (a relation's
+	// foreign-key or referenced columns, or a root's identifiers): each such
+	// lookup scans its table once per subject. status.missingIndexes lists
+	// them. It is a warning: it does not make the object un-Ready.
+	ConditionMissingIndexes = "MissingIndexes"
 )
 
 // Condition reasons, also used as event reasons.
@@ -81,6 +97,19 @@ const (
 	ReasonUncoveredColumns = "UncoveredColumns"
 	// ReasonAllColumnsCovered: no personal-looking column is missing.
 	ReasonAllColumnsCovered = "AllColumnsCovered"
+
+	// ReasonTablesReferToSubjects: tables outside the inventory refer to
+	// tables it maps (UnmappedReferences).
+	ReasonTablesReferToSubjects = "TablesReferToSubjects"
+	// ReasonNoUnmappedReferences: no table outside the inventory refers to
+	// a table it maps.
+	ReasonNoUnmappedReferences = "NoUnmappedReferences"
+	// ReasonUnindexedLookups: lookups of the subject graph have no index
+	// (MissingIndexes).
+	ReasonUnindexedLookups = "UnindexedLookups"
+	// ReasonAllLookupsIndexed: every lookup of the subject graph has an
+	// index.
+	ReasonAllLookupsIndexed = "AllLookupsIndexed"
 )
 
 // ---- PermissionCatalog and Role ----

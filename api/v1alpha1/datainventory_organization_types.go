@@ -16,23 +16,25 @@ type Organization struct {
 
 // OrganizationUsers maps the application's user table.
 type OrganizationUsers struct {
-	// table is the schema-qualified table, `schema.table`.
+	// table is the schema-qualified table, `schema.table`, each part plain
+	// or double-quoted (`public."User Groups"`).
 	// +required
-	// +kubebuilder:validation:MaxLength=127
-	// +kubebuilder:validation:Pattern=`^[a-z_][a-z0-9_$]*\.[a-z_][a-z0-9_$]*$`
+	// +kubebuilder:validation:MaxLength=259
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^([A-Za-z_][A-Za-z0-9_$]*|"([^"\\x00-\\x1f\\x7f]|"")+")\\.([A-Za-z_][A-Za-z0-9_$]*|"([^"\\x00-\\x1f\\x7f]|"")+")$')`,message=`table is schema.table, each part a plain identifier or double-quoted where it holds capitals, spaces, dots or other letters: app.customers, public."Order Items"`
+	// +kubebuilder:validation:XValidation:rule=`!self.matches('^([A-Za-z_][A-Za-z0-9_$]*|"([^"\\x00-\\x1f\\x7f]|"")+")\\.([A-Za-z_][A-Za-z0-9_$]*|"([^"\\x00-\\x1f\\x7f]|"")+")$') || [self.find('^([A-Za-z_][A-Za-z0-9_$]*|"([^"\\x00-\\x1f\\x7f]|"")+")'), self.substring(size(self.find('^([A-Za-z_][A-Za-z0-9_$]*|"([^"\\x00-\\x1f\\x7f]|"")+")')) + 1)].all(p, size(bytes(p.startsWith('\"') ? p.substring(1, size(p) - 1).replace('\"\"', '\"') : p)) <= 63)`,message=`each part of table holds at most 63 bytes (PostgreSQL's limit), not counting its quotes`
 	Table string `json:"table"`
 
 	// idColumn holds the user id Roles list as members.
 	// +required
 	// +kubebuilder:validation:MaxLength=63
-	// +kubebuilder:validation:Pattern=`^[a-z_][a-z0-9_$]*$`
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^[^\\x00-\\x1f\\x7f]+$') && size(bytes(self)) <= 63`,message=`a column is named as PostgreSQL stores it, without quotes (customer_id, Order Id, Prämie): 1 to 63 bytes, no control characters`
 	IDColumn string `json:"idColumn"`
 
 	// teamColumn holds the user's team. Without it OwnTeam sees the user's
 	// own data only.
 	// +optional
 	// +kubebuilder:validation:MaxLength=63
-	// +kubebuilder:validation:Pattern=`^[a-z_][a-z0-9_$]*$`
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^[^\\x00-\\x1f\\x7f]+$') && size(bytes(self)) <= 63`,message=`a column is named as PostgreSQL stores it, without quotes (customer_id, Order Id, Prämie): 1 to 63 bytes, no control characters`
 	TeamColumn string `json:"teamColumn,omitempty"`
 
 	// activeColumn is a boolean column, true for active users. Inactive users
@@ -40,28 +42,30 @@ type OrganizationUsers struct {
 	// Without it every user is active.
 	// +optional
 	// +kubebuilder:validation:MaxLength=63
-	// +kubebuilder:validation:Pattern=`^[a-z_][a-z0-9_$]*$`
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^[^\\x00-\\x1f\\x7f]+$') && size(bytes(self)) <= 63`,message=`a column is named as PostgreSQL stores it, without quotes (customer_id, Order Id, Prämie): 1 to 63 bytes, no control characters`
 	ActiveColumn string `json:"activeColumn,omitempty"`
 }
 
 // OrganizationGroups maps the application's group-membership table.
 type OrganizationGroups struct {
-	// table is the schema-qualified table, `schema.table`.
+	// table is the schema-qualified table, `schema.table`, each part plain
+	// or double-quoted (`public."User Groups"`).
 	// +required
-	// +kubebuilder:validation:MaxLength=127
-	// +kubebuilder:validation:Pattern=`^[a-z_][a-z0-9_$]*\.[a-z_][a-z0-9_$]*$`
+	// +kubebuilder:validation:MaxLength=259
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^([A-Za-z_][A-Za-z0-9_$]*|"([^"\\x00-\\x1f\\x7f]|"")+")\\.([A-Za-z_][A-Za-z0-9_$]*|"([^"\\x00-\\x1f\\x7f]|"")+")$')`,message=`table is schema.table, each part a plain identifier or double-quoted where it holds capitals, spaces, dots or other letters: app.customers, public."Order Items"`
+	// +kubebuilder:validation:XValidation:rule=`!self.matches('^([A-Za-z_][A-Za-z0-9_$]*|"([^"\\x00-\\x1f\\x7f]|"")+")\\.([A-Za-z_][A-Za-z0-9_$]*|"([^"\\x00-\\x1f\\x7f]|"")+")$') || [self.find('^([A-Za-z_][A-Za-z0-9_$]*|"([^"\\x00-\\x1f\\x7f]|"")+")'), self.substring(size(self.find('^([A-Za-z_][A-Za-z0-9_$]*|"([^"\\x00-\\x1f\\x7f]|"")+")')) + 1)].all(p, size(bytes(p.startsWith('\"') ? p.substring(1, size(p) - 1).replace('\"\"', '\"') : p)) <= 63)`,message=`each part of table holds at most 63 bytes (PostgreSQL's limit), not counting its quotes`
 	Table string `json:"table"`
 
 	// userColumn holds the user id.
 	// +required
 	// +kubebuilder:validation:MaxLength=63
-	// +kubebuilder:validation:Pattern=`^[a-z_][a-z0-9_$]*$`
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^[^\\x00-\\x1f\\x7f]+$') && size(bytes(self)) <= 63`,message=`a column is named as PostgreSQL stores it, without quotes (customer_id, Order Id, Prämie): 1 to 63 bytes, no control characters`
 	UserColumn string `json:"userColumn"`
 
 	// groupColumn holds the group's name, as Roles list it in
 	// specificGroups.
 	// +required
 	// +kubebuilder:validation:MaxLength=63
-	// +kubebuilder:validation:Pattern=`^[a-z_][a-z0-9_$]*$`
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^[^\\x00-\\x1f\\x7f]+$') && size(bytes(self)) <= 63`,message=`a column is named as PostgreSQL stores it, without quotes (customer_id, Order Id, Prämie): 1 to 63 bytes, no control characters`
 	GroupColumn string `json:"groupColumn"`
 }

@@ -85,20 +85,32 @@ type Entity struct {
 	// +kubebuilder:validation:Pattern=`^[a-z][a-zA-Z0-9]*$`
 	Name string `json:"name"`
 
-	// table is the schema-qualified table, `schema.table`; partitioned tables
-	// are allowed (their partitions are not listed separately).
+	// table is the schema-qualified table, `schema.table`, in any schema:
+	// each part a plain identifier (`app.customers`, folded to lower case as
+	// PostgreSQL folds it) or double-quoted where it holds capitals, spaces,
+	// dots or other letters (`public."Order Items"`), at most 63 bytes each.
+	// Partitioned tables are allowed (their partitions are not listed
+	// separately); views are not: map the table a view reads from.
 	// +required
-	// +kubebuilder:validation:MaxLength=127
-	// +kubebuilder:validation:Pattern=`^[a-z_][a-z0-9_$]*\.[a-z_][a-z0-9_$]*$`
+	// +kubebuilder:validation:MaxLength=259
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^([A-Za-z_][A-Za-z0-9_$]*|"([^"\\x00-\\x1f\\x7f]|"")+")\\.([A-Za-z_][A-Za-z0-9_$]*|"([^"\\x00-\\x1f\\x7f]|"")+")$')`,message=`table is schema.table, each part a plain identifier or double-quoted where it holds capitals, spaces, dots or other letters: app.customers, public."Order Items"`
+	// +kubebuilder:validation:XValidation:rule=`!self.matches('^([A-Za-z_][A-Za-z0-9_$]*|"([^"\\x00-\\x1f\\x7f]|"")+")\\.([A-Za-z_][A-Za-z0-9_$]*|"([^"\\x00-\\x1f\\x7f]|"")+")$') || [self.find('^([A-Za-z_][A-Za-z0-9_$]*|"([^"\\x00-\\x1f\\x7f]|"")+")'), self.substring(size(self.find('^([A-Za-z_][A-Za-z0-9_$]*|"([^"\\x00-\\x1f\\x7f]|"")+")')) + 1)].all(p, size(bytes(p.startsWith('\"') ? p.substring(1, size(p) - 1).replace('\"\"', '\"') : p)) <= 63)`,message=`each part of table holds at most 63 bytes (PostgreSQL's limit), not counting its quotes`
 	Table string `json:"table"`
 
-	// primaryKey lists the table's primary-key columns.
-	// +required
+	// primaryKey lists the columns that tell the table's rows apart. The
+	// default is the live table's own: its primary key, or, for a table
+	// without one, its smallest unique index over NOT NULL columns (the
+	// TenantDatabase says which it uses). Partitioned tables are keyed as
+	// PostgreSQL keys them, partition key included. Every column name in an
+	// inventory is written as PostgreSQL stores it, without quotes
+	// (`customer_id`, `Order Id`, `Prämie`): 1 to 63 bytes, no control
+	// characters.
+	// +optional
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=4
-	// +kubebuilder:validation:items:Pattern=`^[a-z_][a-z0-9_$]*$`
+	// +kubebuilder:validation:items:XValidation:rule=`self.matches('^[^\\x00-\\x1f\\x7f]+$') && size(bytes(self)) <= 63`,message=`a column is named as PostgreSQL stores it, without quotes (customer_id, Order Id, Prämie): 1 to 63 bytes, no control characters`
 	// +kubebuilder:validation:items:MaxLength=63
-	PrimaryKey []string `json:"primaryKey"`
+	PrimaryKey []string `json:"primaryKey,omitempty"`
 
 	// subject makes this entity a root: each row is a subject of this type,
 	// found by the identifier columns listed.
@@ -124,7 +136,7 @@ type Entity struct {
 	// dates, durations); listing them documents that they were considered.
 	// +optional
 	// +kubebuilder:validation:MaxItems=48
-	// +kubebuilder:validation:items:Pattern=`^[a-z_][a-z0-9_$]*$`
+	// +kubebuilder:validation:items:XValidation:rule=`self.matches('^[^\\x00-\\x1f\\x7f]+$') && size(bytes(self)) <= 63`,message=`a column is named as PostgreSQL stores it, without quotes (customer_id, Order Id, Prämie): 1 to 63 bytes, no control characters`
 	// +kubebuilder:validation:items:MaxLength=63
 	// +listType=set
 	ReportingColumns []string `json:"reportingColumns,omitempty"`
@@ -157,7 +169,7 @@ type EntityPseudonymization struct {
 	// be pseudonymized.
 	// +required
 	// +kubebuilder:validation:MaxLength=63
-	// +kubebuilder:validation:Pattern=`^[a-z_][a-z0-9_$]*$`
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^[^\\x00-\\x1f\\x7f]+$') && size(bytes(self)) <= 63`,message=`a column is named as PostgreSQL stores it, without quotes (customer_id, Order Id, Prämie): 1 to 63 bytes, no control characters`
 	MatchColumn string `json:"matchColumn"`
 
 	// activeColumn is a boolean column that a job with spec.deactivate sets
@@ -166,7 +178,7 @@ type EntityPseudonymization struct {
 	// scheduled.
 	// +optional
 	// +kubebuilder:validation:MaxLength=63
-	// +kubebuilder:validation:Pattern=`^[a-z_][a-z0-9_$]*$`
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^[^\\x00-\\x1f\\x7f]+$') && size(bytes(self)) <= 63`,message=`a column is named as PostgreSQL stores it, without quotes (customer_id, Order Id, Prämie): 1 to 63 bytes, no control characters`
 	ActiveColumn string `json:"activeColumn,omitempty"`
 }
 
@@ -193,7 +205,7 @@ type EntitySubject struct {
 	// `processing_restricted`).
 	// +optional
 	// +kubebuilder:validation:MaxLength=63
-	// +kubebuilder:validation:Pattern=`^[a-z_][a-z0-9_$]*$`
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^[^\\x00-\\x1f\\x7f]+$') && size(bytes(self)) <= 63`,message=`a column is named as PostgreSQL stores it, without quotes (customer_id, Order Id, Prämie): 1 to 63 bytes, no control characters`
 	RestrictedColumn string `json:"restrictedColumn,omitempty"`
 }
 
@@ -208,7 +220,7 @@ type IdentifierColumn struct {
 	// column that holds it.
 	// +required
 	// +kubebuilder:validation:MaxLength=63
-	// +kubebuilder:validation:Pattern=`^[a-z_][a-z0-9_$]*$`
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^[^\\x00-\\x1f\\x7f]+$') && size(bytes(self)) <= 63`,message=`a column is named as PostgreSQL stores it, without quotes (customer_id, Order Id, Prämie): 1 to 63 bytes, no control characters`
 	Column string `json:"column"`
 }
 
@@ -226,7 +238,7 @@ const (
 )
 
 // EntityRelation ties an entity to another, closer to a subject's root.
-// +kubebuilder:validation:XValidation:rule="!has(self.references) || size(self.references) == size(self.columns)",message="references must list as many columns as columns"
+// +kubebuilder:validation:XValidation:rule="!has(self.references) || (has(self.columns) && size(self.references) == size(self.columns))",message="references must list as many columns as columns, which it needs"
 // +kubebuilder:validation:XValidation:rule="self.direction == 'Referenced' || !has(self.exclusive)",message="exclusive applies only to direction Referenced"
 type EntityRelation struct {
 	// entity is the related entity's name.
@@ -242,19 +254,23 @@ type EntityRelation struct {
 	// +required
 	Direction RelationDirection `json:"direction"`
 
-	// columns are the foreign-key columns, in the table that holds the key.
-	// +required
+	// columns are the foreign-key columns, in the table that holds the key,
+	// one or several (a multi-column foreign key). The default is the
+	// columns of the live database's one foreign key between the two
+	// tables in this direction; without exactly one, name them.
+	// +optional
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=4
-	// +kubebuilder:validation:items:Pattern=`^[a-z_][a-z0-9_$]*$`
+	// +kubebuilder:validation:items:XValidation:rule=`self.matches('^[^\\x00-\\x1f\\x7f]+$') && size(bytes(self)) <= 63`,message=`a column is named as PostgreSQL stores it, without quotes (customer_id, Order Id, Prämie): 1 to 63 bytes, no control characters`
 	// +kubebuilder:validation:items:MaxLength=63
-	Columns []string `json:"columns"`
+	Columns []string `json:"columns,omitempty"`
 
-	// references are the referenced columns in the other table; the default is
-	// that table's primary key.
+	// references are the referenced columns in the other table: its primary
+	// key by default, or any unique key (an e-mail column, a code). With
+	// columns omitted, they come from the live foreign key too.
 	// +optional
 	// +kubebuilder:validation:MaxItems=4
-	// +kubebuilder:validation:items:Pattern=`^[a-z_][a-z0-9_$]*$`
+	// +kubebuilder:validation:items:XValidation:rule=`self.matches('^[^\\x00-\\x1f\\x7f]+$') && size(bytes(self)) <= 63`,message=`a column is named as PostgreSQL stores it, without quotes (customer_id, Order Id, Prämie): 1 to 63 bytes, no control characters`
 	// +kubebuilder:validation:items:MaxLength=63
 	References []string `json:"references,omitempty"`
 
@@ -271,10 +287,10 @@ type DataCategory string
 
 // PersonalColumn is a column that holds personal data.
 type PersonalColumn struct {
-	// column name.
+	// column name, as PostgreSQL stores it (no quotes).
 	// +required
 	// +kubebuilder:validation:MaxLength=63
-	// +kubebuilder:validation:Pattern=`^[a-z_][a-z0-9_$]*$`
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^[^\\x00-\\x1f\\x7f]+$') && size(bytes(self)) <= 63`,message=`a column is named as PostgreSQL stores it, without quotes (customer_id, Order Id, Prämie): 1 to 63 bytes, no control characters`
 	Column string `json:"column"`
 
 	// category of the data: Name, Email, Phone, Address, Identifier, FreeText,

@@ -65,8 +65,22 @@ const (
 	ReasonTargetNotFound = "TargetNotFound"
 	// ReasonTargetNotReady: a target TenantDatabase is not Ready.
 	ReasonTargetNotReady = "TargetNotReady"
-	// ReasonTargetFailed: the work failed in a target; it is retried.
+	// ReasonTargetFailed: the work failed in a target on an error that may
+	// heal (a connection lost, a deadlock, a timeout); it is retried with a
+	// backoff that doubles up to five minutes.
 	ReasonTargetFailed = "TargetFailed"
+	// ReasonDeleteBlocked: a foreign key would refuse a delete the work
+	// needs (a table outside the DataInventory, or rows that stay, refer to
+	// the rows through NOT NULL columns); nothing was changed, and the
+	// message names the table, its columns, the constraint and the fixes.
+	// Stalled until the spec, the inventory or the TenantDatabase changes.
+	ReasonDeleteBlocked = "DeleteBlocked"
+	// ReasonDatabaseRefused: the database refused a change with an error
+	// that waiting cannot fix (a constraint, a NOT NULL or CHECK, a unique
+	// key, a value out of range, a missing table, column or privilege); the
+	// message names the table, column or constraint. Stalled until the
+	// spec, the inventory or the TenantDatabase changes.
+	ReasonDatabaseRefused = "DatabaseRefused"
 	// ReasonTargetCompleted: the work finished in one target (an event).
 	ReasonTargetCompleted = "TargetCompleted"
 

@@ -179,7 +179,7 @@ type PseudonymField struct {
 	// column name, in every entity whose personalColumns list it.
 	// +required
 	// +kubebuilder:validation:MaxLength=63
-	// +kubebuilder:validation:Pattern=`^[a-z_][a-z0-9_$]*$`
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^[^\\x00-\\x1f\\x7f]+$') && size(bytes(self)) <= 63`,message=`a column is named as PostgreSQL stores it, without quotes (customer_id, Order Id, Prämie): 1 to 63 bytes, no control characters`
 	Column string `json:"column"`
 
 	// format of the pseudonym: literal text with {n} (a number derived from

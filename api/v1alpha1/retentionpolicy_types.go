@@ -141,7 +141,7 @@ type RetentionAge struct {
 	// selected.
 	// +required
 	// +kubebuilder:validation:MaxLength=63
-	// +kubebuilder:validation:Pattern=`^[a-z_][a-z0-9_$]*$`
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^[^\\x00-\\x1f\\x7f]+$') && size(bytes(self)) <= 63`,message=`a column is named as PostgreSQL stores it, without quotes (customer_id, Order Id, Prämie): 1 to 63 bytes, no control characters`
 	Column string `json:"column"`
 
 	// olderThan is a period: a number and a unit, `d` (days), `w` (weeks),
@@ -161,7 +161,7 @@ type RetentionCondition struct {
 	// column of the entity's table.
 	// +required
 	// +kubebuilder:validation:MaxLength=63
-	// +kubebuilder:validation:Pattern=`^[a-z_][a-z0-9_$]*$`
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^[^\\x00-\\x1f\\x7f]+$') && size(bytes(self)) <= 63`,message=`a column is named as PostgreSQL stores it, without quotes (customer_id, Order Id, Prämie): 1 to 63 bytes, no control characters`
 	Column string `json:"column"`
 
 	// in selects rows whose value, as text, is one of these.
@@ -194,7 +194,7 @@ type FieldOverride struct {
 	// inventory.
 	// +required
 	// +kubebuilder:validation:MaxLength=63
-	// +kubebuilder:validation:Pattern=`^[a-z_][a-z0-9_$]*$`
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^[^\\x00-\\x1f\\x7f]+$') && size(bytes(self)) <= 63`,message=`a column is named as PostgreSQL stores it, without quotes (customer_id, Order Id, Prämie): 1 to 63 bytes, no control characters`
 	Column string `json:"column"`
 
 	// strategy for the column.
@@ -299,9 +299,16 @@ type RetentionRuleStatus struct {
 	// matched is how many rows the rule selected (in a dry run: would
 	// change).
 	Matched int64 `json:"matched"`
-	// changed is how many rows it changed (deleted rows included, and the
-	// rows of other entities deleted before them).
+	// changed is how many rows of the rule's entity it changed or deleted.
 	Changed int64 `json:"changed"`
+	// effects are the rows other tables lost or had changed through
+	// foreign keys while the rule deleted rows: the rows that belonged to
+	// them, what an ON DELETE action of another table did, references set
+	// to NULL.
+	// +optional
+	// +kubebuilder:validation:MaxItems=32
+	// +listType=atomic
+	Effects []ForeignKeyEffect `json:"effects,omitempty"`
 	// locked is how many selected rows stayed locked by another transaction
 	// through every retry; the next run takes them.
 	// +optional

@@ -63,7 +63,8 @@ type TenantDatabaseStatus struct {
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
 	// conditions: Ready, Reconciling, Stalled, Connected, InventoryValid,
-	// AuditChainIntact and UncoveredPersonalData.
+	// AuditChainIntact, and the warnings UncoveredPersonalData,
+	// UnmappedReferences and MissingIndexes.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -92,6 +93,32 @@ type TenantDatabaseStatus struct {
 	// +kubebuilder:validation:items:MaxLength=200
 	UncoveredColumns []string `json:"uncoveredColumns,omitempty"`
 
+	// unmappedReferences lists the foreign keys from tables the inventory
+	// leaves out into tables it maps (condition UnmappedReferences), at most
+	// 32, sorted by table.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=32
+	UnmappedReferences []UnmappedReference `json:"unmappedReferences,omitempty"`
+
+	// unmappedReferencesOmitted counts the references found beyond those
+	// listed in unmappedReferences.
+	// +optional
+	UnmappedReferencesOmitted int32 `json:"unmappedReferencesOmitted,omitempty"`
+
+	// missingIndexes lists the lookups the inventory's subject graph makes
+	// through columns no index leads (condition MissingIndexes), at most 32,
+	// sorted by table.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=32
+	MissingIndexes []MissingIndex `json:"missingIndexes,omitempty"`
+
+	// missingIndexesOmitted counts the lookups found beyond those listed in
+	// missingIndexes.
+	// +optional
+	MissingIndexesOmitted int32 `json:"missingIndexesOmitted,omitempty"`
+
 	// auditRecords is the number of records in the audit log at the last
 	// verification of its chain.
 	// +optional
@@ -106,6 +133,56 @@ type TenantDatabaseStatus struct {
 	// lastCheckTime is when the database was last checked.
 	// +optional
 	LastCheckTime *metav1.Time `json:"lastCheckTime,omitempty"`
+}
+
+// UnmappedReference is a foreign key from a table the inventory leaves out
+// into a table it maps. The referencing rows belong to the same person: an
+// access export misses them, and deleting the person's rows either acts on
+// them or fails while they exist.
+type UnmappedReference struct {
+	// table is the referencing table, `schema.table`, each part quoted where
+	// PostgreSQL needs it, as an inventory would name it.
+	// +required
+	// +kubebuilder:validation:MaxLength=259
+	Table string `json:"table"`
+
+	// columns are the foreign-key columns, as PostgreSQL stores them.
+	// +required
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=63
+	Columns []string `json:"columns"`
+
+	// constraint is the foreign key's name.
+	// +required
+	// +kubebuilder:validation:MaxLength=63
+	Constraint string `json:"constraint"`
+
+	// onDelete is the foreign key's ON DELETE action: `NO ACTION` or
+	// `RESTRICT` (deleting the person's rows fails while these rows exist),
+	// `CASCADE` (deleting them deletes these too), `SET NULL` or `SET
+	// DEFAULT` (these rows stay, unlinked).
+	// +required
+	// +kubebuilder:validation:MaxLength=16
+	OnDelete string `json:"onDelete"`
+
+	// entity is the inventory's entity whose table the key refers to.
+	// +required
+	// +kubebuilder:validation:MaxLength=63
+	Entity string `json:"entity"`
+}
+
+// MissingIndex is a lookup of the subject graph that no index serves.
+type MissingIndex struct {
+	// lookup is the table and the columns it is looked up by,
+	// `schema.table(column, ...)`: the index to create.
+	// +required
+	// +kubebuilder:validation:MaxLength=1024
+	Lookup string `json:"lookup"`
+
+	// estimatedRows is PostgreSQL's estimate of the table's rows (0 when
+	// it was never analysed).
+	// +optional
+	EstimatedRows int64 `json:"estimatedRows,omitempty"`
 }
 
 // AuditHead identifies an audit record by its position and chain hash.

@@ -18,6 +18,7 @@ import (
 	"github.com/lethe-dev/lethe/hack/internal/benchutil"
 	"github.com/lethe-dev/lethe/hack/internal/localenv"
 	"github.com/lethe-dev/lethe/internal/audit"
+	"github.com/lethe-dev/lethe/internal/engine"
 	"github.com/lethe-dev/lethe/internal/masking"
 	"github.com/lethe-dev/lethe/internal/retention"
 	"github.com/lethe-dev/lethe/internal/tenantdb"
@@ -230,9 +231,12 @@ func measurePseudonymization(ctx context.Context, cfg config, pc *pseudonymizati
 			if err != nil {
 				return 0, 0, err
 			}
-			run := &retention.Run{ID: fmt.Sprintf("bench-%d-%s", runNo, id), PolicyUID: "bench", Actor: "bench",
-				Object: audit.Object{Kind: "PseudonymizationJob", Namespace: "bench", Name: "bench", UID: "bench"},
-				Now:    time.Now(), BatchSize: pc.batch, Workers: 2, LockTimeout: 5 * time.Second, StatementTimeout: 5 * time.Minute, MaxRetries: 1}
+			run := &ruleRun{
+				run: engine.Run{UID: fmt.Sprintf("bench-%d-%s", runNo, id), Kind: engine.KindJob, Type: "Pseudonymization", Actor: "bench",
+					Object: audit.Object{Kind: "PseudonymizationJob", Namespace: "bench", Name: "bench", UID: "bench"}},
+				opts: engine.Options{BatchSize: pc.batch, Workers: 2, LockTimeout: 5 * time.Second, StatementTimeout: 5 * time.Minute, MaxRetries: 1},
+				env:  retention.Env{PolicyUID: "bench", Now: time.Now()},
+			}
 			start := time.Now()
 			pr, err := stepUntilDone(ctx, t.pool, run, rule)
 			if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/lethe-dev/lethe/hack/internal/benchutil"
 	"github.com/lethe-dev/lethe/hack/internal/localenv"
 	"github.com/lethe-dev/lethe/internal/audit"
+	"github.com/lethe-dev/lethe/internal/engine"
 	"github.com/lethe-dev/lethe/internal/masking"
 	"github.com/lethe-dev/lethe/internal/retention"
 	"github.com/lethe-dev/lethe/internal/tenantdb"
@@ -234,14 +235,17 @@ func measureRetention(ctx context.Context, cfg config, rc *retentionConfig, runN
 			mu      sync.Mutex
 			batches []float64
 		)
-		run := &retention.Run{ID: fmt.Sprintf("bench-%d-%s", runNo, name), PolicyUID: "bench", Actor: "bench",
-			Object: audit.Object{Kind: "RetentionPolicy", Namespace: "bench", Name: "bench", UID: "bench"},
-			Now:    now, BatchSize: rc.batch, Workers: rc.workers, LockTimeout: 5 * time.Second, StatementTimeout: 5 * time.Minute, MaxRetries: 1,
-			BatchDone: func(_ string, took time.Duration) {
-				mu.Lock()
-				defer mu.Unlock()
-				batches = append(batches, benchutil.Ms(took))
-			}}
+		run := &ruleRun{
+			run: engine.Run{UID: fmt.Sprintf("bench-%d-%s", runNo, name), Kind: engine.KindPolicy, Type: "Retention", Actor: "bench",
+				Object: audit.Object{Kind: "RetentionPolicy", Namespace: "bench", Name: "bench", UID: "bench"}},
+			opts: engine.Options{BatchSize: rc.batch, Workers: rc.workers, LockTimeout: 5 * time.Second, StatementTimeout: 5 * time.Minute, MaxRetries: 1,
+				BatchDone: func(_ string, took time.Duration) {
+					mu.Lock()
+					defer mu.Unlock()
+					batches = append(batches, benchutil.Ms(took))
+				}},
+			env: retention.Env{PolicyUID: "bench", Now: now},
+		}
 		start := time.Now()
 		p, err := stepUntilDone(ctx, pool, run, rule)
 		took := time.Since(start)
@@ -266,8 +270,10 @@ func measureRetention(ctx context.Context, cfg config, rc *retentionConfig, runN
 	if err != nil {
 		return res, err
 	}
-	again, err := stepUntilDone(ctx, pool, &retention.Run{ID: fmt.Sprintf("bench-%d-again", runNo), PolicyUID: "bench", Actor: "bench",
-		Object: audit.Object{Kind: "RetentionPolicy", Name: "bench"}, Now: now, BatchSize: rc.batch, LockTimeout: time.Second, StatementTimeout: 5 * time.Minute}, second)
+	again, err := stepUntilDone(ctx, pool, &ruleRun{
+		run:  engine.Run{UID: fmt.Sprintf("bench-%d-again", runNo), Kind: engine.KindPolicy, Type: "Retention", Actor: "bench", Object: audit.Object{Kind: "RetentionPolicy", Name: "bench"}},
+		opts: engine.Options{BatchSize: rc.batch, LockTimeout: time.Second, StatementTimeout: 5 * time.Minute},
+		env:  retention.Env{PolicyUID: "bench", Now: now}}, second)
 	if err != nil {
 		return res, err
 	}
@@ -295,9 +301,17 @@ func measureRetention(ctx context.Context, cfg config, rc *retentionConfig, runN
 	return res, nil
 }
 
-func stepUntilDone(ctx context.Context, pool *pgxpool.Pool, run *retention.Run, rule *retention.Rule) (*retention.Progress, error) {
+// ruleRun is a policy's or a job's run as the executor and the rules see
+// it.
+type ruleRun struct {
+	run  engine.Run
+	opts engine.Options
+	env  retention.Env
+}
+
+func stepUntilDone(ctx context.Context, pool *pgxpool.Pool, x *ruleRun, rule *retention.Rule) (*engine.Progress, error) {
 	for {
-		p, err := retention.Step(ctx, pool, run, rule, time.Now().Add(time.Hour))
+		p, err := engine.Advance(ctx, pool, &x.run, rule.Step(x.env), x.opts, time.Now().Add(time.Hour))
 		if err != nil || p.Done {
 			return p, err
 		}

@@ -145,6 +145,13 @@ func QueueAppend(b *pgx.Batch, r Record, e *Entry) {
 // not empty, is an SQL expression for the row count that replaces r.Rows
 // (for a count the same statement computes).
 func AppendCall(r Record, first int, rows string) (string, []any) {
+	return AppendCallWith(r, first, rows, "")
+}
+
+// AppendCallWith is AppendCall whose detail, when not empty, is an SQL
+// expression of the caller's statement (what changed elsewhere through
+// foreign keys, counted by the same statement) that replaces r.Detail.
+func AppendCallWith(r Record, first int, rows, detail string) (string, []any) {
 	r = normalize(r)
 	args := []any{r.Time, r.Actor, r.Object.Kind, r.Object.Namespace, r.Object.Name, r.Object.UID, r.Action, r.Entity}
 	params := make([]string, 0, 11)
@@ -156,10 +163,13 @@ func AppendCall(r Record, first int, rows string) (string, []any) {
 		rows = fmt.Sprintf("$%d::bigint", first+len(args)-1)
 	}
 	params = append(params, rows)
-	for _, v := range []string{r.SubjectDigest, r.Detail} {
-		args = append(args, v)
-		params = append(params, fmt.Sprintf("$%d", first+len(args)-1))
+	args = append(args, r.SubjectDigest)
+	params = append(params, fmt.Sprintf("$%d", first+len(args)-1))
+	if detail == "" {
+		args = append(args, r.Detail)
+		detail = fmt.Sprintf("$%d", first+len(args)-1)
 	}
+	params = append(params, detail)
 	return "lethe.audit_append(" + strings.Join(params, ", ") + ")", args
 }
 

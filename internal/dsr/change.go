@@ -26,10 +26,14 @@ import (
 // A new erasure reads the run's state, finds the subject's rows and takes
 // the subject's pseudonym number in one round trip; its plan, its batches
 // and its completion go to the database in one more (see engine.Execute).
-func change(ctx context.Context, pool *pgxpool.Pool, in *Input, cat *tenantdb.Catalog) (*Outcome, error) {
+// Before the plan is recorded, every foreign key into a table it deletes
+// from is checked against the subject's rows: one that would refuse the
+// delete refuses the request, and nothing changes (the next attempt plans
+// again, with the inventory as it is then).
+func change(ctx context.Context, pool *pgxpool.Pool, in *Input, spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog) (*Outcome, error) {
 	// An inventory that cannot be planned fails a new run only: a run
 	// begun before keeps its stored plan.
-	finder, findErr := inventory.NewFinder(in.Inventory, cat, in.Run.SubjectType, in.Identifiers)
+	finder, findErr := inventory.NewFinder(spec, cat, in.Run.SubjectType, in.Identifiers)
 	var number int64
 	queue := func(b *pgx.Batch) {
 		if finder != nil {
@@ -38,6 +42,10 @@ func change(ctx context.Context, pool *pgxpool.Pool, in *Input, cat *tenantdb.Ca
 		if in.Type == privacyv1alpha1.RequestErasure {
 			queuePseudonymNumber(b, in.Run.SubjectDigest, &number)
 		}
+	}
+	byName := map[string]*privacyv1alpha1.Entity{}
+	for i := range spec.Entities {
+		byName[spec.Entities[i].Name] = &spec.Entities[i]
 	}
 	var found *inventory.SubjectRows
 	state, plan, err := engine.BeginWith(ctx, pool, &in.Run, queue, func() (*engine.Plan, error) {
@@ -49,6 +57,11 @@ func change(ctx context.Context, pool *pgxpool.Pool, in *Input, cat *tenantdb.Ca
 		for _, e := range found.Entities {
 			p.Entities = append(p.Entities, engine.PlannedEntity{Entity: e.Entity.Name, Keys: e.Keys, Shared: e.Shared})
 		}
+		if in.Type == privacyv1alpha1.RequestErasure {
+			if err := checkDeletes(ctx, pool, in, spec, cat, byName, p); err != nil {
+				return nil, err
+			}
+		}
 		return p, nil
 	})
 	if err != nil {
@@ -58,10 +71,6 @@ func change(ctx context.Context, pool *pgxpool.Pool, in *Input, cat *tenantdb.Ca
 	if found != nil {
 		out.RootKeys = found.RootKeys
 	}
-	byName := map[string]*privacyv1alpha1.Entity{}
-	for i := range in.Inventory.Entities {
-		byName[in.Inventory.Entities[i].Name] = &in.Inventory.Entities[i]
-	}
 
 	if state == engine.StateCompleted {
 		ledger, err := engine.Ledger(ctx, pool, in.Run.UID)
@@ -69,7 +78,7 @@ func change(ctx context.Context, pool *pgxpool.Pool, in *Input, cat *tenantdb.Ca
 			return nil, err
 		}
 		for _, l := range ledger {
-			out.Entities = append(out.Entities, EntityOutcome{Entity: l.Entity, Changed: l.Changed})
+			out.Entities = append(out.Entities, EntityOutcome{Entity: l.Entity, Changed: l.Changed, Effects: l.Effects})
 		}
 		return out, nil
 	}
@@ -78,7 +87,7 @@ func change(ctx context.Context, pool *pgxpool.Pool, in *Input, cat *tenantdb.Ca
 	if in.Type == privacyv1alpha1.RequestRectification {
 		steps, err = rectifySteps(in, cat, byName, plan)
 	} else {
-		steps, err = eraseSteps(in, cat, byName, plan, number)
+		steps, err = eraseSteps(in, spec, cat, byName, plan, number)
 	}
 	if err != nil {
 		return nil, err
@@ -90,66 +99,88 @@ func change(ctx context.Context, pool *pgxpool.Pool, in *Input, cat *tenantdb.Ca
 		return nil, err
 	}
 	changed := map[string]int64{}
+	effects := map[string]engine.Effects{}
 	for _, r := range results {
 		changed[r.Entity] += r.Changed
+		effects[r.Entity] = effects[r.Entity].Add(r.Effects)
 	}
 	for _, e := range plan.Entities {
 		out.Entities = append(out.Entities, EntityOutcome{Entity: e.Entity, Found: int64(len(e.Keys) + len(e.Shared)),
-			Shared: int64(len(e.Shared)), Changed: changed[e.Entity]})
+			Shared: int64(len(e.Shared)), Changed: changed[e.Entity], Effects: effects[e.Entity]})
 	}
 	return out, nil
+}
+
+// deletes says whether an erasure deletes an entity's rows.
+func deletes(in *Input, e *privacyv1alpha1.Entity) bool {
+	method := in.Method
+	if m, ok := in.Overrides[e.Name]; ok {
+		method = m
+	}
+	return e.OnErasure != privacyv1alpha1.ErasureKeep && (method == privacyv1alpha1.ErasureDelete || e.OnErasure == privacyv1alpha1.ErasureDeleteRow)
+}
+
+// targetOf is an entity's table as the engine addresses it.
+func targetOf(cat *tenantdb.Catalog, e *privacyv1alpha1.Entity) (*engine.Target, error) {
+	t, ok := cat.Table(e.Table)
+	if !ok {
+		return nil, fmt.Errorf("entity %s: table %s does not exist", e.Name, e.Table)
+	}
+	tg, err := engine.NewTarget(t, e.PrimaryKey)
+	if err != nil {
+		return nil, fmt.Errorf("entity %s: %w", e.Name, err)
+	}
+	return tg, nil
+}
+
+// deletion plans deleting an entity's rows: its children are steps of
+// their own, earlier in the plan.
+func deletion(spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog, t *engine.Target) (*engine.Deletion, []engine.Blocked, error) {
+	entityOf, owns := inventory.Ownership(spec)
+	return engine.PlanDeletion(cat, t, engine.Scope{Entity: entityOf, Owns: owns}, false)
 }
 
 // eraseSteps turns the plan into steps, in the plan's delete order: Keep
 // entities are skipped, DeleteRow entities and the Delete method delete,
 // the rest are masked column by column.
-func eraseSteps(in *Input, cat *tenantdb.Catalog, byName map[string]*privacyv1alpha1.Entity, plan *engine.Plan, number int64) ([]engine.Step, error) {
+func eraseSteps(in *Input, spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog, byName map[string]*privacyv1alpha1.Entity, plan *engine.Plan, number int64) ([]engine.Step, error) {
 	var steps []engine.Step
 	for _, pe := range plan.Entities {
 		e, ok := byName[pe.Entity]
 		if !ok || len(pe.Keys) == 0 || e.OnErasure == privacyv1alpha1.ErasureKeep {
 			continue
 		}
-		t, ok := cat.Tables[e.Table]
-		if !ok {
-			return nil, fmt.Errorf("entity %s: table %s does not exist", e.Name, e.Table)
+		t, err := targetOf(cat, e)
+		if err != nil {
+			return nil, err
 		}
-		method := in.Method
-		if m, ok := in.Overrides[e.Name]; ok {
-			method = m
-		}
-		if method == privacyv1alpha1.ErasureDelete || e.OnErasure == privacyv1alpha1.ErasureDeleteRow {
-			steps = append(steps, engine.Step{Entity: e.Name, Action: "Delete", Keys: pe.Keys, Change: deleteRows(t, e.PrimaryKey[0])})
+		if deletes(in, e) {
+			d, _, err := deletion(spec, cat, t)
+			if err != nil {
+				return nil, fmt.Errorf("entity %s: %w", e.Name, err)
+			}
+			steps = append(steps, engine.Step{Entity: e.Name, Target: t, Action: "Delete", Keys: pe.Keys, Delete: d})
 			continue
 		}
 		if len(e.PersonalColumns) == 0 {
 			continue
 		}
 		keys := masking.Keys{Subject: subjectToken(in.Salt, in.Run.SubjectDigest), Number: number, Salt: in.Salt}
-		mask, err := maskRows(t, e, keys, in.HashKeys)
+		set, err := maskSet(t, e, keys, in.HashKeys)
 		if err != nil {
 			return nil, err
 		}
-		steps = append(steps, engine.Step{Entity: e.Name, Action: "Mask", Keys: pe.Keys, Change: mask})
+		steps = append(steps, engine.Step{Entity: e.Name, Target: t, Action: "Mask", Keys: pe.Keys, Set: set})
 	}
 	return steps, nil
 }
 
-func deleteRows(t *tenantdb.Table, pkCol string) func([]string) engine.Statement {
-	pk, _ := t.Column(pkCol)
-	sql := fmt.Sprintf("DELETE FROM %s WHERE %s = ANY(CAST($1::text[] AS %s[]))",
-		pgx.Identifier{t.Schema, t.Name}.Sanitize(), pgx.Identifier{pk.Name}.Sanitize(), pk.Type) // #nosec G201 -- identifiers sanitized, type from the catalog
-	return func(keys []string) engine.Statement {
-		return engine.Statement{SQL: sql, Args: []any{keys}}
-	}
-}
-
-// maskRows builds one set-based UPDATE that masks every personal column of
-// the rows with the given keys.
-func maskRows(t *tenantdb.Table, e *privacyv1alpha1.Entity, keys masking.Keys, hashKeys map[string][]byte) (func([]string) engine.Statement, error) {
+// maskSet builds the head of the UPDATE that masks every personal column of
+// an entity's rows.
+func maskSet(t *engine.Target, e *privacyv1alpha1.Entity, keys masking.Keys, hashKeys map[string][]byte) (func(*masking.Args, string) (string, error), error) {
 	cols := make([]masking.Assignment, 0, len(e.PersonalColumns))
 	for _, pc := range e.PersonalColumns {
-		c, ok := t.Column(pc.Column)
+		c, ok := t.Table.Column(pc.Column)
 		if !ok {
 			return nil, fmt.Errorf("entity %s: column %s.%s does not exist", e.Name, e.Table, pc.Column)
 		}
@@ -159,12 +190,15 @@ func maskRows(t *tenantdb.Table, e *privacyv1alpha1.Entity, keys masking.Keys, h
 		}
 		cols = append(cols, a)
 	}
-	sql, args, err := masking.UpdateSQL(e.Table, cols, e.PrimaryKey, keys)
-	if err != nil {
+	pk := make([]string, len(t.Key))
+	for i, k := range t.Key {
+		pk[i] = k.Name
+	}
+	if _, err := masking.SetSQL(e.Table, cols, pk, keys, &masking.Args{}, "true"); err != nil {
 		return nil, fmt.Errorf("entity %s: %w", e.Name, err)
 	}
-	return func(batch []string) engine.Statement {
-		return engine.Statement{SQL: sql, Args: args.With(batch)}
+	return func(args *masking.Args, several string) (string, error) {
+		return masking.SetSQL(e.Table, cols, pk, keys, args, several)
 	}, nil
 }
 
@@ -194,28 +228,27 @@ func rectifySteps(in *Input, cat *tenantdb.Catalog, byName map[string]*privacyv1
 	var steps []engine.Step
 	for _, name := range names {
 		e := byName[name]
-		t, ok := cat.Tables[e.Table]
-		if !ok || len(keysOf[name]) == 0 {
+		if len(keysOf[name]) == 0 {
 			continue
+		}
+		t, err := targetOf(cat, e)
+		if err != nil {
+			return nil, err
 		}
 		cols := make([]string, 0, len(perEntity[name]))
 		for c := range perEntity[name] {
 			cols = append(cols, c)
 		}
 		sort.Strings(cols)
-		var sets []string
-		var values []any
-		for _, cn := range cols {
-			c, _ := t.Column(cn)
-			values = append(values, perEntity[name][cn])
-			sets = append(sets, fmt.Sprintf("%s = CAST($%d::text AS %s)", pgx.Identifier{c.Name}.Sanitize(), len(values), c.Type))
-		}
-		pk, _ := t.Column(e.PrimaryKey[0])
-		sql := fmt.Sprintf("UPDATE %s SET %s WHERE %s = ANY(CAST($%d::text[] AS %s[]))",
-			pgx.Identifier{t.Schema, t.Name}.Sanitize(), strings.Join(sets, ", "), pgx.Identifier{pk.Name}.Sanitize(), len(values)+1, pk.Type) // #nosec G201 -- identifiers sanitized, values are parameters
-		steps = append(steps, engine.Step{Entity: name, Action: "Rectify", Keys: keysOf[name],
-			Change: func(batch []string) engine.Statement {
-				return engine.Statement{SQL: sql, Args: append(append([]any{}, values...), batch)}
+		values := perEntity[name]
+		steps = append(steps, engine.Step{Entity: name, Target: t, Action: "Rectify", Keys: keysOf[name],
+			Set: func(args *masking.Args, _ string) (string, error) {
+				sets := make([]string, 0, len(cols))
+				for _, cn := range cols {
+					c, _ := t.Table.Column(cn)
+					sets = append(sets, fmt.Sprintf("%s = CAST(%s::text AS %s)", pgx.Identifier{c.Name}.Sanitize(), args.Add(values[cn]), c.Type))
+				}
+				return fmt.Sprintf("UPDATE %s AS %s SET %s", t.Ident, engine.Row, strings.Join(sets, ", ")), nil // #nosec G201 -- identifiers sanitized, values are parameters
 			}})
 	}
 	return steps, nil

@@ -71,7 +71,7 @@ func TestErasureResumesAfterAnInterruptionAndChangesEachRowOnce(t *testing.T) {
 	if _, err := Execute(ctx, pool, in); !errors.Is(err, stop) {
 		t.Fatalf("first run: %v", err)
 	}
-	if got := scalar[int64](t, pool, "SELECT count(*) FROM lethe.request_steps WHERE entity = 'case'"); got != 1 {
+	if got := scalar[int64](t, pool, "SELECT count(*) FROM lethe.run_batches WHERE entity = 'case'"); got != 1 {
 		t.Fatalf("after the interruption %d batches of cases are recorded, want 1", got)
 	}
 	if got := scalar[string](t, pool, "SELECT email FROM app.customers WHERE id = $1", id); got != email {

@@ -50,6 +50,9 @@ type EntityOutcome struct {
 	Changed int64
 	Shared  int64
 	Columns []privacyv1alpha1.ColumnCount
+	// Effects are the rows other tables lost or had changed through
+	// foreign keys while this entity's rows were deleted.
+	Effects engine.Effects
 }
 
 // Outcome is what a request did in one tenant database.
@@ -67,6 +70,14 @@ type Outcome struct {
 // index for every lookup a request makes on it.
 const DefaultLargeTable = 100_000
 
+// InventoryError says the inventory cannot be planned on this database:
+// each problem names the entity and what is missing or wrong.
+type InventoryError struct{ Problems []string }
+
+func (e *InventoryError) Error() string {
+	return "the inventory does not match the database: " + strings.Join(e.Problems, "; ")
+}
+
 // MissingIndexError refuses a plan that would scan large tables.
 type MissingIndexError struct{ Missing []string }
 
@@ -80,39 +91,41 @@ func Execute(ctx context.Context, pool *pgxpool.Pool, in *Input) (*Outcome, erro
 	if err != nil {
 		return nil, fmt.Errorf("read the catalog: %w", err)
 	}
-	if problems := inventory.Validate(in.Inventory, cat); len(problems) > 0 {
-		return nil, fmt.Errorf("the inventory does not match the database: %s", strings.Join(problems, "; "))
+	spec, problems := inventory.Resolve(in.Inventory, cat)
+	problems = append(problems, inventory.Validate(spec, cat)...)
+	if len(problems) > 0 {
+		return nil, &InventoryError{Problems: problems}
 	}
 	large := in.LargeTable
 	if large <= 0 {
 		large = DefaultLargeTable
 	}
-	if missing := inventory.MissingIndexes(in.Inventory, cat, in.Run.SubjectType, large); len(missing) > 0 && in.Type != privacyv1alpha1.RequestRestriction {
+	if missing := inventory.MissingIndexes(spec, cat, in.Run.SubjectType, large); len(missing) > 0 && in.Type != privacyv1alpha1.RequestRestriction {
 		return nil, &MissingIndexError{Missing: missing}
 	}
 	find := func() (*inventory.SubjectRows, error) {
-		return inventory.Find(ctx, pool, in.Inventory, cat, in.Run.SubjectType, in.Identifiers)
+		return inventory.Find(ctx, pool, spec, cat, in.Run.SubjectType, in.Identifiers)
 	}
 	switch in.Type {
 	case privacyv1alpha1.RequestDiscovery:
-		return discover(ctx, pool, in, cat, find)
+		return discover(ctx, pool, in, spec, cat, find)
 	case privacyv1alpha1.RequestAccess:
-		return access(ctx, pool, in, find)
+		return access(ctx, pool, in, cat, find)
 	case privacyv1alpha1.RequestErasure, privacyv1alpha1.RequestRectification:
-		return change(ctx, pool, in, cat)
+		return change(ctx, pool, in, spec, cat)
 	case privacyv1alpha1.RequestRestriction:
-		return restrict(ctx, pool, in, find)
+		return restrict(ctx, pool, in, spec, cat, find)
 	}
 	return nil, fmt.Errorf("unknown request type %q", in.Type)
 }
 
-func discover(ctx context.Context, pool *pgxpool.Pool, in *Input, cat *tenantdb.Catalog, find func() (*inventory.SubjectRows, error)) (*Outcome, error) {
+func discover(ctx context.Context, pool *pgxpool.Pool, in *Input, spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog, find func() (*inventory.SubjectRows, error)) (*Outcome, error) {
 	rows, err := find()
 	if err != nil {
 		return nil, err
 	}
 	out := &Outcome{RootKeys: rows.RootKeys}
-	counts, err := scan(ctx, pool, in.Inventory, cat.Tables, in.Identifiers)
+	counts, err := scan(ctx, pool, spec, cat.Tables, in.Identifiers)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +133,7 @@ func discover(ctx context.Context, pool *pgxpool.Pool, in *Input, cat *tenantdb.
 	for _, e := range rows.Entities {
 		found[e.Entity.Name] = e
 	}
-	for _, e := range in.Inventory.Entities {
+	for _, e := range spec.Entities {
 		eo := EntityOutcome{Entity: e.Name, Found: int64(len(found[e.Name].Keys) + len(found[e.Name].Shared)),
 			Shared: int64(len(found[e.Name].Shared)), Columns: counts[e.Name]}
 		if eo.Found > 0 || len(eo.Columns) > 0 {
@@ -130,7 +143,7 @@ func discover(ctx context.Context, pool *pgxpool.Pool, in *Input, cat *tenantdb.
 	return out, engine.Record(ctx, pool, &in.Run, "Discover", "", rows.Total())
 }
 
-func access(ctx context.Context, pool *pgxpool.Pool, in *Input, find func() (*inventory.SubjectRows, error)) (*Outcome, error) {
+func access(ctx context.Context, pool *pgxpool.Pool, in *Input, cat *tenantdb.Catalog, find func() (*inventory.SubjectRows, error)) (*Outcome, error) {
 	rows, err := find()
 	if err != nil {
 		return nil, err
@@ -142,10 +155,11 @@ func access(ctx context.Context, pool *pgxpool.Pool, in *Input, find func() (*in
 	b.Queue("BEGIN")
 	for _, e := range rows.Entities {
 		keys := append(append([]string{}, e.Keys...), e.Shared...)
-		sql, err := rowsSQL(e.Table, e.Entity.PrimaryKey[0])
+		t, err := targetOf(cat, e.Entity)
 		if err != nil {
-			return nil, fmt.Errorf("entity %s: %w", e.Entity.Name, err)
+			return nil, err
 		}
+		sql := rowsSQL(t)
 		b.Queue(sql, keys).Query(func(qr pgx.Rows) error {
 			texts, err := pgx.CollectRows(qr, pgx.RowTo[string])
 			if err != nil {
@@ -174,14 +188,8 @@ func access(ctx context.Context, pool *pgxpool.Pool, in *Input, find func() (*in
 
 // rowsSQL reads whole rows as JSON objects, in key order, for the keys in
 // $1.
-func rowsSQL(t *tenantdb.Table, pkCol string) (string, error) {
-	pk, ok := t.Column(pkCol)
-	if !ok {
-		return "", fmt.Errorf("column %s does not exist", pkCol)
-	}
-	pkIdent := pgx.Identifier{pk.Name}.Sanitize()
-	return fmt.Sprintf("SELECT pg_catalog.row_to_json(t)::text FROM %s t WHERE t.%s = ANY(CAST($1::text[] AS %s[])) ORDER BY t.%s",
-		pgx.Identifier{t.Schema, t.Name}.Sanitize(), pkIdent, pk.Type, pkIdent), nil // #nosec G201 -- identifiers sanitized, type from the catalog
+func rowsSQL(t *engine.Target) string {
+	return fmt.Sprintf("SELECT pg_catalog.row_to_json(r)::text FROM %s AS r WHERE %s ORDER BY %s", t.Ident, t.In("r", "$1"), t.OrderBy("r")) // #nosec G201 -- identifiers sanitized
 }
 
 // scan counts, per entity and text column of every inventory table, the rows
@@ -244,7 +252,7 @@ func scanSets(ctx context.Context, q tenantdb.BatchQuerier, spec *privacyv1alpha
 	}
 	b := &pgx.Batch{}
 	for _, e := range spec.Entities {
-		t, ok := tables[e.Table]
+		t, ok := tables[tenantdb.CanonicalTableName(e.Table)]
 		if !ok {
 			continue
 		}
@@ -335,9 +343,13 @@ func inventoryTables(spec *privacyv1alpha1.DataInventorySpec) []string {
 
 // restrict marks the subject restricted, and records its rows so retention
 // and pseudonymization skip them; lifting removes both.
-func restrict(ctx context.Context, pool *pgxpool.Pool, in *Input, find func() (*inventory.SubjectRows, error)) (*Outcome, error) {
+func restrict(ctx context.Context, pool *pgxpool.Pool, in *Input, spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog, find func() (*inventory.SubjectRows, error)) (*Outcome, error) {
 	action := "Restrict"
 	out := &Outcome{}
+	flags, err := restrictionFlags(in, spec, cat)
+	if err != nil {
+		return nil, err
+	}
 	var found *inventory.SubjectRows
 	if !in.Lift {
 		var err error
@@ -346,16 +358,14 @@ func restrict(ctx context.Context, pool *pgxpool.Pool, in *Input, find func() (*
 		}
 		out.RootKeys = found.RootKeys
 	}
-	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
 		if in.Lift {
 			action = "LiftRestriction"
 			b.Queue("DELETE FROM lethe.restrictions WHERE subject_type = $1 AND subject_digest = $2",
 				in.Run.SubjectType, in.Run.SubjectDigest)
-			for _, f := range restrictionFlags(in) {
-				b.Queue(fmt.Sprintf(`UPDATE %s SET %s = false WHERE %s::text IN (SELECT key FROM lethe.restricted_rows
-					WHERE subject_type = $1 AND subject_digest = $2 AND entity = $3)`, f.table, f.column, f.key), // #nosec G201 -- identifiers sanitized
-					in.Run.SubjectType, in.Run.SubjectDigest, f.entity)
+			for _, f := range flags {
+				b.Queue(f.sql(false), in.Run.SubjectType, in.Run.SubjectDigest, f.entity)
 			}
 			b.Queue("DELETE FROM lethe.restricted_rows WHERE subject_type = $1 AND subject_digest = $2",
 				in.Run.SubjectType, in.Run.SubjectDigest)
@@ -369,10 +379,8 @@ func restrict(ctx context.Context, pool *pgxpool.Pool, in *Input, find func() (*
 					in.Run.SubjectType, in.Run.SubjectDigest, e.Entity.Name, append(append([]string{}, e.Keys...), e.Shared...))
 				out.Entities = append(out.Entities, EntityOutcome{Entity: e.Entity.Name, Found: int64(len(e.Keys) + len(e.Shared))})
 			}
-			for _, f := range restrictionFlags(in) {
-				b.Queue(fmt.Sprintf(`UPDATE %s SET %s = true WHERE %s::text IN (SELECT key FROM lethe.restricted_rows
-					WHERE subject_type = $1 AND subject_digest = $2 AND entity = $3)`, f.table, f.column, f.key), // #nosec G201 -- identifiers sanitized
-					in.Run.SubjectType, in.Run.SubjectDigest, f.entity)
+			for _, f := range flags {
+				b.Queue(f.sql(true), in.Run.SubjectType, in.Run.SubjectDigest, f.entity)
 			}
 		}
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
@@ -385,22 +393,34 @@ func restrict(ctx context.Context, pool *pgxpool.Pool, in *Input, find func() (*
 
 // restrictionFlag is a root entity's declared restricted column.
 type restrictionFlag struct {
-	entity, table, column, key string // table, column and key sanitized
+	entity string
+	target *engine.Target
+	column string // sanitized
+}
+
+// sql sets the flag on the subject's recorded rows of the entity ($1
+// subject type, $2 digest, $3 entity).
+func (f restrictionFlag) sql(on bool) string {
+	return fmt.Sprintf(`UPDATE %s AS r SET %s = %t WHERE %s`, f.target.Ident, f.column, on, // #nosec G201 -- identifiers sanitized
+		f.target.In("r", `ARRAY(SELECT key FROM lethe.restricted_rows WHERE subject_type = $1 AND subject_digest = $2 AND entity = $3)`))
 }
 
 // restrictionFlags lists the restricted columns of the request's subject
-// type's root entities with a single-column key.
-func restrictionFlags(in *Input) []restrictionFlag {
+// type's root entities.
+func restrictionFlags(in *Input, spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog) ([]restrictionFlag, error) {
 	var out []restrictionFlag
-	for _, e := range in.Inventory.Entities {
-		if e.Subject == nil || e.Subject.Type != in.Run.SubjectType || e.Subject.RestrictedColumn == "" || len(e.PrimaryKey) != 1 {
+	for i := range spec.Entities {
+		e := &spec.Entities[i]
+		if e.Subject == nil || e.Subject.Type != in.Run.SubjectType || e.Subject.RestrictedColumn == "" {
 			continue
 		}
-		schema, name, _ := strings.Cut(e.Table, ".")
-		out = append(out, restrictionFlag{entity: e.Name, table: pgx.Identifier{schema, name}.Sanitize(),
-			column: pgx.Identifier{e.Subject.RestrictedColumn}.Sanitize(), key: pgx.Identifier{e.PrimaryKey[0]}.Sanitize()})
+		t, err := targetOf(cat, e)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, restrictionFlag{entity: e.Name, target: t, column: pgx.Identifier{e.Subject.RestrictedColumn}.Sanitize()})
 	}
-	return out
+	return out, nil
 }
 
 // Restricted says whether a subject is restricted in the database.

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/lethe-dev/lethe/internal/audit"
+	"github.com/lethe-dev/lethe/internal/masking"
 	"github.com/lethe-dev/lethe/internal/tenantdb"
 	"github.com/lethe-dev/lethe/internal/testutil/pgtest"
 )
@@ -51,10 +52,24 @@ func count(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) int64 {
 	return n
 }
 
+// items is public.items as the executor addresses it.
+func items(t *testing.T, pool *pgxpool.Pool) *Target {
+	t.Helper()
+	cat, err := tenantdb.ReadCatalog(context.Background(), pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg, err := NewTarget(cat.Tables["public.items"], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tg
+}
+
 // add is a step that adds to v of the rows with the given keys.
-func add(entity string, by int, keys ...string) Step {
-	return Step{Entity: entity, Action: "Add", Keys: keys, Change: func(batch []string) Statement {
-		return Statement{SQL: "UPDATE public.items SET v = v + $1 WHERE id = ANY(CAST($2::text[] AS int[]))", Args: []any{by, batch}}
+func add(tg *Target, entity string, by int, keys ...string) Step {
+	return Step{Entity: entity, Target: tg, Action: "Add", Keys: keys, Set: func(args *masking.Args, _ string) (string, error) {
+		return "UPDATE public.items AS lethe_row SET v = v + " + args.Add(by) + "::int", nil
 	}}
 }
 
@@ -69,7 +84,8 @@ func TestAFailingBatchKeepsTheBatchesBeforeItAndResumesAtIt(t *testing.T) {
 	}
 	// The step of c breaks the table's check: its batch must not commit;
 	// the batches of a and b, sent with it, must.
-	steps := []Step{add("a", 1, "1", "2", "3"), add("b", 1, "4", "5"), add("c", 20, "6")}
+	tg := items(t, pool)
+	steps := []Step{add(tg, "a", 1, "1", "2", "3"), add(tg, "b", 1, "4", "5"), add(tg, "c", 20, "6")}
 	_, err := Execute(ctx, pool, run, steps, Options{BatchSize: 2, Complete: true})
 	if err == nil {
 		t.Fatal("the run succeeded although a batch breaks a check constraint")
@@ -77,13 +93,13 @@ func TestAFailingBatchKeepsTheBatchesBeforeItAndResumesAtIt(t *testing.T) {
 	if got := count(t, pool, "SELECT sum(v)::bigint FROM public.items"); got != 5 {
 		t.Fatalf("rows changed: sum %d, want 5 (a's three rows and b's two)", got)
 	}
-	if got := count(t, pool, "SELECT count(*) FROM lethe.request_steps WHERE request_uid = 'run-1'"); got != 3 {
+	if got := count(t, pool, "SELECT count(*) FROM lethe.run_batches WHERE run_uid = 'run-1'"); got != 3 {
 		t.Fatalf("ledger rows: %d, want 3", got)
 	}
-	if got := count(t, pool, "SELECT count(*) FROM lethe.request_plan WHERE request_uid = 'run-1'"); got != 2 {
+	if got := count(t, pool, "SELECT count(*) FROM lethe.run_plan WHERE run_uid = 'run-1'"); got != 2 {
 		t.Fatalf("plan rows: %d, want the 2 recorded with the first batches", got)
 	}
-	if got := count(t, pool, "SELECT count(*) FROM lethe.requests WHERE uid = 'run-1' AND state = 'InProgress'"); got != 1 {
+	if got := count(t, pool, "SELECT count(*) FROM lethe.runs WHERE uid = 'run-1' AND state = 'InProgress'"); got != 1 {
 		t.Fatal("the run is not recorded as in progress")
 	}
 
@@ -94,7 +110,7 @@ func TestAFailingBatchKeepsTheBatchesBeforeItAndResumesAtIt(t *testing.T) {
 	if err != nil || state != StateInProgress {
 		t.Fatalf("resume: state %q, %v", state, err)
 	}
-	steps[2] = add("c", 3, "6")
+	steps[2] = add(tg, "c", 3, "6")
 	results, err := Execute(ctx, pool, resumed, steps, Options{BatchSize: 2, Complete: true})
 	if err != nil {
 		t.Fatal(err)
@@ -111,13 +127,13 @@ func TestAFailingBatchKeepsTheBatchesBeforeItAndResumesAtIt(t *testing.T) {
 	if got := count(t, pool, "SELECT sum(rows_affected)::bigint FROM lethe.audit_log WHERE object_uid = 'run-1'"); got != 6 {
 		t.Fatalf("audited rows: %d, want 6", got)
 	}
-	if got := count(t, pool, "SELECT count(*) FROM lethe.requests WHERE uid = 'run-1' AND state = 'Completed'"); got != 1 {
+	if got := count(t, pool, "SELECT count(*) FROM lethe.runs WHERE uid = 'run-1' AND state = 'Completed'"); got != 1 {
 		t.Fatal("the run is not completed")
 	}
 	if res, err := audit.Verify(ctx, pool, audit.Head{}); err != nil || !res.Intact {
 		t.Fatalf("audit chain: %+v, %v", res, err)
 	}
-	if got := count(t, pool, "SELECT count(*) FROM lethe.request_plan WHERE request_uid = 'run-1'"); got != 0 {
+	if got := count(t, pool, "SELECT count(*) FROM lethe.run_plan WHERE run_uid = 'run-1'"); got != 0 {
 		t.Fatal("the plan of a completed run is kept")
 	}
 }
@@ -131,15 +147,15 @@ func TestARunStoppedBeforeItsFirstBatchKeepsItsPlan(t *testing.T) {
 		t.Fatal(err)
 	}
 	stop := errors.New("stopped")
-	_, err := Execute(ctx, pool, run, []Step{add("a", 1, "1")}, Options{Complete: true,
+	_, err := Execute(ctx, pool, run, []Step{add(items(t, pool), "a", 1, "1")}, Options{Complete: true,
 		BeforeBatch: func(string, int) error { return stop }})
 	if !errors.Is(err, stop) {
 		t.Fatalf("Execute: %v, want the stop", err)
 	}
-	if got := count(t, pool, "SELECT count(*) FROM lethe.request_plan WHERE request_uid = 'run-2'"); got != 1 {
+	if got := count(t, pool, "SELECT count(*) FROM lethe.run_plan WHERE run_uid = 'run-2'"); got != 1 {
 		t.Fatalf("plan rows: %d, want 1", got)
 	}
-	if got := count(t, pool, "SELECT count(*) FROM lethe.requests WHERE uid = 'run-2' AND state = 'InProgress'"); got != 1 {
+	if got := count(t, pool, "SELECT count(*) FROM lethe.runs WHERE uid = 'run-2' AND state = 'InProgress'"); got != 1 {
 		t.Fatal("a stopped run is not in progress")
 	}
 	if got := count(t, pool, "SELECT sum(v)::bigint FROM public.items"); got != 0 {
@@ -158,9 +174,10 @@ func TestARunLongerThanOneRoundTripRunsEachBatchOnce(t *testing.T) {
 	// round trips of at most batchesPerTrip.
 	var steps []Step
 	plan := &Plan{}
+	tg := items(t, pool)
 	for e := range 10 {
 		name := "e" + strconv.Itoa(e)
-		steps = append(steps, add(name, 0, keys...))
+		steps = append(steps, add(tg, name, 0, keys...))
 		plan.Entities = append(plan.Entities, PlannedEntity{Entity: name, Keys: keys})
 	}
 	run := &Run{UID: "run-3", Type: "Test", Object: audit.Object{Kind: "Test", UID: "run-3"}}
@@ -176,13 +193,13 @@ func TestARunLongerThanOneRoundTripRunsEachBatchOnce(t *testing.T) {
 			t.Errorf("entity %s: %d rows changed, want 10", r.Entity, r.Changed)
 		}
 	}
-	if got := count(t, pool, "SELECT count(*) FROM lethe.request_steps WHERE request_uid = 'run-3'"); got != 100 {
+	if got := count(t, pool, "SELECT count(*) FROM lethe.run_batches WHERE run_uid = 'run-3'"); got != 100 {
 		t.Fatalf("ledger rows: %d, want 100", got)
 	}
 	if got := count(t, pool, "SELECT count(*) FROM lethe.audit_log WHERE object_uid = 'run-3'"); got != 100 {
 		t.Fatalf("audit records: %d, want 100", got)
 	}
-	if got := count(t, pool, "SELECT count(*) FROM lethe.requests WHERE uid = 'run-3' AND state = 'Completed'"); got != 1 {
+	if got := count(t, pool, "SELECT count(*) FROM lethe.runs WHERE uid = 'run-3' AND state = 'Completed'"); got != 1 {
 		t.Fatal("the run is not completed")
 	}
 }

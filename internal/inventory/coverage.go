@@ -19,6 +19,7 @@ import (
 func Uncovered(spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog) []string {
 	covered := map[string]bool{}
 	mark := func(table string, cols ...string) {
+		table = tenantdb.CanonicalTableName(table)
 		for _, c := range cols {
 			covered[tenantdb.CanonicalTableName(table)+"."+c] = true
 		}

@@ -166,7 +166,8 @@ func dedupe(ss []string) []string {
 func (g *Graph) DeleteOrder(spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog) []string {
 	entityOf := map[string][]string{}
 	for _, e := range spec.Entities {
-		entityOf[e.Table] = append(entityOf[e.Table], e.Name)
+		t := tenantdb.CanonicalTableName(e.Table)
+		entityOf[t] = append(entityOf[t], e.Name)
 	}
 	before := map[string][]string{}
 	for _, e := range spec.Entities {

@@ -48,7 +48,7 @@ func catalog() *tenantdb.Catalog {
 		return tenantdb.Column{Name: name, Type: typ, Category: cat, NotNull: notNull}
 	}
 	id := col("id", "bigint", 'N', true)
-	return &tenantdb.Catalog{Tables: map[string]*tenantdb.Table{
+	cat := &tenantdb.Catalog{Tables: map[string]*tenantdb.Table{
 		"app.customers": {Schema: "app", Name: "customers", PrimaryKey: []string{"id"}, Columns: []tenantdb.Column{
 			id, col("email", "text", 'S', true), col("name", "text", 'S', true), col("born", "date", 'D', false),
 			col("status", "text", 'S', true), col("address_id", "bigint", 'N', false)}},
@@ -56,6 +56,10 @@ func catalog() *tenantdb.Catalog {
 		"app.cases":     {Schema: "app", Name: "cases", PrimaryKey: []string{"id"}, Columns: []tenantdb.Column{id, col("customer_id", "bigint", 'N', true)}},
 		"app.comments":  {Schema: "app", Name: "comments", PrimaryKey: []string{"id"}, Columns: []tenantdb.Column{id, col("case_id", "bigint", 'N', true), col("body", "text", 'S', false)}},
 	}}
+	for _, t := range cat.Tables {
+		t.Key, t.KeySource, t.UniqueKeys = t.PrimaryKey, "primary key", [][]string{t.PrimaryKey}
+	}
+	return cat
 }
 
 func TestCheckGraphOrdersDeletesChildrenFirst(t *testing.T) {
@@ -117,7 +121,7 @@ func TestValidateNamesTheMissingOrWrongPiece(t *testing.T) {
 		}, "entity address: relation to customer: foreign-key column app.customers.home_id does not exist"},
 		{"wrong primary key", func(s *privacyv1alpha1.DataInventorySpec, _ *tenantdb.Catalog) {
 			s.Entities[3].PrimaryKey = []string{"customer_id"}
-		}, "entity case: primaryKey [customer_id] is not the primary key of app.cases, which is [id]"},
+		}, "entity case: primaryKey [customer_id]: table app.cases: columns (customer_id) are not a unique key of the table (the table's own key is [id])"},
 		{"Nullify on NOT NULL", func(s *privacyv1alpha1.DataInventorySpec, _ *tenantdb.Catalog) {
 			s.Entities[2].PersonalColumns[0].Strategy = privacyv1alpha1.MaskingStrategy{Type: privacyv1alpha1.StrategyNullify}
 		}, "column app.customers.name (text) cannot take strategy Nullify: the column is NOT NULL"},
@@ -209,8 +213,7 @@ func TestMissingIndexesNamesTheIndexToCreateOnLargeTablesOnly(t *testing.T) {
 	for _, tb := range c.Tables {
 		tb.Rows = 500000
 	}
-	c.Tables["app.customers"].Columns[1].Indexed = true // email
-	c.Tables["app.customers"].Columns[5].Indexed = true // address_id
+	c.Tables["app.customers"].Indexes = [][]string{{"email"}, {"address_id"}}
 	got := MissingIndexes(s, c, "customer", 100000)
 	want := []string{
 		"app.cases.customer_id (about 500000 rows): CREATE INDEX ON app.cases (customer_id)",
@@ -224,7 +227,7 @@ func TestMissingIndexesNamesTheIndexToCreateOnLargeTablesOnly(t *testing.T) {
 	if got := MissingIndexes(s, c, "customer", 100000); len(got) != 0 {
 		t.Errorf("small tables need no index: %v", got)
 	}
-	c.Tables["app.customers"].Columns[1].Indexed = false
+	c.Tables["app.customers"].Indexes = [][]string{{"address_id"}}
 	c.Tables["app.customers"].Rows = 500000
 	if got := MissingIndexes(s, c, "customer", 100000); len(got) != 1 || !strings.Contains(got[0], "app.customers.email") {
 		t.Errorf("an unindexed identifier must be named: %v", got)

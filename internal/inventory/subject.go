@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
+	"github.com/lethe-dev/lethe/internal/engine"
 	"github.com/lethe-dev/lethe/internal/tenantdb"
 )
 
@@ -45,8 +46,9 @@ func (s *SubjectRows) Total() int64 {
 // Find finds a subject's rows: the root rows of the subject type whose
 // identifier columns equal every identifier given that the root maps, then,
 // through the inventory's relations in both directions, every related row.
-// It refuses what it cannot plan (a composite key, an unknown subject type)
-// with a message that names the entity. It is one statement.
+// spec must be resolved (Resolve). It refuses what it cannot plan (a table
+// without a key, an unknown subject type) with a message that names the
+// entity. It is one statement.
 func Find(ctx context.Context, q tenantdb.BatchQuerier, spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog,
 	subjectType string, identifiers map[string]string) (*SubjectRows, error) {
 	f, err := NewFinder(spec, cat, subjectType, identifiers)
@@ -86,15 +88,16 @@ func NewFinder(spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog, s
 	for i := range spec.Entities {
 		byName[spec.Entities[i].Name] = &spec.Entities[i]
 	}
-	tableOf := func(e *privacyv1alpha1.Entity) (*tenantdb.Table, error) {
-		t, ok := cat.Tables[e.Table]
+	targetOf := func(e *privacyv1alpha1.Entity) (*engine.Target, error) {
+		t, ok := cat.Table(e.Table)
 		if !ok {
 			return nil, fmt.Errorf("entity %s: table %s does not exist", e.Name, e.Table)
 		}
-		if len(e.PrimaryKey) != 1 {
-			return nil, fmt.Errorf("entity %s: a composite primary key cannot be planned yet; give the table a single-column key", e.Name)
+		tg, err := engine.NewTarget(t, e.PrimaryKey)
+		if err != nil {
+			return nil, fmt.Errorf("entity %s: %w", e.Name, err)
 		}
-		return t, nil
+		return tg, nil
 	}
 
 	// Every lookup goes to the database in one statement: each entity is a
@@ -107,7 +110,7 @@ func NewFinder(spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog, s
 			e := byName[name]
 			var lookups []string
 			if e.Subject != nil && e.Subject.Type == subjectType {
-				t, err := tableOf(e)
+				t, err := targetOf(e)
 				if err != nil {
 					return nil, err
 				}
@@ -124,16 +127,15 @@ func NewFinder(spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog, s
 				if !ok {
 					continue
 				}
-				parent := byName[r.Entity]
-				t, err := tableOf(e)
+				t, err := targetOf(e)
 				if err != nil {
 					return nil, err
 				}
-				pt, err := tableOf(parent)
+				pt, err := targetOf(byName[r.Entity])
 				if err != nil {
 					return nil, err
 				}
-				l, err := relatedLookup(e, t, parent, pt, r, parentCTE)
+				l, err := relatedLookup(e, t, pt, r, parentCTE)
 				if err != nil {
 					return nil, err
 				}
@@ -194,7 +196,8 @@ func (f *Finder) collect(keys, shared map[string][]string) {
 		e := f.byName[name]
 		sort.Strings(keys[name])
 		sort.Strings(shared[name])
-		res.Entities = append(res.Entities, EntityRows{Entity: e, Table: f.cat.Tables[e.Table], Keys: keys[name], Shared: shared[name]})
+		t, _ := f.cat.Table(e.Table)
+		res.Entities = append(res.Entities, EntityRows{Entity: e, Table: t, Keys: keys[name], Shared: shared[name]})
 	}
 	sort.Strings(res.RootKeys)
 }
@@ -282,25 +285,30 @@ func levels(spec *privacyv1alpha1.DataInventorySpec) [][]string {
 	return out
 }
 
-// ref is a typed column reference safe to put into SQL.
-func ref(t *tenantdb.Table, col string) (ident, typ string, err error) {
-	c, ok := t.Column(col)
-	if !ok {
-		return "", "", fmt.Errorf("column %s.%s.%s does not exist", t.Schema, t.Name, col)
+// columnsOf quotes the columns of t for SQL, read as alias.c, after
+// checking they exist.
+func columnsOf(t *engine.Target, alias string, cols []string) ([]string, error) {
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		if _, ok := t.Table.Column(c); !ok {
+			return nil, fmt.Errorf("column %s.%s does not exist", t.Name, c)
+		}
+		out[i] = alias + "." + pgx.Identifier{c}.Sanitize()
 	}
-	// The type name comes from the catalog (format_type), never from a spec.
-	return pgx.Identifier{c.Name}.Sanitize(), c.Type, nil
+	return out, nil
 }
 
-func tableIdent(t *tenantdb.Table) string { return pgx.Identifier{t.Schema, t.Name}.Sanitize() }
+// rowValue is one column as it is, several as a row value.
+func rowValue(cols []string) string {
+	if len(cols) == 1 {
+		return cols[0]
+	}
+	return "(" + strings.Join(cols, ", ") + ")"
+}
 
 // rootLookup finds the root rows whose identifier columns equal every given
 // identifier this root maps; empty when it maps none of them.
-func (f *findQuery) rootLookup(e *privacyv1alpha1.Entity, t *tenantdb.Table, identifiers map[string]string) (string, error) {
-	pk, _, err := ref(t, e.PrimaryKey[0])
-	if err != nil {
-		return "", err
-	}
+func (f *findQuery) rootLookup(e *privacyv1alpha1.Entity, t *engine.Target, identifiers map[string]string) (string, error) {
 	var conds []string
 	var args []any
 	for _, id := range e.Subject.Identifiers {
@@ -308,72 +316,59 @@ func (f *findQuery) rootLookup(e *privacyv1alpha1.Entity, t *tenantdb.Table, ide
 		if !ok {
 			continue
 		}
-		col, typ, err := ref(t, id.Column)
-		if err != nil {
-			return "", err
+		c, ok := t.Table.Column(id.Column)
+		if !ok {
+			return "", fmt.Errorf("column %s.%s does not exist", t.Name, id.Column)
 		}
 		args = append(args, v)
-		conds = append(conds, fmt.Sprintf("%s = CAST($%d::text AS %s)", col, len(f.args)+len(args), typ))
+		// The type name comes from the catalog (format_type), never from a spec.
+		conds = append(conds, fmt.Sprintf("r.%s = CAST($%d::text AS %s)", pgx.Identifier{c.Name}.Sanitize(), len(f.args)+len(args), c.Type))
 	}
 	if len(conds) == 0 {
 		return "", nil
 	}
 	f.args = append(f.args, args...)
-	return fmt.Sprintf("SELECT %s::text, false, true FROM %s WHERE %s", pk, tableIdent(t), strings.Join(conds, " AND ")), nil // #nosec G201 -- identifiers sanitized, values are parameters
+	return fmt.Sprintf("SELECT %s, false, true FROM %s AS r WHERE %s", t.KeyText("r"), t.Ident, strings.Join(conds, " AND ")), nil // #nosec G201 -- identifiers sanitized, values are parameters
 }
 
-// relatedLookup finds the rows of e tied through relation r to the parent
-// rows that are the subject's own in the parent's expression parentCTE.
-func relatedLookup(e *privacyv1alpha1.Entity, t *tenantdb.Table,
-	parent *privacyv1alpha1.Entity, pt *tenantdb.Table, r privacyv1alpha1.EntityRelation, parentCTE string) (string, error) {
-	if len(r.Columns) != 1 {
-		return "", fmt.Errorf("entity %s: a relation over %d columns cannot be planned yet", e.Name, len(r.Columns))
+// relatedLookup finds the rows of e tied through relation r (resolved:
+// columns and references set) to the parent rows that are the subject's own
+// in the parent's expression parentCTE.
+func relatedLookup(e *privacyv1alpha1.Entity, t, pt *engine.Target, r privacyv1alpha1.EntityRelation, parentCTE string) (string, error) {
+	if len(r.Columns) == 0 || len(r.Columns) != len(r.References) {
+		return "", fmt.Errorf("entity %s: relation to %s has %d columns and %d referenced columns", e.Name, r.Entity, len(r.Columns), len(r.References))
 	}
-	pk, _, err := ref(t, e.PrimaryKey[0])
-	if err != nil {
-		return "", err
-	}
-	ppk, ppkType, err := ref(pt, parent.PrimaryKey[0])
-	if err != nil {
-		return "", err
-	}
-	keyArg := fmt.Sprintf("CAST(ARRAY(SELECT k FROM %s WHERE NOT s) AS %s[])", parentCTE, ppkType)
+	parentKeys := fmt.Sprintf("ARRAY(SELECT k FROM %s WHERE NOT s)", parentCTE)
 	switch r.Direction {
 	case privacyv1alpha1.RelationChild:
-		// e.columns -> parent.references (default: parent's key).
-		fk, _, err := ref(t, r.Columns[0])
+		// e.columns -> parent.references.
+		fk, err := columnsOf(t, "c", r.Columns)
 		if err != nil {
 			return "", err
 		}
-		refCol := parent.PrimaryKey[0]
-		if len(r.References) == 1 {
-			refCol = r.References[0]
-		}
-		pref, _, err := ref(pt, refCol)
+		refs, err := columnsOf(pt, "p", r.References)
 		if err != nil {
 			return "", err
 		}
-		return fmt.Sprintf("SELECT c.%s::text, false, false FROM %s c WHERE c.%s IN (SELECT p.%s FROM %s p WHERE p.%s = ANY(%s))",
-			pk, tableIdent(t), fk, pref, tableIdent(pt), ppk, keyArg), nil // #nosec G201 -- identifiers sanitized, values are parameters
+		return fmt.Sprintf("SELECT %s, false, false FROM %s AS c WHERE %s IN (SELECT %s FROM %s AS p WHERE %s)",
+			t.KeyText("c"), t.Ident, rowValue(fk), strings.Join(refs, ", "), pt.Ident, pt.In("p", parentKeys)), nil // #nosec G201 -- identifiers sanitized, values are parameters
 	case privacyv1alpha1.RelationReferenced:
-		// parent.columns -> e.references (default: e's key).
-		pfk, _, err := ref(pt, r.Columns[0])
+		// parent.columns -> e.references.
+		pfk, err := columnsOf(pt, "p", r.Columns)
 		if err != nil {
 			return "", err
 		}
-		refCol := e.PrimaryKey[0]
-		if len(r.References) == 1 {
-			refCol = r.References[0]
-		}
-		eref, _, err := ref(t, refCol)
+		ofk, _ := columnsOf(pt, "o", r.Columns)
+		refs, err := columnsOf(t, "c", r.References)
 		if err != nil {
 			return "", err
 		}
 		exclusive := r.Exclusive != nil && *r.Exclusive
-		return fmt.Sprintf(`SELECT c.%[1]s::text,
-			%[7]t = false AND EXISTS (SELECT 1 FROM %[4]s o WHERE o.%[5]s = c.%[3]s AND NOT (o.%[6]s = ANY(%[8]s))), false
-			FROM %[2]s c WHERE c.%[3]s IN (SELECT p.%[5]s FROM %[4]s p WHERE p.%[6]s = ANY(%[8]s))`,
-			pk, tableIdent(t), eref, tableIdent(pt), pfk, ppk, exclusive, keyArg), nil // #nosec G201 -- identifiers sanitized, values are parameters
+		return fmt.Sprintf(`SELECT %[1]s,
+			%[2]t = false AND EXISTS (SELECT 1 FROM %[3]s AS o WHERE %[4]s = %[5]s AND NOT %[6]s), false
+			FROM %[7]s AS c WHERE %[5]s IN (SELECT %[8]s FROM %[3]s AS p WHERE %[9]s)`,
+			t.KeyText("c"), exclusive, pt.Ident, rowValue(ofk), rowValue(refs), pt.In("o", parentKeys),
+			t.Ident, strings.Join(pfk, ", "), pt.In("p", parentKeys)), nil // #nosec G201 -- identifiers sanitized, values are parameters
 	}
 	return "", fmt.Errorf("entity %s: unknown relation direction %q", e.Name, r.Direction)
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/lethe-dev/lethe/internal/tenantdb"
 )
 
 // maxKeyColumns bounds a primary key, as the inventory does.
@@ -88,11 +90,20 @@ func UpdateSQL(table string, cols []Assignment, pkCols []string, keys Keys) (str
 // Unique columns are kept unique as if the statement updated several rows.
 // It refuses what UpdateSQL refuses.
 func UpdateSetSQL(table string, cols []Assignment, pkCols []string, keys Keys, args *Args) (string, error) {
+	return SetSQL(table, cols, pkCols, keys, args, "true")
+}
+
+// SetSQL is UpdateSetSQL for a statement that knows whether it changes
+// several rows: several is an SQL boolean, true when it does (a unique
+// column's rows then each get the row discriminator), so a statement that
+// changes one row writes the value itself when no other row holds it.
+// Keyed pseudonyms (keys.Identifier) ignore it: they are the same for the
+// same identifier whatever the statement.
+func SetSQL(table string, cols []Assignment, pkCols []string, keys Keys, args *Args, several string) (string, error) {
 	target, pk, err := checkUpdate(table, cols, pkCols)
 	if err != nil {
 		return "", err
 	}
-	several := "true"
 	if keys.Identifier != "" {
 		several = "false"
 	}
@@ -149,11 +160,12 @@ func DeleteSQL(table string, pkCols []string) (string, error) {
 	return "DELETE FROM " + target + " AS " + rowAlias + " WHERE " + keyMatch(pk, 1), nil // #nosec G202 -- identifiers sanitized, keys are parameters
 }
 
-// targetOf sanitizes a schema.table name and its primary-key columns.
+// targetOf sanitizes a schema.table name (each part plain or double-quoted,
+// as tenantdb.ParseTableName reads it) and its primary-key columns.
 func targetOf(table string, pkCols []string) (string, []string, error) {
-	schema, name, ok := strings.Cut(table, ".")
-	if !ok || schema == "" || name == "" || strings.Contains(name, ".") {
-		return "", nil, fmt.Errorf("table %q is not schema.table", table)
+	name, err := tenantdb.ParseTableName(table)
+	if err != nil {
+		return "", nil, err
 	}
 	if len(pkCols) == 0 || len(pkCols) > maxKeyColumns {
 		return "", nil, fmt.Errorf("table %s: a primary key has 1 to %d columns, not %d", table, maxKeyColumns, len(pkCols))
@@ -165,7 +177,7 @@ func targetOf(table string, pkCols []string) (string, []string, error) {
 		}
 		pk[i] = pgx.Identifier{k}.Sanitize()
 	}
-	return pgx.Identifier{schema, name}.Sanitize(), pk, nil
+	return name.Sanitize(), pk, nil
 }
 
 // keyMatch is the WHERE condition that selects the rows whose key is in the

@@ -132,7 +132,7 @@ func TestStatementsRefuseWhatCannotWork(t *testing.T) {
 		{"Expr on a unique column that needs the key", expr(faked(fakeEmail), unique, runKeys),
 			"column v is unique: its masked values need the row's primary key to stay distinct; build the statement with UpdateSQL"},
 		{"a table without schema", update("customers", []Assignment{{Column: text, Strategy: hashed()}}, "id"),
-			`table "customers" is not schema.table`},
+			`table "customers" is not schema.table (quote a part that holds a dot, capitals or spaces: public."Order Items")`},
 		{"no primary key", update("app.t", []Assignment{{Column: text, Strategy: hashed()}}),
 			"table app.t: a primary key has 1 to 4 columns, not 0"},
 		{"no columns", update("app.t", nil, "id"), "table app.t: no columns to mask"},

@@ -1,9 +1,10 @@
-// Package retention carries out RetentionPolicy rules in one tenant
-// database: each rule selects an entity's rows by age and conditions and
-// anonymizes, pseudonymizes, deletes or archives them in keyset batches over
-// the primary key. Each batch is one transaction holding the change, its
-// audit record and the rule's checkpoint, so a run stopped anywhere resumes
-// after its last batch, and a row already handled is never selected again.
+// Package retention compiles RetentionPolicy rules, and the work of
+// PseudonymizationJobs, into steps of the one executor (internal/engine):
+// each rule selects an entity's rows by age and conditions and anonymizes,
+// pseudonymizes, deletes or archives them in keyset batches over the
+// table's key, whatever its shape. The executor's batches, checkpoints,
+// lock rule and audit path are the same as a request's; this package says
+// only which rows and what change.
 package retention
 
 import (
@@ -15,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
+	"github.com/lethe-dev/lethe/internal/engine"
 	"github.com/lethe-dev/lethe/internal/inventory"
 	"github.com/lethe-dev/lethe/internal/masking"
 	"github.com/lethe-dev/lethe/internal/tenantdb"
@@ -24,17 +26,15 @@ import (
 type Rule struct {
 	Spec   privacyv1alpha1.RetentionRule
 	Entity *privacyv1alpha1.Entity
-	table  *tenantdb.Table
-	// target is the sanitized schema.table; pk and pkType its key column.
-	target, pk, pkType string
-	ageKind            string // "timestamptz", "timestamp" or "date"
+	target *engine.Target
+	// ageKind is how the age column compares: "timestamptz", "timestamp"
+	// or "date"; empty takes rows of any age.
+	ageKind string
 	// masks are the columns Anonymize and Pseudonymize change.
 	masks []masking.Assignment
-	// children are the inventory's tables that refer to the entity, parents
-	// before children, for Delete.
-	children []*child
-	// deleteOrder is each entity's position in the delete order.
-	deleteOrder map[string]int
+	// deletion is what deleting the rows takes, for Delete and
+	// Archive-then-Delete.
+	deletion *engine.Deletion
 	// pseudo, when set, makes the rule a PseudonymizationJob's; active is
 	// the sanitized column it deactivates, if any.
 	pseudo *Pseudonyms
@@ -65,14 +65,6 @@ type Pseudonyms struct {
 	Deactivate string
 }
 
-// child is a table whose rows refer to its parent's rows through one column.
-type child struct {
-	target, pk, pkType string
-	column             string // in this table, refers to parent's key
-	parent             *child // nil: the rule's own table
-	entity             string
-}
-
 var period = regexp.MustCompile(`^([1-9][0-9]{0,4})(d|w|mo|y)$`)
 
 // Interval is a period of the API (`30d`, `18mo`) as a PostgreSQL interval.
@@ -87,9 +79,10 @@ func Interval(olderThan string) (string, error) {
 }
 
 // Compile checks a rule against the inventory and the live catalog and
-// prepares its statements. The error names the rule and what it lacks, for
-// the policy's Stalled condition. hashKeys holds the HMAC keys of Hash
-// strategies by "secret/key".
+// prepares its step. The error names the rule and what it lacks, for the
+// policy's Stalled condition: what the plan cannot do is known before any
+// row changes. hashKeys holds the HMAC keys of Hash strategies by
+// "secret/key".
 func Compile(r privacyv1alpha1.RetentionRule, inv *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog, hashKeys map[string][]byte) (*Rule, error) {
 	return compileRule(r, inv, cat, hashKeys, nil)
 }
@@ -106,20 +99,18 @@ func CompileJob(r privacyv1alpha1.RetentionRule, inv *privacyv1alpha1.DataInvent
 	if len(p.Key) == 0 {
 		return nil, fmt.Errorf("rule %s: keyed pseudonyms need a key", r.Name)
 	}
-	id := columnOf(out.table, p.Identifier)
-	if id == nil {
+	if _, ok := out.target.Table.Column(p.Identifier); !ok {
 		return nil, fmt.Errorf("rule %s: column %s.%s of the matching identifier does not exist", r.Name, out.Entity.Table, p.Identifier)
 	}
 	if p.Deactivate != "" {
-		c := columnOf(out.table, p.Deactivate)
-		if c == nil || c.Type != "boolean" {
+		c, ok := out.target.Table.Column(p.Deactivate)
+		if !ok || c.Type != "boolean" {
 			return nil, fmt.Errorf("rule %s: the active column %s.%s needs to exist and be boolean", r.Name, out.Entity.Table, p.Deactivate)
 		}
 		out.active = pgx.Identifier{p.Deactivate}.Sanitize()
 	}
 	out.pseudo = &p
-	args := &masking.Args{}
-	if _, err := masking.UpdateSetSQL(out.Entity.Table, out.masks, out.table.PrimaryKey, rowKeys(&Run{}, out), args); err != nil {
+	if _, err := out.setSQL(Env{}, &masking.Args{}, "true"); err != nil {
 		return nil, fmt.Errorf("rule %s: %w", r.Name, err)
 	}
 	return out, nil
@@ -129,6 +120,7 @@ func compileRule(r privacyv1alpha1.RetentionRule, inv *privacyv1alpha1.DataInven
 	fail := func(format string, args ...any) (*Rule, error) {
 		return nil, fmt.Errorf("rule %s: "+format, append([]any{r.Name}, args...)...)
 	}
+	inv, problems := inventory.Resolve(inv, cat)
 	var ent *privacyv1alpha1.Entity
 	for i := range inv.Entities {
 		if inv.Entities[i].Name == r.Entity {
@@ -138,23 +130,26 @@ func compileRule(r privacyv1alpha1.RetentionRule, inv *privacyv1alpha1.DataInven
 	if ent == nil {
 		return fail("entity %s is not in the DataInventory", r.Entity)
 	}
-	t := cat.Tables[ent.Table]
-	if t == nil {
+	if len(problems) > 0 {
+		return fail("the inventory cannot be planned: %s", strings.Join(problems, "; "))
+	}
+	t, ok := cat.Table(ent.Table)
+	if !ok {
 		return fail("table %s of entity %s does not exist", ent.Table, ent.Name)
 	}
-	if len(t.PrimaryKey) != 1 {
-		return fail("table %s needs a single-column primary key for keyset batches; it has %d columns", ent.Table, len(t.PrimaryKey))
+	target, err := engine.NewTarget(t, ent.PrimaryKey)
+	if err != nil {
+		return fail("entity %s: %v", ent.Name, err)
 	}
-	out := &Rule{Spec: r, Entity: ent, table: t, target: pgx.Identifier{t.Schema, t.Name}.Sanitize(),
-		pk: pgx.Identifier{t.PrimaryKey[0]}.Sanitize(), pkType: columnOf(t, t.PrimaryKey[0]).Type}
+	out := &Rule{Spec: r, Entity: ent, target: target}
 	if p != nil && r.Age.Column == "" {
 		return compileMasks(out, r, ent, t, hashKeys, fail)
 	}
 	if _, err := Interval(r.Age.OlderThan); err != nil {
 		return fail("%v", err)
 	}
-	age := columnOf(t, r.Age.Column)
-	if age == nil {
+	age, ok := t.Column(r.Age.Column)
+	if !ok {
 		return fail("column %s.%s of age does not exist", ent.Table, r.Age.Column)
 	}
 	switch {
@@ -168,29 +163,38 @@ func compileRule(r privacyv1alpha1.RetentionRule, inv *privacyv1alpha1.DataInven
 		return fail("column %s.%s of age is %s; it needs a date or timestamp", ent.Table, r.Age.Column, age.Type)
 	}
 	for _, c := range r.Conditions {
-		if columnOf(t, c.Column) == nil {
+		if _, ok := t.Column(c.Column); !ok {
 			return fail("column %s.%s of a condition does not exist", ent.Table, c.Column)
 		}
 	}
-	action, then := r.Action, privacyv1alpha1.ArchiveThenDelete
-	if r.Archive != nil && r.Archive.Then != "" {
-		then = r.Archive.Then
-	}
+	action, then := r.Action, archiveThen(r)
 	if action == privacyv1alpha1.RetentionDelete || (action == privacyv1alpha1.RetentionArchive && then == privacyv1alpha1.ArchiveThenDelete) {
-		children, err := childrenOf(ent, inv, cat)
+		entityOf, owns := inventory.Ownership(inv)
+		d, blocked, err := engine.PlanDeletion(cat, target, engine.Scope{Entity: entityOf, Owns: owns}, true)
 		if err != nil {
 			return fail("%v", err)
 		}
-		out.children = children
-		if out.deleteOrder, err = deleteOrder(inv, cat); err != nil {
-			return fail("%v", err)
+		if len(blocked) > 0 {
+			msgs := make([]string, len(blocked))
+			for i, b := range blocked {
+				msgs[i] = b.Message(ent.Name)
+			}
+			return fail("deleting rows of entity %s would be refused: %s", ent.Name, strings.Join(msgs, "; "))
 		}
+		out.deletion = d
 	}
 	if action == privacyv1alpha1.RetentionAnonymize || action == privacyv1alpha1.RetentionPseudonymize ||
 		(action == privacyv1alpha1.RetentionArchive && then == privacyv1alpha1.ArchiveThenAnonymize) {
 		return compileMasks(out, r, ent, t, hashKeys, fail)
 	}
 	return out, nil
+}
+
+func archiveThen(r privacyv1alpha1.RetentionRule) privacyv1alpha1.ArchiveFollowUp {
+	if r.Archive != nil && r.Archive.Then != "" {
+		return r.Archive.Then
+	}
+	return privacyv1alpha1.ArchiveThenDelete
 }
 
 // compileMasks prepares the columns a rule masks.
@@ -205,8 +209,7 @@ func compileMasks(out *Rule, r privacyv1alpha1.RetentionRule, ent *privacyv1alph
 		return fail("entity %s has no column to %s: declare personal columns in the inventory or fields in the rule", ent.Name, strings.ToLower(string(action)))
 	}
 	out.masks = masks
-	args := &masking.Args{}
-	if _, err := masking.PendingSQL(ent.Table, masks, t.PrimaryKey, masking.Keys{PerRow: true}, args); err != nil {
+	if _, err := masking.PendingSQL(ent.Table, masks, out.keyNames(), masking.Keys{PerRow: true}, &masking.Args{}); err != nil {
 		return fail("%v", err)
 	}
 	return out, nil
@@ -225,11 +228,11 @@ func assignments(r privacyv1alpha1.RetentionRule, ent *privacyv1alpha1.Entity, t
 	}
 	var out []masking.Assignment
 	add := func(column string, s privacyv1alpha1.MaskingStrategy) error {
-		c := columnOf(t, column)
-		if c == nil {
+		c, ok := t.Column(column)
+		if !ok {
 			return fmt.Errorf("column %s.%s does not exist", ent.Table, column)
 		}
-		a := masking.Assignment{Column: *c, Strategy: s}
+		a := masking.Assignment{Column: c, Strategy: s}
 		if s.KeySecretRef != nil {
 			key := hashKeys[s.KeySecretRef.Name+"/"+s.KeySecretRef.Key]
 			if len(key) == 0 {
@@ -237,7 +240,7 @@ func assignments(r privacyv1alpha1.RetentionRule, ent *privacyv1alpha1.Entity, t
 			}
 			a.HashKey = key
 		}
-		if why := masking.Check(s, *c); why != "" {
+		if why := masking.Check(s, c); why != "" {
 			return fmt.Errorf("column %s.%s (%s) cannot take strategy %s: %s", ent.Table, column, c.Type, s.Type, why)
 		}
 		out = append(out, a)
@@ -264,75 +267,4 @@ func assignments(r privacyv1alpha1.RetentionRule, ent *privacyv1alpha1.Entity, t
 		}
 	}
 	return out, nil
-}
-
-// maxChildren bounds the paths Delete follows from one entity.
-const maxChildren = 256
-
-// childrenOf walks the live foreign keys from the inventory's tables to the
-// entity's table, and on to theirs: the rows a Delete must remove first.
-// Every path is followed (a work order refers to a customer and to the
-// customer's case), and the result is in delete order: children before the
-// rows they refer to.
-func childrenOf(ent *privacyv1alpha1.Entity, inv *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog) ([]*child, error) {
-	entityOf := map[string]*privacyv1alpha1.Entity{}
-	for i := range inv.Entities {
-		entityOf[inv.Entities[i].Table] = &inv.Entities[i]
-	}
-	var walk []*child
-	type item struct {
-		table  string
-		parent *child
-		path   map[string]bool
-	}
-	queue := []item{{table: ent.Table, path: map[string]bool{ent.Table: true}}}
-	for len(queue) > 0 {
-		it := queue[0]
-		queue = queue[1:]
-		for _, fk := range cat.ForeignKeys {
-			if fk.RefTable != it.table || it.path[fk.Table] || entityOf[fk.Table] == nil {
-				continue
-			}
-			t := cat.Tables[fk.Table]
-			if len(fk.Columns) != 1 || t == nil || len(t.PrimaryKey) != 1 {
-				return nil, fmt.Errorf("table %s refers to %s through a composite key, which Delete cannot follow", fk.Table, it.table)
-			}
-			if len(walk) == maxChildren {
-				return nil, fmt.Errorf("more than %d paths of foreign keys lead to table %s; Delete does not follow that many", maxChildren, ent.Table)
-			}
-			c := &child{target: pgx.Identifier{t.Schema, t.Name}.Sanitize(), pk: pgx.Identifier{t.PrimaryKey[0]}.Sanitize(),
-				pkType: columnOf(t, t.PrimaryKey[0]).Type, column: pgx.Identifier{fk.Columns[0]}.Sanitize(),
-				parent: it.parent, entity: entityOf[fk.Table].Name}
-			walk = append(walk, c)
-			path := map[string]bool{fk.Table: true}
-			for k := range it.path {
-				path[k] = true
-			}
-			queue = append(queue, item{table: fk.Table, parent: c, path: path})
-		}
-	}
-	return walk, nil
-}
-
-// deleteOrder is the position of each entity in the inventory's delete
-// order (children first), refined by the live foreign keys.
-func deleteOrder(inv *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog) (map[string]int, error) {
-	g, problems := inventory.CheckGraph(inv)
-	if len(problems) > 0 {
-		return nil, fmt.Errorf("the inventory is invalid: %s", strings.Join(problems, "; "))
-	}
-	pos := map[string]int{}
-	for i, e := range g.DeleteOrder(inv, cat) {
-		pos[e] = i
-	}
-	return pos, nil
-}
-
-func columnOf(t *tenantdb.Table, name string) *tenantdb.Column {
-	for i := range t.Columns {
-		if t.Columns[i].Name == name {
-			return &t.Columns[i]
-		}
-	}
-	return nil
 }

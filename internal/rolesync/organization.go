@@ -10,6 +10,7 @@ import (
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
 	"github.com/lethe-dev/lethe/internal/audit"
+	"github.com/lethe-dev/lethe/internal/tenantdb"
 )
 
 // OrganizationError says the inventory's organization does not fit the
@@ -124,23 +125,28 @@ func organizationViews(ctx context.Context, tx pgx.Tx, org *privacyv1alpha1.Orga
 	return users, groups, nil
 }
 
-// qualified sanitizes a schema.table name checked by the API's pattern
-// (exactly one dot) and against the live catalog.
+// qualified sanitizes a schema.table name checked against the live catalog
+// (checkColumns): each part plain or double-quoted, as
+// tenantdb.ParseTableName reads it.
 func qualified(table string) string {
-	schema, name, _ := strings.Cut(table, ".")
-	return pgx.Identifier{schema, name}.Sanitize()
+	name, _ := tenantdb.ParseTableName(table)
+	return name.Sanitize()
 }
 
 // checkColumns reads the columns of a table (or view) and reports a missing
 // table or a missing column, naming the field that names it. It returns the
 // type of each column found.
 func checkColumns(ctx context.Context, tx pgx.Tx, table string, fields map[string]string, problems *[]string) (map[string]string, error) {
-	schema, name, _ := strings.Cut(table, ".")
+	name, err := tenantdb.ParseTableName(table)
+	if err != nil {
+		*problems = append(*problems, "organization: "+err.Error())
+		return map[string]string{}, nil
+	}
 	rows, err := tx.Query(ctx, `SELECT a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod)
 		FROM pg_catalog.pg_class c
 		JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 		JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-		WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p', 'v', 'm', 'f')`, schema, name)
+		WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p', 'v', 'm', 'f')`, name.Schema, name.Name)
 	if err != nil {
 		return nil, fmt.Errorf("read the catalog: %w", err)
 	}

@@ -40,6 +40,10 @@ type Column struct {
 	// Indexed is true when the column leads some index, so an equality
 	// lookup on it does not scan the table.
 	Indexed bool
+	// Constrained is true when a CHECK constraint of the table names the
+	// column or its type is a domain: which values it takes only a trial
+	// tells.
+	Constrained bool
 }
 
 // Table is a live table (ordinary or partitioned; partitions are not listed:
@@ -189,6 +193,8 @@ SELECT n.nspname, c.relname, c.relkind = 'p', a.attname,
        EXISTS (SELECT 1 FROM pg_catalog.pg_index i
                WHERE i.indrelid = c.oid AND i.indisunique AND i.indnkeyatts = 1 AND i.indkey[0] = a.attnum),
        EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND i.indkey[0] = a.attnum),
+       t.typtype = 'd' OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k
+                                  WHERE k.conrelid = c.oid AND k.contype = 'c' AND a.attnum = ANY (k.conkey)),
        GREATEST(c.reltuples, 0)::bigint +
          COALESCE((SELECT sum(GREATEST(p.reltuples, 0))::bigint FROM pg_catalog.pg_inherits h
                    JOIN pg_catalog.pg_class p ON p.oid = h.inhrelid WHERE h.inhparent = c.oid), 0)
@@ -200,7 +206,7 @@ WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND ` + userRelations + `
 ORDER BY n.nspname, c.relname, a.attnum`
 
 // indexesSQL lists every index of the user tables: its name, whether it is
-// unique, partial, the primary key, and its key columns ('' for an
+// unique, partial, the primary key, and its key columns (an empty name for an
 // expression), with whether each is NOT NULL.
 const indexesSQL = `
 SELECT n.nspname, c.relname, ic.relname, i.indisunique, i.indpred IS NOT NULL, i.indisprimary,
@@ -248,10 +254,10 @@ func ReadCatalog(ctx context.Context, q BatchQuerier) (*Catalog, error) {
 			var (
 				schema, table, col, typ, category string
 				partitioned, notNull, unique      bool
-				indexed                           bool
+				indexed, constrained              bool
 				estimate                          int64
 			)
-			if err := rows.Scan(&schema, &table, &partitioned, &col, &typ, &category, &notNull, &unique, &indexed, &estimate); err != nil {
+			if err := rows.Scan(&schema, &table, &partitioned, &col, &typ, &category, &notNull, &unique, &indexed, &constrained, &estimate); err != nil {
 				return err
 			}
 			key := TableName{schema, table}.String()
@@ -260,7 +266,7 @@ func ReadCatalog(ctx context.Context, q BatchQuerier) (*Catalog, error) {
 				t = &Table{Schema: schema, Name: table, Partitioned: partitioned, Rows: estimate}
 				cat.Tables[key] = t
 			}
-			c := Column{Name: col, Type: typ, NotNull: notNull, Unique: unique, Indexed: indexed}
+			c := Column{Name: col, Type: typ, NotNull: notNull, Unique: unique, Indexed: indexed, Constrained: constrained}
 			if category != "" {
 				c.Category = category[0]
 			}

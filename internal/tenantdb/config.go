@@ -110,6 +110,13 @@ func ParseSecret(data map[string][]byte, maxConns int32) (*Config, error) {
 		cfg.ConnConfig.ConnectTimeout = 10 * time.Second
 	}
 	cfg.ConnConfig.RuntimeParams["search_path"] = SearchPath
+	// Keys travel as text (a row's key, a checkpoint, the ledger): the
+	// same row must print the same way on every connection, whatever the
+	// tenant's own settings.
+	cfg.ConnConfig.RuntimeParams["TimeZone"] = "UTC"
+	cfg.ConnConfig.RuntimeParams["DateStyle"] = "ISO, YMD"
+	cfg.ConnConfig.RuntimeParams["IntervalStyle"] = "postgres"
+	cfg.ConnConfig.RuntimeParams["extra_float_digits"] = "3"
 	if cfg.ConnConfig.RuntimeParams["application_name"] == "" {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "lethe-operator"
 	}

@@ -121,3 +121,26 @@ func SafeError(err error) string {
 	}
 	return msg
 }
+
+// Permanent says an error cannot heal by waiting: the database refused what
+// was asked, and asking again the same way fails the same way. These are
+// integrity and data errors (SQLSTATE classes 23 and 22: a constraint, NOT
+// NULL, a CHECK, a unique key, a value out of range), errors of syntax or
+// access (class 42: an undefined table 42P01 or column 42703, insufficient
+// privilege 42501), cardinality violations (21), features not supported
+// (0A) and WITH CHECK OPTION violations (44). Everything else is taken as
+// transient (connection loss, class 08; serialization failures and
+// deadlocks, 40; lock and statement timeouts, 55P03 and 57014; too many
+// connections, 53; a server shutting down, 57P), and so are errors that
+// are not the server's answer (the network, a deadline).
+func Permanent(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || len(pgErr.Code) < 2 {
+		return false
+	}
+	switch pgErr.Code[:2] {
+	case "22", "23", "42", "21", "0A", "44":
+		return true
+	}
+	return false
+}

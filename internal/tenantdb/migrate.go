@@ -60,6 +60,12 @@ func LatestSchemaVersion() (int64, error) {
 // migrations with goose, under an advisory lock. It returns the schema
 // version and how many migrations it applied now.
 func Migrate(ctx context.Context, pool *pgxpool.Pool) (version int64, applied int, err error) {
+	return MigrateTo(ctx, pool, 0)
+}
+
+// MigrateTo is Migrate up to a given version (0: the latest), for tests that
+// prove a database written by an earlier version carries on under this one.
+func MigrateTo(ctx context.Context, pool *pgxpool.Pool, target int64) (version int64, applied int, err error) {
 	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_catalog.pg_advisory_xact_lock($1)", schemaLockKey); err != nil {
 			return err
@@ -84,7 +90,12 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) (version int64, applied in
 	if err != nil {
 		return 0, 0, err
 	}
-	results, err := provider.Up(ctx)
+	var results []*goose.MigrationResult
+	if target > 0 {
+		results, err = provider.UpTo(ctx, target)
+	} else {
+		results, err = provider.Up(ctx)
+	}
 	if err != nil {
 		return 0, 0, fmt.Errorf("migrate schema %s: %w", Schema, err)
 	}

@@ -115,3 +115,8 @@ func QuoteTable(s string) (string, error) {
 	}
 	return n.Sanitize(), nil
 }
+
+// QuoteIdent is an identifier as messages and status print it: bare when it
+// is a plain lower-case identifier, double-quoted otherwise, as each part of
+// a canonical table name is (`member_id`, `"Card Number"`).
+func QuoteIdent(id string) string { return quoteIfNeeded(id) }

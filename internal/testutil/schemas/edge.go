@@ -13,8 +13,10 @@ import (
 // members' unique e-mail, ON UPDATE CASCADE), profiles and addresses (two
 // tables that refer to each other, not deferrable), carts and cart items
 // (two tables that refer to each other, deferrable), a lookup table of
-// countries, and two tables a DataInventory may leave out: support notes
-// (ON DELETE NO ACTION) and sessions (ON DELETE CASCADE).
+// countries, two tables a DataInventory may leave out: support notes
+// (ON DELETE NO ACTION) and sessions (ON DELETE CASCADE), and loyalty cards
+// (ON DELETE CASCADE), a table whose quoted name has capitals and a space
+// and whose columns have capitals, spaces and a non-ASCII letter.
 const EdgeDDL = `
 CREATE SCHEMA edge;
 
@@ -135,6 +137,15 @@ CREATE TABLE edge.sessions (
     started_at timestamptz NOT NULL
 );
 CREATE INDEX sessions_member_id ON edge.sessions (member_id);
+
+CREATE TABLE edge."Loyalty Cards" (
+    "Card Id"     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    member_id     uuid NOT NULL REFERENCES edge.members (id) ON DELETE CASCADE,
+    "Holder Name" text NOT NULL,
+    "Prämie"      text,
+    issued_at     timestamptz NOT NULL
+);
+CREATE INDEX "Loyalty Cards member_id" ON edge."Loyalty Cards" (member_id);
 `
 
 // EdgeMonths are the months of payments, one partition each.
@@ -238,6 +249,10 @@ INSERT INTO edge.sessions (member_id, user_agent, ip, started_at)
 SELECT md5('member-' || i)::uuid, 'Mozilla/5.0', ('172.16.' || (i %% 250) || '.' || k)::inet,
        timestamptz '2026-01-01 00:00+00' + (i %% 300) * interval '1 day' + k * interval '1 hour'
 FROM generate_series(1, %[1]d) AS i, generate_series(1, 3) AS k;
+
+INSERT INTO edge."Loyalty Cards" (member_id, "Holder Name", "Prämie", issued_at)
+SELECT m.id, m.full_name, CASE WHEN i %% 2 = 0 THEN 'Gold' END, timestamptz '2025-03-01 00:00+00' + (i %% 200) * interval '1 day'
+FROM generate_series(3, %[1]d, 3) AS i JOIN edge.members m ON m.id = md5('member-' || i)::uuid;
 `, members, payments, EdgeStart, EdgeMonths)
 	return b.String()
 }

@@ -4,8 +4,9 @@
 // written for the tests, Edge, that holds the shapes those lack: a table
 // partitioned by month with a composite key, a table with no primary key but
 // a unique index, a multi-column foreign key, a foreign key to a unique key,
-// a self-reference, a two-table cycle, and tables the inventory leaves out
-// that refer to a subject with NO ACTION and with CASCADE.
+// a self-reference, a two-table cycle, tables the inventory leaves out
+// that refer to a subject with NO ACTION and with CASCADE, and a table whose
+// quoted name and columns hold capitals, spaces and a non-ASCII letter.
 //
 // Each schema comes with a hand-written DataInventory (testdata/NAME.yaml).
 // The public schemas are read from $LETHE_SCHEMAS_DIR, or else from

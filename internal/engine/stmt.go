@@ -1,0 +1,394 @@
+package engine
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/lethe-dev/lethe/internal/audit"
+	"github.com/lethe-dev/lethe/internal/masking"
+	"github.com/lethe-dev/lethe/internal/tenantdb"
+)
+
+// selection is how a batch takes its rows: listed keys, or the next rows of
+// a keyset step in key order.
+type selection struct {
+	// keys, when not nil, are the rows (key texts).
+	keys []string
+	// keyset: the step's condition, the key after which to start (column
+	// texts; nil from the part's start), the part's bounds on the first key
+	// column (lo exclusive, hi inclusive; nil open) and the batch size.
+	after  []string
+	lo, hi *string
+	limit  int
+	cutoff *time.Time
+}
+
+// checkpoint is how a batch moves its step's checkpoint (keyset steps).
+type checkpointUpdate struct {
+	// computed from the batch's own selection (the fast path), or given.
+	computed bool
+	matched  int64
+	last     *string
+	done     bool
+	keyset   bool
+	locked   []string
+	retries  int
+}
+
+// batchSQL is one batch: its identity in the ledger and what it does.
+type batchSQL struct {
+	run   *Run
+	step  *Step
+	part  int
+	batch int
+	sel   selection
+	cp    *checkpointUpdate
+	// changed, when not nil, makes a finishing statement: the rows were
+	// changed by earlier statements of the transaction (one row at a
+	// time), and only the ledger, checkpoint, marks and audit record are
+	// written, for these keys.
+	changed []string
+	// auditEmpty appends an audit record even when no row changed.
+	auditEmpty bool
+}
+
+// The columns the batch statement returns.
+type batchResult struct {
+	rows     int64
+	selected int64
+	last     *string
+	effects  []byte
+}
+
+func (r *batchResult) dest() []any { return []any{&r.rows, &r.selected, &r.last, &r.effects} }
+
+// statement builds the batch's one statement: select the rows, change
+// them and what the plan says goes with them, record the ledger row, the
+// checkpoint and the marks, and append the audit record.
+func (b *batchSQL) statement() (string, []any, error) {
+	s, t := b.step, b.step.Target
+	args := &masking.Args{}
+	var ctes []string
+	add := func(name, body string) { ctes = append(ctes, name+" AS ("+body+")") }
+
+	if b.changed != nil {
+		add("lethe_sel", t.listed(args.Add(nonNil(b.changed))))
+		add("lethe_changed", fmt.Sprintf("SELECT %s AS lethe_k, %s FROM lethe_sel", t.KeyText("lethe_sel"), t.ordered("lethe_sel")))
+		add("lethe_fx", "SELECT '[]'::jsonb AS fx")
+	} else {
+		sel, err := b.selectSQL(args)
+		if err != nil {
+			return "", nil, err
+		}
+		add("lethe_sel", sel)
+		if s.Archive != nil {
+			add("lethe_arch", b.archiveSQL(args))
+		}
+		fx, err := b.changeCTEs(args, add)
+		if err != nil {
+			return "", nil, err
+		}
+		add("lethe_fx", fx)
+	}
+	for i, m := range s.Marks {
+		vals := make([]string, 0, len(m.Values)+1)
+		for _, v := range m.Values {
+			vals = append(vals, args.Add(v))
+		}
+		vals = append(vals, "lethe_k")
+		add(fmt.Sprintf("lethe_m%d", i), fmt.Sprintf("%s SELECT %s FROM lethe_changed ON CONFLICT DO NOTHING", m.Insert, strings.Join(vals, ", ")))
+	}
+	now := args.Add(b.run.now())
+	add("lethe_led", fmt.Sprintf(`INSERT INTO lethe.run_batches (run_uid, step, part, batch, entity, table_name, action, rows, keys, effects, done_at)
+		SELECT %s, %s, %s, %s, %s, %s, %s, count(*), COALESCE(array_agg(lethe_k ORDER BY %s), '{}'::text[]),
+			NULLIF((SELECT fx FROM lethe_fx), '[]'::jsonb), %s FROM lethe_changed RETURNING rows`,
+		args.Add(b.run.UID), args.Add(s.name()), args.Add(b.part), args.Add(b.batch), args.Add(s.Entity), args.Add(t.Name),
+		args.Add(s.Action), t.orderedNames(), now))
+	if b.cp != nil {
+		add("lethe_cp", b.checkpointSQL(args, now))
+	}
+	detail := fmt.Sprintf(`concat_ws('; ', NULLIF(%s::text, ''), (SELECT string_agg(format('%%s %%s %%s rows (%%s)', x ->> 'action', x ->> 'table', x ->> 'rows', x ->> 'constraint'), '; ')
+		FROM jsonb_array_elements((SELECT fx FROM lethe_fx)) AS x))`, args.Add(s.Detail))
+	call, auditArgs := audit.AppendCallWith(audit.Record{Time: b.run.now(), Actor: b.run.Actor, Object: b.run.Object,
+		Action: s.Action, Entity: s.Entity, SubjectDigest: b.run.SubjectDigest}, args.Len()+1, "lethe_led.rows", detail)
+	for _, v := range auditArgs {
+		args.Add(v)
+	}
+	when := "lethe_led.rows > 0 OR (SELECT fx FROM lethe_fx) <> '[]'::jsonb"
+	if b.auditEmpty {
+		when = "true"
+	}
+	sql := "WITH " + strings.Join(ctes, ",\n") + fmt.Sprintf(`
+SELECT lethe_led.rows, (SELECT count(*) FROM lethe_sel), (SELECT %s FROM lethe_sel ORDER BY %s LIMIT 1), (SELECT fx FROM lethe_fx)::text,
+	CASE WHEN %s THEN (SELECT entry_id FROM %s) END
+FROM lethe_led`, t.KeyText("lethe_sel"), t.descending("lethe_sel"), when, call)
+	return sql, args.Values(), nil
+}
+
+// selectSQL is the batch's selection: its key columns, by name.
+func (b *batchSQL) selectSQL(args *masking.Args) (string, error) {
+	t := b.step.Target
+	if b.sel.keys != nil {
+		return t.listed(args.Add(b.sel.keys)), nil
+	}
+	where, err := b.step.Where(args, b.sel.cutoff)
+	if err != nil {
+		return "", err
+	}
+	conds := []string{"(" + where + ")"}
+	first := t.Key[0]
+	if b.sel.lo != nil {
+		conds = append(conds, fmt.Sprintf("%s.%s > CAST(%s::text AS %s)", Row, first.Ident, args.Add(*b.sel.lo), first.Type))
+	}
+	if b.sel.hi != nil {
+		conds = append(conds, fmt.Sprintf("%s.%s <= CAST(%s::text AS %s)", Row, first.Ident, args.Add(*b.sel.hi), first.Type))
+	}
+	if b.sel.after != nil {
+		params := make([]string, len(b.sel.after))
+		for i, v := range b.sel.after {
+			params[i] = args.Add(v)
+		}
+		conds = append(conds, t.After(Row, params, false))
+	}
+	return fmt.Sprintf("SELECT %s FROM %s AS %s WHERE %s ORDER BY %s LIMIT %d", // #nosec G201 -- identifiers sanitized, values are parameters
+		t.Cols(Row), t.Ident, Row, strings.Join(conds, " AND "), t.OrderBy(Row), b.sel.limit), nil
+}
+
+// changeCTEs adds the change and what goes with it, ending with
+// lethe_changed (the keys of the rows changed, lethe_k, and their key
+// columns, lethe_o0...), and returns the body of lethe_fx: the effects on
+// other tables as a JSON array.
+func (b *batchSQL) changeCTEs(args *masking.Args, add func(name, body string)) (string, error) {
+	s, t := b.step, b.step.Target
+	returning := fmt.Sprintf(" RETURNING %s AS lethe_k, %s", t.KeyText(Row), t.ordered(Row))
+	var effects []string
+	switch {
+	case s.Set != nil:
+		head, err := s.Set(args, "((SELECT count(*) FROM lethe_sel) > 1)")
+		if err != nil {
+			return "", err
+		}
+		add("lethe_changed", head+" WHERE "+t.inRel(Row, "lethe_sel")+returning)
+	case s.Delete != nil:
+		var err error
+		if effects, err = b.deletionCTEs(args, add); err != nil {
+			return "", err
+		}
+		add("lethe_changed", fmt.Sprintf("DELETE FROM %s AS %s WHERE %s", t.Ident, Row, t.inRel(Row, "lethe_sel"))+returning) // #nosec G202 -- identifiers sanitized
+	default:
+		add("lethe_changed", fmt.Sprintf("SELECT %s AS lethe_k, %s FROM lethe_sel", t.KeyText("lethe_sel"), t.ordered("lethe_sel")))
+	}
+	if len(effects) == 0 {
+		return "SELECT '[]'::jsonb AS fx", nil
+	}
+	return fmt.Sprintf(`SELECT COALESCE(jsonb_agg(x) FILTER (WHERE (x ->> 'rows')::bigint > 0), '[]'::jsonb) AS fx FROM (VALUES %s) AS v (x)`,
+		strings.Join(effects, ", ")), nil
+}
+
+// deletionCTEs adds the rows that go with the deleted rows (children
+// selected then deleted per table), the unlinks and the counts of ON
+// DELETE actions, and returns the effects' JSON values.
+func (b *batchSQL) deletionCTEs(args *masking.Args, add func(name, body string)) ([]string, error) {
+	d, t := b.step.Delete, b.step.Target
+	targetOf := func(i int) (*Target, string) {
+		if i < 0 {
+			return t, "lethe_sel"
+		}
+		return d.Children[i].Target, fmt.Sprintf("lethe_c%d", i)
+	}
+	effect := func(table, constraint, action, count string) string {
+		return fmt.Sprintf("(jsonb_build_object('table', %s::text, 'constraint', %s::text, 'action', %s::text, 'rows', (%s)))",
+			args.Add(table), args.Add(constraint), args.Add(action), count)
+	}
+	// The rows each table loses, by table: the step's own, and each
+	// child's selections.
+	rels := map[string][]string{t.Name: {"lethe_sel"}}
+	var tables []string
+	for i, c := range d.Children {
+		pt, prel := targetOf(c.Parent)
+		add(fmt.Sprintf("lethe_c%d", i), fmt.Sprintf("SELECT %s FROM %s AS %s WHERE %s", // #nosec G201 -- identifiers sanitized
+			c.Target.Cols(Row), c.Target.Ident, Row, refersTo(Row, c.FK.Columns, pt, prel, c.FK.RefColumns)))
+		if _, ok := rels[c.Target.Name]; !ok {
+			tables = append(tables, c.Target.Name)
+		}
+		rels[c.Target.Name] = append(rels[c.Target.Name], fmt.Sprintf("lethe_c%d", i))
+	}
+	var out []string
+	for j, name := range tables {
+		var ct *Target
+		var constraints []string
+		for _, c := range d.Children {
+			if c.Target.Name == name {
+				ct = c.Target
+				constraints = append(constraints, c.FK.Name)
+			}
+		}
+		add(fmt.Sprintf("lethe_cd%d", j), fmt.Sprintf("DELETE FROM %s AS %s WHERE %s RETURNING 1", ct.Ident, Row, ct.inRels(Row, rels[name]))) // #nosec G201 -- identifiers sanitized
+		out = append(out, effect(name, strings.Join(constraints, ","), "DELETE", fmt.Sprintf("SELECT count(*) FROM lethe_cd%d", j)))
+	}
+	for i, u := range d.Unlinks {
+		pt, prel := targetOf(u.Parent)
+		sets := make([]string, len(u.FK.Columns))
+		for k, c := range u.FK.Columns {
+			sets[k] = pgx.Identifier{c}.Sanitize() + " = NULL"
+		}
+		cond := refersTo(Row, u.FK.Columns, pt, prel, u.FK.RefColumns)
+		if own, ok := rels[u.From.Name]; ok {
+			cond += " AND NOT " + u.From.inRels(Row, own)
+		}
+		add(fmt.Sprintf("lethe_u%d", i), fmt.Sprintf("UPDATE %s AS %s SET %s WHERE %s RETURNING 1", u.From.Ident, Row, strings.Join(sets, ", "), cond)) // #nosec G201 -- identifiers sanitized
+		out = append(out, effect(u.FK.Table, u.FK.Name, "UNLINK", fmt.Sprintf("SELECT count(*) FROM lethe_u%d", i)))
+	}
+	for _, e := range d.Effects {
+		pt, prel := targetOf(e.Parent)
+		ref, err := tenantdb.QuoteTable(e.FK.Table)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, effect(e.FK.Table, e.FK.Name, e.FK.OnDelete, fmt.Sprintf("SELECT count(*) FROM %s AS %s WHERE %s",
+			ref, Row, refersTo(Row, e.FK.Columns, pt, prel, e.FK.RefColumns))))
+	}
+	return out, nil
+}
+
+// archiveSQL writes the selected rows, as they are before the change, as
+// RFC 4180 CSV (CRLF line ends, a field quoted when it holds a comma, a
+// quote, a line break or leading white space; NULL is an empty field) into
+// lethe.retention_archives, the header before the archive's first rows.
+func (b *batchSQL) archiveSQL(args *masking.Args) string {
+	a, t := b.step.Archive, b.step.Target
+	fields := make([]string, len(a.Columns))
+	header := make([]string, len(a.Columns))
+	for i, c := range a.Columns {
+		fields[i] = csvField(Row + "." + pgx.Identifier{c}.Sanitize() + "::text")
+		header[i] = csvQuote(c)
+	}
+	run, name := args.Add(b.run.UID), args.Add(a.Name)
+	return fmt.Sprintf(`INSERT INTO lethe.retention_archives (run_id, rule, batch, rows, csv)
+		SELECT %[1]s, %[2]s, %[3]s, count(*),
+			CASE WHEN NOT EXISTS (SELECT 1 FROM lethe.retention_archives WHERE run_id = %[1]s AND rule = %[2]s) THEN %[4]s::text ELSE '' END ||
+			string_agg(concat_ws(',', %[5]s) || E'\r\n', '' ORDER BY %[6]s)
+		FROM %[7]s AS %[8]s WHERE %[9]s HAVING count(*) > 0`,
+		run, name, args.Add(b.batch), args.Add(strings.Join(header, ",")+"\r\n"), strings.Join(fields, ", "),
+		t.OrderBy(Row), t.Ident, Row, t.inRel(Row, "lethe_sel"))
+}
+
+// csvField quotes a text expression as a CSV field.
+func csvField(v string) string {
+	return fmt.Sprintf(`CASE WHEN %[1]s IS NULL THEN '' WHEN %[1]s ~ '[",\r\n]' OR %[1]s ~ '^[[:space:]]' OR %[1]s = '\.' THEN '"' || replace(%[1]s, '"', '""') || '"' ELSE %[1]s END`, v)
+}
+
+// csvQuote quotes a column name as CSV field, as csvField does in SQL.
+func csvQuote(s string) string {
+	if strings.ContainsAny(s, "\",\r\n") || (s != "" && strings.ContainsAny(s[:1], " \t\n\r\v\f")) || s == `\.` {
+		return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+	}
+	return s
+}
+
+// checkpointSQL moves the part's checkpoint with the batch.
+func (b *batchSQL) checkpointSQL(args *masking.Args, now string) string {
+	where := fmt.Sprintf("run_uid = %s AND step = %s AND part = %s", args.Add(b.run.UID), args.Add(b.step.name()), args.Add(b.part))
+	if b.cp.computed {
+		limit := args.Add(b.sel.limit)
+		return fmt.Sprintf(`UPDATE lethe.run_steps SET batches = batches + 1,
+			matched = matched + (SELECT count(*) FROM lethe_sel), changed = changed + (SELECT count(*) FROM lethe_changed),
+			last_key = COALESCE((SELECT %s FROM lethe_sel ORDER BY %s LIMIT 1), last_key),
+			keyset_done = (SELECT count(*) FROM lethe_sel) < %s::int,
+			done = (SELECT count(*) FROM lethe_sel) < %s::int AND cardinality(locked_keys) = 0,
+			updated_at = %s WHERE %s`, b.step.Target.KeyText("lethe_sel"), b.step.Target.descending("lethe_sel"), limit, limit, now, where)
+	}
+	c := b.cp
+	return fmt.Sprintf(`UPDATE lethe.run_steps SET batches = batches + 1, matched = matched + %s::bigint,
+		changed = changed + (SELECT count(*) FROM lethe_changed), last_key = COALESCE(%s::text, last_key), keyset_done = %s::boolean,
+		locked_keys = %s::text[], retries = %s::int, done = %s::boolean, updated_at = %s WHERE %s`,
+		args.Add(c.matched), args.Add(c.last), args.Add(c.keyset), args.Add(nonNil(c.locked)), args.Add(c.retries), args.Add(c.done), now, where)
+}
+
+// listed selects the key columns, by name, of the key texts in the text[]
+// parameter param.
+func (t *Target) listed(param string) string {
+	if !t.Composite() {
+		k := t.Key[0]
+		return fmt.Sprintf("SELECT CAST(lethe_t AS %s) AS %s FROM pg_catalog.unnest(%s::text[]) AS lethe_t", k.Type, k.Ident, param)
+	}
+	cols := make([]string, len(t.Key))
+	for i, k := range t.Key {
+		cols[i] = fmt.Sprintf("CAST(lethe_k.j ->> %d AS %s) AS %s", i, k.Type, k.Ident)
+	}
+	return fmt.Sprintf("SELECT %s FROM (SELECT CAST(lethe_t AS jsonb) AS j FROM pg_catalog.unnest(%s::text[]) AS lethe_t) AS lethe_k",
+		strings.Join(cols, ", "), param)
+}
+
+// inRel is the condition that alias's key is among the rows of rel, a
+// relation whose columns are the key columns by name.
+func (t *Target) inRel(alias, rel string) string { return t.inRels(alias, []string{rel}) }
+
+// inRels is inRel over the union of several relations.
+func (t *Target) inRels(alias string, rels []string) string {
+	parts := make([]string, len(rels))
+	for i, r := range rels {
+		parts[i] = fmt.Sprintf("SELECT %s FROM %s", t.Cols(r), r)
+	}
+	union := strings.Join(parts, " UNION ALL ")
+	if !t.Composite() {
+		return fmt.Sprintf("%s.%s = ANY(ARRAY(%s))", alias, t.Key[0].Ident, union)
+	}
+	return fmt.Sprintf("(%s) IN (%s)", t.Cols(alias), union)
+}
+
+// refersTo is the condition that alias's columns cols refer to rows of
+// parent that are in the relation rel, through parent's columns refs.
+func refersTo(alias string, cols []string, parent *Target, rel string, refs []string) string {
+	mine := make([]string, len(cols))
+	for i, c := range cols {
+		mine[i] = alias + "." + pgx.Identifier{c}.Sanitize()
+	}
+	keyRefs := len(refs) == len(parent.Key)
+	theirs := make([]string, len(refs))
+	for i, r := range refs {
+		theirs[i] = "lethe_p." + pgx.Identifier{r}.Sanitize()
+		keyRefs = keyRefs && parent.Key[i].Name == r
+	}
+	var sub string
+	if keyRefs {
+		// The foreign key refers to the key itself: the relation holds it.
+		sub = fmt.Sprintf("SELECT %s FROM %s", parent.Cols(rel), rel)
+	} else {
+		sub = fmt.Sprintf("SELECT %s FROM %s AS lethe_p WHERE %s", strings.Join(theirs, ", "), parent.Ident, parent.inRel("lethe_p", rel))
+	}
+	if len(cols) == 1 {
+		return fmt.Sprintf("%s = ANY(ARRAY(%s))", mine[0], sub)
+	}
+	return fmt.Sprintf("(%s) IN (%s)", strings.Join(mine, ", "), sub)
+}
+
+// ordered are alias's key columns named lethe_o0, lethe_o1, ..., so rows
+// can be ordered by key after they leave the table.
+func (t *Target) ordered(alias string) string {
+	parts := make([]string, len(t.Key))
+	for i, k := range t.Key {
+		parts[i] = fmt.Sprintf("%s.%s AS lethe_o%d", alias, k.Ident, i)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (t *Target) orderedNames() string {
+	parts := make([]string, len(t.Key))
+	for i := range t.Key {
+		parts[i] = fmt.Sprintf("lethe_o%d", i)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// descending is the reverse key order of alias.
+func (t *Target) descending(alias string) string {
+	parts := make([]string, len(t.Key))
+	for i, k := range t.Key {
+		parts[i] = alias + "." + k.Ident + " DESC"
+	}
+	return strings.Join(parts, ", ")
+}
