@@ -107,7 +107,9 @@ func TestFindsTheLabelledPersonalColumns(t *testing.T) {
 	}
 }
 
-// readTruth reads a truth file: `schema.table.column Category` a line.
+// readTruth reads a truth file: `schema.table.column Category` a line,
+// each part of the name bare when it is a plain lower-case identifier and
+// double-quoted otherwise (edge."Loyalty Cards"."Holder Name").
 func readTruth(t *testing.T, path string) map[string]privacyv1alpha1.DataCategory {
 	t.Helper()
 	f, err := os.Open(path) // #nosec G304 -- the package's own test data
@@ -122,11 +124,11 @@ func readTruth(t *testing.T, path string) map[string]privacyv1alpha1.DataCategor
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		fields := strings.Fields(line)
-		if len(fields) != 2 {
+		column, category, ok := cutLast(line)
+		if !ok {
 			t.Fatalf("%s:%d: want `schema.table.column Category`, got %q", path, n, line)
 		}
-		out[fields[0]] = privacyv1alpha1.DataCategory(fields[1])
+		out[column] = privacyv1alpha1.DataCategory(category)
 	}
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
@@ -171,7 +173,7 @@ func score(truth map[string]privacyv1alpha1.DataCategory, res *classify.Result) 
 	sc := scoreCard{labelled: len(truth), findings: len(res.Findings)}
 	got := map[string]privacyv1alpha1.DataCategory{}
 	for _, f := range res.Findings {
-		key := f.Table + "." + f.Column
+		key := f.Table + "." + tenantdb.QuoteIdent(f.Column)
 		got[key] = f.Category
 		if _, ok := truth[key]; !ok {
 			sc.falsePositives = append(sc.falsePositives, key+" "+string(f.Category))
@@ -201,4 +203,13 @@ func list(items []string) string {
 		return ""
 	}
 	return " (" + strings.Join(items, ", ") + ")"
+}
+
+// cutLast splits a line at its last run of blanks.
+func cutLast(line string) (before, after string, ok bool) {
+	i := strings.LastIndexAny(line, " \t")
+	if i < 0 {
+		return "", "", false
+	}
+	return strings.TrimSpace(line[:i]), line[i+1:], strings.TrimSpace(line[:i]) != ""
 }

@@ -10,7 +10,8 @@ import (
 
 // Uncovered lists the personal columns of the live schema that the
 // inventory does not mention (as a personal, key, identifier, relation or
-// reporting column), as sorted `schema.table.column` names. Personal
+// reporting column), as sorted `schema.table.column` names (each part
+// double-quoted when it is not a plain lower-case identifier). Personal
 // columns are those internal/classify finds from the catalog alone: by
 // their names (in English, Swedish, French, German and Spanish) and types,
 // in tables that hold people's data or are reached from one through
@@ -21,7 +22,7 @@ func Uncovered(spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog) [
 	mark := func(table string, cols ...string) {
 		table = tenantdb.CanonicalTableName(table)
 		for _, c := range cols {
-			covered[tenantdb.CanonicalTableName(table)+"."+c] = true
+			covered[table+"."+c] = true
 		}
 	}
 	byName := map[string]*privacyv1alpha1.Entity{}
@@ -49,8 +50,8 @@ func Uncovered(spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog) [
 	}
 	var out []string
 	for _, f := range classify.FromCatalog(cat).Findings {
-		if name := f.Table + "." + f.Column; !covered[name] {
-			out = append(out, name)
+		if !covered[f.Table+"."+f.Column] {
+			out = append(out, f.Table+"."+tenantdb.QuoteIdent(f.Column))
 		}
 	}
 	sort.Strings(out)
