@@ -217,7 +217,7 @@ func assemble(cat *tenantdb.Catalog, samples map[string]*tableSample) *Result {
 			}
 		}
 		if tr.Role == RoleSubject {
-			tr.Identifiers = append(unique, other...)
+			tr.Identifiers = slices.Concat(unique, other)
 		}
 		res.Tables = append(res.Tables, tr)
 	}
