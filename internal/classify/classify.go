@@ -106,11 +106,12 @@ type Table struct {
 	// Name is the canonical schema.table.
 	Name string
 	Role TableRole
-	// Via is the foreign key through which a Related table was reached:
-	// the table's own foreign key to the table it belongs to (Via.Table is
-	// this table), or the foreign key of a table that points at it
-	// (Via.RefTable is this table). Nil for the other roles and for
-	// related tables that hold strong signals themselves.
+	// Via is the foreign key through which a Related table is reached from
+	// the subject tables (breadth first, so on a shortest path): the
+	// table's own foreign key to the table it belongs to (Via.Table is this
+	// table), or the foreign key of a table that points at it (Via.RefTable
+	// is this table). Nil for the other roles, and for a related table no
+	// subject table reaches (a log of IP addresses with no foreign key).
 	Via *tenantdb.ForeignKey
 	// Identifiers are, for a Subject table, the columns that identify its
 	// rows' people (Finding.Identifier), unique ones first.
