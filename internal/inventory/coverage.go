@@ -2,27 +2,21 @@ package inventory
 
 import (
 	"sort"
-	"strings"
-	"unicode"
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
+	"github.com/lethe-dev/lethe/internal/classify"
 	"github.com/lethe-dev/lethe/internal/tenantdb"
 )
 
-// personalWords are name tokens that make a column look personal.
-var personalWords = map[string]bool{
-	"name": true, "firstname": true, "lastname": true, "surname": true, "fullname": true, "username": true,
-	"email": true, "mail": true, "phone": true, "mobile": true, "fax": true, "telephone": true,
-	"address": true, "street": true, "postal": true, "postcode": true, "zip": true, "zipcode": true, "city": true,
-	"ip": true, "birth": true, "birthday": true, "birthdate": true, "dob": true, "ssn": true,
-	"comment": true, "comments": true, "note": true, "notes": true, "body": true, "transcript": true,
-	"description": true, "remarks": true, "message": true, "agent": true,
-}
-
-// Uncovered lists the columns of the live schema whose names or types look
-// personal (names, e-mail, phone, address, IP, birth date, free text) but that
-// the inventory does not mention, as sorted `schema.table.column` names.
-// Integer key columns (`*_id`) are not counted.
+// Uncovered lists the personal columns of the live schema that the
+// inventory does not mention (as a personal, key, identifier, relation or
+// reporting column), as sorted `schema.table.column` names (each part
+// double-quoted when it is not a plain lower-case identifier). Personal
+// columns are those internal/classify finds from the catalog alone: by
+// their names (in English, Swedish, French, German and Spanish) and types,
+// in tables that hold people's data or are reached from one through
+// foreign keys; the names of lookup tables (countries, genres, shippers)
+// and numeric keys (`*_id`) are not personal.
 func Uncovered(spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog) []string {
 	covered := map[string]bool{}
 	mark := func(table string, cols ...string) {
@@ -55,59 +49,11 @@ func Uncovered(spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog) [
 		}
 	}
 	var out []string
-	for key, t := range cat.Tables {
-		for _, c := range t.Columns {
-			name := key + "." + c.Name
-			if !covered[name] && looksPersonal(c) {
-				out = append(out, name)
-			}
+	for _, f := range classify.FromCatalog(cat).Findings {
+		if !covered[f.Table+"."+f.Column] {
+			out = append(out, f.Table+"."+tenantdb.QuoteIdent(f.Column))
 		}
 	}
 	sort.Strings(out)
 	return out
-}
-
-func looksPersonal(c tenantdb.Column) bool {
-	switch strings.ToLower(c.Type) {
-	case "inet", "cidr", "macaddr", "macaddr8":
-		return true
-	}
-	words := splitWords(c.Name)
-	if len(words) > 1 && words[len(words)-1] == "id" && c.Category == 'N' { // numeric (pg_type.typcategory)
-		return false // a key, not an identifier
-	}
-	for i, w := range words {
-		if personalWords[w] {
-			return true
-		}
-		if i > 0 && personalWords[words[i-1]+w] {
-			return true // first_name, user_name, birth_date, ...
-		}
-	}
-	return false
-}
-
-// splitWords splits snake_case and camelCase names into lower-case words.
-func splitWords(name string) []string {
-	var words []string
-	var cur []rune
-	flush := func() {
-		if len(cur) > 0 {
-			words = append(words, strings.ToLower(string(cur)))
-			cur = cur[:0]
-		}
-	}
-	for _, r := range name {
-		switch {
-		case r == '_' || r == '-' || r == ' ':
-			flush()
-		case unicode.IsUpper(r) && len(cur) > 0 && !unicode.IsUpper(cur[len(cur)-1]):
-			flush()
-			cur = append(cur, r)
-		default:
-			cur = append(cur, r)
-		}
-	}
-	flush()
-	return words
 }
