@@ -92,7 +92,11 @@ func (r *DataSubjectRequestReconciler) reconcile(ctx context.Context, obj *priva
 		ev.Eventf(obj, nil, corev1.EventTypeNormal, privacyv1alpha1.ReasonReceived, "Receive",
 			"%s request received under %s", obj.Spec.Type, regulationOf(obj))
 	}
-	due := setDeadline(ev, obj, now)
+	loc, err := requestLocation(obj)
+	if err != nil {
+		return r.fail(ctx, obj, stalled(privacyv1alpha1.ReasonTimeZoneInvalid, "%s", err.Error()))
+	}
+	due := setDeadline(ev, obj, now, loc)
 
 	if st.Phase == privacyv1alpha1.PhaseCompleted || (st.Phase == privacyv1alpha1.PhaseFailed && !r.changedSinceFailure(ctx, obj)) {
 		// A finished request's answer holds for a later generation too

@@ -443,6 +443,11 @@ func (in *DataSubjectRequestSpec) DeepCopyInto(out *DataSubjectRequestSpec) {
 		in, out := &in.ReceivedAt, &out.ReceivedAt
 		*out = (*in).DeepCopy()
 	}
+	if in.TimeZone != nil {
+		in, out := &in.TimeZone, &out.TimeZone
+		*out = new(string)
+		**out = **in
+	}
 	if in.Extension != nil {
 		in, out := &in.Extension, &out.Extension
 		*out = new(Extension)
