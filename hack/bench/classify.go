@@ -16,7 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/lethe-dev/lethe/hack/internal/benchutil"
-	"github.com/lethe-dev/lethe/hack/internal/localenv"
+	"github.com/lethe-dev/lethe/hack/localenv"
 	"github.com/lethe-dev/lethe/internal/classify"
 	"github.com/lethe-dev/lethe/internal/tenantdb"
 )

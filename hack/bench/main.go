@@ -1,6 +1,6 @@
 // Command bench runs Lethe's benchmarks on a local environment (a local
 // PostgreSQL with its default durability settings and a local Kubernetes API
-// server, see hack/internal/localenv) and writes the results to -out.
+// server, see hack/localenv) and writes the results to -out.
 //
 //	go run ./hack/bench -manager bin/manager -out bench/results [-scenario all] [-runs 3]
 //
