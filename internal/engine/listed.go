@@ -79,9 +79,10 @@ func readRun(ctx context.Context, pool *pgxpool.Pool, run *Run, queue func(*pgx.
 	done := map[batchKey]int64{}
 	locked := map[string]lockedState{}
 	b := &pgx.Batch{}
-	b.Queue("SELECT state FROM lethe.runs WHERE uid = $1", uid).QueryRow(func(row pgx.Row) error {
+	var size int
+	b.Queue("SELECT state, COALESCE(batch_size, 0) FROM lethe.runs WHERE uid = $1", uid).QueryRow(func(row pgx.Row) error {
 		var s string
-		err := row.Scan(&s)
+		err := row.Scan(&s, &size)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
 		}
@@ -127,7 +128,7 @@ func readRun(ctx context.Context, pool *pgxpool.Pool, run *Run, queue func(*pgx.
 	if err := SendTx(ctx, pool, b); err != nil {
 		return StateNew, nil, err
 	}
-	run.ledger, run.locked = done, locked
+	run.ledger, run.locked, run.batchSize = done, locked, size
 	return state, p, nil
 }
 
@@ -160,13 +161,21 @@ type pendingBatch struct {
 // them) and committed in order: when one fails, the batches before it stay
 // committed. A batch that meets rows locked past the lock timeout is redone
 // without them, and they are retried later (RowsLockedError when they stay
-// locked).
+// locked). A run resumed keeps the batch size it began with, whatever
+// opts says: its ledger numbers batches by it.
 func Execute(ctx context.Context, pool *pgxpool.Pool, run *Run, steps []Step, opts Options) ([]StepResult, error) {
-	size := opts.batchSize()
 	if run.ledger == nil {
 		if _, _, err := readRun(ctx, pool, run, nil); err != nil {
 			return nil, err
 		}
+	}
+	size := run.listedBatchSize(opts)
+	if n := len(run.unrecorded); n > 0 && run.batchSize == 0 {
+		// A new run: its batch size is recorded with its plan, in the
+		// plan's transaction (before its COMMIT).
+		run.unrecorded = slices.Insert(run.unrecorded, n-1, Statement{SQL: "UPDATE lethe.runs SET batch_size = $2 WHERE uid = $1",
+			Args: []any{run.UID, size}})
+		run.batchSize = size
 	}
 	done := run.ledger
 	for i := range steps {

@@ -128,7 +128,7 @@ func saveLocked(ctx context.Context, tx pgx.Tx, run *Run, s *Step, ls lockedStat
 // in one batch numbered after its planned ones. Rows still locked make a
 // RowsLockedError: the caller comes back later.
 func retryLocked(ctx context.Context, pool *pgxpool.Pool, run *Run, steps []Step, locked map[string]lockedState, results []StepResult, opts Options) error {
-	size := opts.batchSize()
+	size := run.listedBatchSize(opts)
 	var left *RowsLockedError
 	for i := range steps {
 		s := &steps[i]
