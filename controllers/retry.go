@@ -121,6 +121,10 @@ func runError(target string, err error) *requestError {
 		return stalled(privacyv1alpha1.ReasonRectificationInvalid, "TenantDatabase %s: %s", target, rectify.Error())
 	case errors.As(err, &missing):
 		return stalled(privacyv1alpha1.ReasonMissingIndex, "TenantDatabase %s: %s", target, missing.Error())
+	case engine.Concurrent(err):
+		// A batch a killed manager left in flight committed first; this
+		// attempt's rolled back, and the next goes on from the ledger.
+		return nil
 	case tenantdb.Permanent(err):
 		return stalled(privacyv1alpha1.ReasonDatabaseRefused, "TenantDatabase %s: the database refused the change, and will again until the inventory, the spec or the schema changes: %s",
 			target, tenantdb.SafeError(err))

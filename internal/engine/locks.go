@@ -43,6 +43,19 @@ func isLockTimeout(err error) bool { return sqlState(err) == "55P03" }
 // isUniqueViolation says rows collided in a unique column.
 func isUniqueViolation(err error) bool { return sqlState(err) == "23505" }
 
+// Concurrent says another attempt of the same run got there first: a batch
+// or a plan this attempt tried to record is in the ledger already
+// (lethe.run_batches, lethe.run_plan), and this attempt's change rolled
+// back with its record. A manager that dies with batches in flight leaves
+// them to its database session, which may commit them after a new manager
+// has read the ledger. It is no error of the data: trying again goes on
+// from the ledger.
+func Concurrent(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.SchemaName == "lethe" &&
+		(pgErr.ConstraintName == "run_batches_pkey" || pgErr.ConstraintName == "run_plan_pkey")
+}
+
 // setLocal applies the executor's settings inside tx.
 func setLocal(ctx context.Context, tx pgx.Tx, opts Options) error {
 	b := &pgx.Batch{}

@@ -62,3 +62,46 @@ func TestAResumedRunKeepsTheBatchSizeItBeganWith(t *testing.T) {
 		t.Fatalf("ledger rows: %d, want 5 batches of 2", got)
 	}
 }
+
+// An attempt that read the ledger before another attempt of the same run
+// committed a batch (the session of a killed manager finishing what it was
+// sent) fails on that batch with a Concurrent error and changes nothing;
+// the next attempt goes on from the ledger.
+func TestABatchCommittedByAnotherAttemptFailsAsConcurrent(t *testing.T) {
+	pool := setup(t)
+	ctx := context.Background()
+	tg := items(t, pool)
+	plan := func() (*Plan, error) { return &Plan{Entities: []PlannedEntity{{Entity: "a", Keys: tenKeys}}}, nil }
+	steps := []Step{add(tg, "a", 1, tenKeys...)}
+	first := testRun("run-race")
+	if _, _, err := Begin(ctx, pool, first, plan); err != nil {
+		t.Fatal(err)
+	}
+	stop := errors.New("stopped")
+	if _, err := Execute(ctx, pool, first, steps, Options{BatchSize: 2, BeforeBatch: func(_ string, batch int) error {
+		if batch == 1 {
+			return stop
+		}
+		return nil
+	}}); !errors.Is(err, stop) {
+		t.Fatalf("Execute: %v, want the stop", err)
+	}
+
+	late := testRun("run-race")
+	if _, _, err := Begin(ctx, pool, late, plan); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Execute(ctx, pool, testRun("run-race"), steps, Options{BatchSize: 2, Complete: true}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Execute(ctx, pool, late, steps, Options{BatchSize: 2, Complete: true})
+	if !Concurrent(err) {
+		t.Fatalf("the attempt that read the ledger before the batches committed: %v, want a Concurrent error", err)
+	}
+	if got := count(t, pool, "SELECT count(*) FROM public.items WHERE v <> 1"); got != 0 {
+		t.Fatalf("%d rows not changed exactly once", got)
+	}
+	if _, err := pool.Exec(ctx, "INSERT INTO public.items VALUES (1, 0)"); err == nil || Concurrent(err) {
+		t.Fatalf("a unique violation in the application's table: %v, want an error that is not Concurrent", err)
+	}
+}
