@@ -18,6 +18,7 @@ import (
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
 	"github.com/lethe-dev/lethe/controllers"
+	"github.com/lethe-dev/lethe/internal/engine"
 	"github.com/lethe-dev/lethe/internal/tenantdb"
 )
 
@@ -41,6 +42,7 @@ func run() int {
 		maxConcurrentReconciles       int
 		maxConcurrentRequests         int
 		showVersion                   bool
+		requestBatchSize              int
 	)
 	flag.BoolVar(&showVersion, "version", false, "Print the version and commit, and exit.")
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address of the metrics endpoint; 0 disables it.")
@@ -53,6 +55,8 @@ func run() int {
 	webhooks.bindFlags(flag.CommandLine)
 	flag.IntVar(&maxConcurrentRequests, "max-concurrent-requests", 8, "How many DataSubjectRequests are carried out at once: "+
 		"a request mostly waits on tenant databases and the API server, and erasures verified at once share their re-scans.")
+	flag.IntVar(&requestBatchSize, "request-batch-size", engine.DefaultBatchSize, "How many rows of one table one transaction of a "+
+		"DataSubjectRequest changes at most; smaller batches hold row locks for less time.")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -62,6 +66,10 @@ func run() int {
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 	log := ctrl.Log.WithName("setup")
+	if requestBatchSize < 1 {
+		log.Error(nil, "--request-batch-size must be at least 1", "value", requestBatchSize)
+		return 1
+	}
 
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
@@ -110,6 +118,7 @@ func run() int {
 		Pools:                   pools,
 		Clock:                   clock.RealClock{},
 		RetryInterval:           retryInterval,
+		Engine:                  engine.Options{BatchSize: requestBatchSize},
 		MaxConcurrentReconciles: maxConcurrentRequests,
 	}).SetupWithManager(mgr); err != nil {
 		log.Error(err, "cannot set up the controller", "controller", "DataSubjectRequest")
