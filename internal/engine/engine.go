@@ -71,7 +71,7 @@ type Run struct {
 
 	// ledger holds the batches done, as Begin read or recorded them, and
 	// locked the rows of listed steps found locked and not done yet.
-	ledger map[batchKey]int64
+	ledger map[batchKey]doneBatch
 	locked map[string]lockedState
 	// batchSize is the batch size the run's listed batches are numbered
 	// by, once recorded (0: a new run, or one recorded before it was).

@@ -76,7 +76,7 @@ func readRun(ctx context.Context, pool *pgxpool.Pool, run *Run, queue func(*pgx.
 	uid := run.UID
 	state := StateNew
 	p := &Plan{}
-	done := map[batchKey]int64{}
+	done := map[batchKey]doneBatch{}
 	locked := map[string]lockedState{}
 	b := &pgx.Batch{}
 	var size int
@@ -99,14 +99,21 @@ func readRun(ctx context.Context, pool *pgxpool.Pool, run *Run, queue func(*pgx.
 		}
 		return rows.Err()
 	})
-	b.Queue("SELECT step, batch, rows FROM lethe.run_batches WHERE run_uid = $1 AND part = 0", uid).Query(func(rows pgx.Rows) error {
+	b.Queue("SELECT step, batch, rows, effects::text FROM lethe.run_batches WHERE run_uid = $1 AND part = 0", uid).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var k batchKey
-			var n int64
-			if err := rows.Scan(&k.step, &k.batch, &n); err != nil {
+			var d doneBatch
+			var fx *string
+			if err := rows.Scan(&k.step, &k.batch, &d.rows, &fx); err != nil {
 				return err
 			}
-			done[k] = n
+			if fx != nil {
+				var err error
+				if d.effects, err = parseEffects([]byte(*fx)); err != nil {
+					return err
+				}
+			}
+			done[k] = d
 		}
 		return rows.Err()
 	})
@@ -135,6 +142,12 @@ func readRun(ctx context.Context, pool *pgxpool.Pool, run *Run, queue func(*pgx.
 type batchKey struct {
 	step  string
 	batch int
+}
+
+// doneBatch is a batch the ledger records: its rows and its effects.
+type doneBatch struct {
+	rows    int64
+	effects Effects
 }
 
 // batchesPerTrip bounds how many batches travel to the database together.
@@ -190,8 +203,9 @@ plan:
 	for i, s := range steps {
 		results[i] = StepResult{Step: s.name(), Entity: s.Entity, Action: s.Action}
 		for b := 0; b*size < len(s.Keys); b++ {
-			if n, ok := done[batchKey{s.name(), b}]; ok {
-				results[i].Changed += n
+			if d, ok := done[batchKey{s.name(), b}]; ok {
+				results[i].Changed += d.rows
+				results[i].Effects = results[i].Effects.Add(d.effects)
 				continue
 			}
 			if opts.BeforeBatch != nil {

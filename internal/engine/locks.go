@@ -150,8 +150,9 @@ func retryLocked(ctx context.Context, pool *pgxpool.Pool, run *Run, steps []Step
 			continue
 		}
 		batch := (len(s.Keys)+size-1)/size + ls.retries
-		if n, ok := run.ledger[batchKey{s.name(), batch}]; ok {
-			results[i].Changed += n
+		if d, ok := run.ledger[batchKey{s.name(), batch}]; ok {
+			results[i].Changed += d.rows
+			results[i].Effects = results[i].Effects.Add(d.effects)
 			continue
 		}
 		retries := ls.retries + 1
