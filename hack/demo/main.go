@@ -210,6 +210,10 @@ func (d *demo) withManager(ctx context.Context) (err error) {
 		return err
 	}
 
+	if err := d.runDraft(ctx); err != nil {
+		return err
+	}
+
 	heading("kubectl get events -n " + namespace)
 	// The recorder sends events asynchronously: give the last ones a moment.
 	if err := sleep(ctx, time.Second); err != nil {

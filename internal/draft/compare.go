@@ -71,8 +71,22 @@ func Compare(a, b *privacyv1alpha1.DataInventorySpec) Comparison {
 	return c
 }
 
-// Lines renders the comparison compactly, naming a and b.
+// Lines renders the comparison compactly, naming a and b, each column
+// whose category or strategy differs on a line of its own.
 func (c Comparison) Lines(a, b string) []string {
+	out := c.Summary(a, b)
+	if len(c.Differ) > 0 {
+		out = append(out, fmt.Sprintf("category or strategy differs (%s / %s):", a, b))
+		for _, d := range c.Differ {
+			out = append(out, "  "+d)
+		}
+	}
+	return out
+}
+
+// Summary is Lines without the columns whose category or strategy
+// differs, counted instead.
+func (c Comparison) Summary(a, b string) []string {
 	out := []string{
 		fmt.Sprintf("tables: %d in both, %d only in %s, %d only in %s", len(c.Tables), len(c.OnlyA), a, len(c.OnlyB), b),
 	}
@@ -91,10 +105,7 @@ func (c Comparison) Lines(a, b string) []string {
 		out = append(out, fmt.Sprintf("  only in %s: %s", b, strings.Join(c.ColumnsOnlyB, ", ")))
 	}
 	if len(c.Differ) > 0 {
-		out = append(out, fmt.Sprintf("  category or strategy differs (%s / %s):", a, b))
-		for _, d := range c.Differ {
-			out = append(out, "    "+d)
-		}
+		out = append(out, fmt.Sprintf("  %d of those in both differ in category or strategy", len(c.Differ)))
 	}
 	if len(c.Relations) > 0 {
 		out = append(out, fmt.Sprintf("relations that differ (%s / %s):", a, b))
@@ -111,7 +122,7 @@ type personalColumn struct {
 }
 
 func (p personalColumn) describe() string {
-	return string(p.category) + " " + describe(p.strategy)
+	return string(p.category) + " " + Describe(p.strategy)
 }
 
 func byTable(spec *privacyv1alpha1.DataInventorySpec) map[string]*privacyv1alpha1.Entity {

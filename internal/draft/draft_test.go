@@ -197,7 +197,7 @@ func checkStrategies(t *testing.T, spec *privacyv1alpha1.DataInventorySpec, cat 
 				t.Errorf("%s.%s: Hash needs a key Secret the draft cannot create", e.Table, pc.Column)
 			}
 			if why := masking.Check(pc.Strategy, c); why != "" {
-				t.Errorf("%s.%s (%s): masking.Check refuses %s: %s", e.Table, pc.Column, c.Type, describe(pc.Strategy), why)
+				t.Errorf("%s.%s (%s): masking.Check refuses %s: %s", e.Table, pc.Column, c.Type, Describe(pc.Strategy), why)
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 package draft
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
@@ -123,15 +124,15 @@ func chooseStrategy(f classify.Finding, c tenantdb.Column) (ch choice, ok bool) 
 			// Check may append what would fit instead; the draft says what
 			// it chose, so keep the reason only.
 			why, _, _ = strings.Cut(why, "; ")
-			ch.passed = "not " + describe(s) + ": " + why
+			ch.passed = "not " + Describe(s) + ": " + why
 		}
 	}
 	return ch, false
 }
 
-// describe renders a strategy as a person reads it: Replace "Anonymized",
+// Describe renders a strategy as a person reads it: Replace "Anonymized",
 // Pseudonym "ANON-{n}", Fake Email, Generalize to the Year.
-func describe(s privacyv1alpha1.MaskingStrategy) string {
+func Describe(s privacyv1alpha1.MaskingStrategy) string {
 	out := string(s.Type)
 	switch {
 	case s.Value != nil:
@@ -144,8 +145,12 @@ func describe(s privacyv1alpha1.MaskingStrategy) string {
 		out += " to the " + string(*s.Precision)
 	case s.Bucket != nil:
 		out += " in buckets"
+	case s.KeepPrefix != nil && s.KeepSuffix != nil:
+		out += fmt.Sprintf(" keeping the first %d and last %d characters", *s.KeepPrefix, *s.KeepSuffix)
+	case s.KeepPrefix != nil:
+		out += fmt.Sprintf(" keeping the first %d characters", *s.KeepPrefix)
 	case s.KeepSuffix != nil:
-		out += " keeping the last characters"
+		out += fmt.Sprintf(" keeping the last %d characters", *s.KeepSuffix)
 	}
 	return out
 }

@@ -22,7 +22,7 @@ func TestChoosesAStrategyTheColumnTakes(t *testing.T) {
 		category privacyv1alpha1.DataCategory
 		column   string
 		col      tenantdb.Column
-		want     string // describe() of the choice, "" when none fits
+		want     string // Describe() of the choice, "" when none fits
 		passed   string // a part of the note on the first choice passed over
 	}{
 		{"a name", "Name", "full_name", text("text", true, false), `Replace "Anonymized"`, ""},
@@ -39,7 +39,7 @@ func TestChoosesAStrategyTheColumnTakes(t *testing.T) {
 		{"a unique integer", "Identifier", "badge", tenantdb.Column{Name: "b", Type: "integer", Category: 'N', NotNull: true, Unique: true}, "", ""},
 		{"a required picture", "Image", "photo", tenantdb.Column{Name: "p", Type: "bytea", Category: 'U', NotNull: true}, "", ""},
 		{"an IP address", "IPAddress", "ip", tenantdb.Column{Name: "i", Type: "inet", Category: 'I'}, "Nullify", ""},
-		{"an IBAN", "Financial", "iban", text("text", false, false), "Partial keeping the last characters", ""},
+		{"an IBAN", "Financial", "iban", text("text", false, false), "Partial keeping the last 4 characters", ""},
 		{"free text", "FreeText", "note", text("text", true, false), "Clear", ""},
 		{"a user name", "UserName", "user_name", text("character varying(64)", true, true), `Pseudonym "user-{hex:8}"`, ""},
 		{"a password hash", "Other", "password_hash", text("text", true, false), `Replace "Anonymized"`, "NOT NULL"},
@@ -49,13 +49,13 @@ func TestChoosesAStrategyTheColumnTakes(t *testing.T) {
 			ch, ok := chooseStrategy(f, c.col)
 			switch {
 			case c.want == "" && ok:
-				t.Fatalf("chose %s, want none to fit", describe(ch.strategy))
+				t.Fatalf("chose %s, want none to fit", Describe(ch.strategy))
 			case c.want == "":
 				return
 			case !ok:
 				t.Fatalf("none fits; want %s (%s)", c.want, ch.passed)
 			}
-			if got := describe(ch.strategy); got != c.want {
+			if got := Describe(ch.strategy); got != c.want {
 				t.Errorf("chose %s, want %s (%s)", got, c.want, ch.passed)
 			}
 			if !strings.Contains(ch.passed, c.passed) || (c.passed == "") != (ch.passed == "") {
