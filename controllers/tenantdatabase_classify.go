@@ -40,7 +40,15 @@ const (
 type classification struct {
 	// digest is the catalog digest it was made for.
 	digest string
-	res    *classify.Result
+	// findings are the personal columns found.
+	findings []classify.Finding
+	// sampleErrors say which tables could not be sampled.
+	sampleErrors []string
+	// res is the whole result, kept only for a TenantDatabase that asks
+	// for a draft (the tables' roles and links are what a draft needs;
+	// the others keep the findings alone, so a manager of many tenants
+	// holds little per tenant).
+	res *classify.Result
 	// sampledAt is when the content was sampled; zero when it was not.
 	sampledAt time.Time
 	// failed says why the content could not be sampled at all (safe for
@@ -63,8 +71,11 @@ func (c *classifications) forget(key string) { c.m.Delete(key) }
 // classification whose sampling failed altogether (the database went away,
 // the time ran out) rests on names and types and is not kept, so the next
 // check samples again.
+//
+// whole asks for the whole result (for a draft); a cached classification
+// that kept the findings alone is then made again.
 func (c *classifications) classify(ctx context.Context, key string, pool *pgxpool.Pool, cat *tenantdb.Catalog,
-	now time.Time, interval, retry time.Duration) *classification {
+	now time.Time, interval, retry time.Duration, whole bool) *classification {
 	digest := cat.Digest()
 	if v, ok := c.m.Load(key); ok {
 		prev := v.(*classification)
@@ -72,7 +83,7 @@ func (c *classifications) classify(ctx context.Context, key string, pool *pgxpoo
 		if prev.samplingNote() != "" {
 			ttl = min(interval, retry)
 		}
-		if prev.digest == digest && now.Sub(prev.sampledAt) < ttl {
+		if prev.digest == digest && now.Sub(prev.sampledAt) < ttl && (!whole || prev.res != nil) {
 			return prev
 		}
 	}
@@ -80,9 +91,18 @@ func (c *classifications) classify(ctx context.Context, key string, pool *pgxpoo
 	defer cancel()
 	res, err := classify.Classify(sctx, pool, cat, classify.Options{SampleRows: sampleRows, StatementTimeout: sampleStatementTimeout})
 	if err != nil {
-		return &classification{digest: digest, res: classify.FromCatalog(cat), failed: tenantdb.SafeError(err)}
+		res = classify.FromCatalog(cat)
+		return &classification{digest: digest, findings: res.Findings, res: res, failed: tenantdb.SafeError(err)}
 	}
-	out := &classification{digest: digest, res: res, sampledAt: now}
+	out := &classification{digest: digest, findings: res.Findings, sampledAt: now}
+	for _, t := range res.Tables {
+		if t.SampleError != "" {
+			out.sampleErrors = append(out.sampleErrors, t.SampleError)
+		}
+	}
+	if whole {
+		out.res = res
+	}
 	c.m.Store(key, out)
 	return out
 }
@@ -93,17 +113,11 @@ func (c *classification) samplingNote() string {
 	if c.failed != "" {
 		return "content not sampled (" + c.failed + "): columns judged by names and types"
 	}
-	var failed []string
-	for _, t := range c.res.Tables {
-		if t.SampleError != "" {
-			failed = append(failed, t.SampleError)
-		}
-	}
-	if len(failed) == 0 {
+	if len(c.sampleErrors) == 0 {
 		return ""
 	}
 	return fmt.Sprintf("the content of %d tables could not be sampled, their columns judged by names and types: %s",
-		len(failed), listUpTo(failed, 3, "; "))
+		len(c.sampleErrors), listUpTo(c.sampleErrors, 3, "; "))
 }
 
 // maxReasonDetail is the CRD's bound on a reason's detail.

@@ -200,7 +200,7 @@ func (r *TenantDatabaseReconciler) observe(ctx context.Context, key string, tdb 
 		o.catalogErr = err
 		return o
 	}
-	c := r.classified.classify(ctx, key, pool, cat, r.Clock.Now(), r.sampleInterval(), r.ResyncInterval)
+	c := r.classified.classify(ctx, key, pool, cat, r.Clock.Now(), r.sampleInterval(), r.ResyncInterval, draftWanted(tdb))
 	if !c.sampledAt.IsZero() {
 		o.sampledAt = &metav1.Time{Time: c.sampledAt}
 	}
@@ -219,7 +219,7 @@ func (r *TenantDatabaseReconciler) observe(ctx context.Context, key string, tdb 
 	spec, _ := inventory.Resolve(&inv.Spec, cat)
 	o.inventoryIssues = append(o.inventoryIssues, inventory.Validate(spec, cat)...)
 	o.keyNotes = inventory.KeyNotes(spec, cat)
-	o.uncovered = inventory.UncoveredFindings(spec, c.res.Findings)
+	o.uncovered = inventory.UncoveredFindings(spec, c.findings)
 	o.unmapped = inventory.UnmappedReferences(spec, cat)
 	o.unindexed = inventory.UnindexedLookups(spec, cat, 0)
 	trialCtx, cancelTrial := context.WithTimeout(ctx, trialTimeout)
