@@ -41,6 +41,16 @@ func (p *plan) columns(n *node, findings []classify.Finding, e *privacyv1alpha1.
 	for _, k := range t.Key {
 		done[k] = true
 	}
+	var unnamable []string
+	for _, c := range t.Columns {
+		if !printable(c.Name) {
+			done[c.Name] = true
+			unnamable = append(unnamable, c.Name) // comment() makes it printable
+		}
+	}
+	if len(unnamable) > 0 {
+		en.personal = append(en.personal, "not mapped, as their names hold control characters, which the API refuses: "+strings.Join(unnamable, ", "))
+	}
 	for _, r := range n.relations {
 		if r.dir == privacyv1alpha1.RelationChild {
 			for _, c := range r.fk.Columns {

@@ -130,7 +130,7 @@ func New(ctx context.Context, db classify.DB, cat *tenantdb.Catalog, res *classi
 	d.notes.leftOut = p.leftOut
 	d.notes.header = header(opts, res, spec, d.PersonalColumns)
 	if len(spec.Subjects) == 0 {
-		return d, fmt.Errorf("no table of the schema holds people the classifier can name: nothing to draft (%d tables read)", len(cat.Tables))
+		return nil, fmt.Errorf("no table of the schema holds people the classifier can name: nothing to draft (%d tables read)", len(cat.Tables))
 	}
 	return d, nil
 }

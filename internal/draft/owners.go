@@ -99,7 +99,7 @@ type plan struct {
 // than to the employees assigned to them).
 func newPlan(cat *tenantdb.Catalog, res *classify.Result) *plan {
 	p := &plan{cat: cat, nodes: map[string]*node{}}
-	var lookups, unrelated, orphans, keyless []string
+	var lookups, unrelated, orphans, keyless, unnamable []string
 	for _, info := range res.Tables {
 		t, ok := cat.Tables[info.Name]
 		if !ok {
@@ -118,6 +118,9 @@ func newPlan(cat *tenantdb.Catalog, res *classify.Result) *plan {
 		case len(t.Key) == 0:
 			keyless = append(keyless, info.Name)
 			continue
+		case !printable(t.Schema, t.Name) || !printable(t.Key...):
+			unnamable = append(unnamable, info.Name)
+			continue
 		}
 		p.nodes[info.Name] = &node{name: info.Name, table: t, info: info,
 			root: info.Role == classify.RoleSubject && len(rootIdentifiers(t, info)) > 0}
@@ -127,6 +130,7 @@ func newPlan(cat *tenantdb.Catalog, res *classify.Result) *plan {
 	p.leave(orphans, "tables that look personal but no foreign key ties to a subject's rows: map each by hand, with a relation "+
 		"on the columns that name its person, or keep it out and let a RetentionPolicy age its rows")
 	p.leave(keyless, "tables with no primary key and no unique index over NOT NULL columns, which a request cannot address row by row: add a key to map them")
+	p.leave(unnamable, "tables whose name or key columns hold control characters, which the API refuses: rename them to map them")
 
 	p.groupFamilies()
 	p.reach()
@@ -241,7 +245,7 @@ func (p *plan) sortedNames() []string {
 func (p *plan) edges(from string) []*edge {
 	var out []*edge
 	for _, fk := range p.cat.ForeignKeys {
-		if fk.Table == fk.RefTable {
+		if fk.Table == fk.RefTable || !printable(fk.Columns...) || !printable(fk.RefColumns...) {
 			continue
 		}
 		switch from {
@@ -436,6 +440,17 @@ func (p *plan) bound() {
 	}
 	p.leave(over, fmt.Sprintf("tables beyond what one DataInventory holds (%d subject types, %d entities; the closest to the subjects are kept): "+
 		"map them in a second DataInventory", maxSubjects, maxEntities))
+}
+
+// printable says whether names hold no control character, as the API
+// requires of table and column names.
+func printable(names ...string) bool {
+	for _, n := range names {
+		if strings.ContainsFunc(n, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			return false
+		}
+	}
+	return true
 }
 
 // listNames lists names, the first n of them and how many more.

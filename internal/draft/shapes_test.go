@@ -150,3 +150,38 @@ func TestRefusesASchemaWithoutPeople(t *testing.T) {
 		t.Errorf("err %v, want one saying there is nothing to draft", err)
 	}
 }
+
+// TestLeavesOutNamesTheAPIRefuses drafts a table of people with a column,
+// and a table, whose names hold control characters: both are left out,
+// named, and the draft still parses and validates.
+func TestLeavesOutNamesTheAPIRefuses(t *testing.T) {
+	text := func(name string) tenantdb.Column { return tenantdb.Column{Name: name, Type: "text", Category: 'S'} }
+	id := tenantdb.Column{Name: "id", Type: "integer", Category: 'N', NotNull: true, Unique: true}
+	email := tenantdb.Column{Name: "email", Type: "text", Category: 'S', Unique: true}
+	cat := &tenantdb.Catalog{Tables: map[string]*tenantdb.Table{
+		"s.people": {Schema: "s", Name: "people", Columns: []tenantdb.Column{id, email, text("first_name"), text("home\naddress")},
+			PrimaryKey: []string{"id"}, Key: []string{"id"}, UniqueKeys: [][]string{{"id"}, {"email"}}, Rows: 10},
+		`s."odd\x01table"`: {Schema: "s", Name: "odd\x01table", Columns: []tenantdb.Column{id, email, text("last_name")},
+			PrimaryKey: []string{"id"}, Key: []string{"id"}, UniqueKeys: [][]string{{"id"}}, Rows: 10},
+	}}
+	d, err := New(context.Background(), nil, cat, classify.FromCatalog(cat), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := d.YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parsed privacyv1alpha1.DataInventory
+	if err := yaml.UnmarshalStrict(out, &parsed); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if len(parsed.Spec.Entities) != 1 || parsed.Spec.Entities[0].Table != "s.people" {
+		t.Errorf("entities %+v, want s.people alone", parsed.Spec.Entities)
+	}
+	for _, want := range []string{"names hold control characters, which the API refuses: home?address", "tables whose name or key columns hold control characters"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the draft does not say %q:\n%s", want, out)
+		}
+	}
+}
