@@ -116,6 +116,10 @@ bench: envtest postgres build ## Run the benchmarks; results go to bench/results
 build: ## Build the manager binary.
 	go build -ldflags "-X main.version=$(VERSION) -X main.commit=$(COMMIT)" -o $(BIN)/manager .
 
+.PHONY: lethe
+lethe: ## Build the lethe command (bin/lethe); installed as kubectl-lethe it is `kubectl lethe`.
+	go build -ldflags "-X main.version=$(VERSION)" -o $(BIN)/lethe ./cmd/lethe
+
 .PHONY: image
 image: ## Build the manager image without a container engine: OCI layout bin/image/oci, tarball bin/image/lethe.tar.
 	go run ./hack/image $(IMAGE_FLAGS) -created $(SOURCE_DATE_EPOCH)

@@ -39,6 +39,7 @@ func run() int {
 		metricsAddr, probeAddr        string
 		leaderElect                   bool
 		resyncInterval, retryInterval time.Duration
+		sampleInterval                time.Duration
 		maxConcurrentReconciles       int
 		maxConcurrentRequests         int
 		showVersion                   bool
@@ -51,6 +52,8 @@ func run() int {
 	flag.DurationVar(&resyncInterval, "resync-interval", 5*time.Minute, "How often a Ready tenant database is checked again.")
 	flag.DurationVar(&retryInterval, "retry-interval", 30*time.Second, "How soon a tenant database that could not be checked is tried again.")
 	flag.IntVar(&maxConcurrentReconciles, "max-concurrent-reconciles", 4, "How many objects of one kind are reconciled at once.")
+	flag.DurationVar(&sampleInterval, "sample-interval", controllers.DefaultSampleInterval,
+		"How often the tables of a tenant database whose schema did not change are sampled again for personal data.")
 	var webhooks webhookOptions
 	webhooks.bindFlags(flag.CommandLine)
 	flag.IntVar(&maxConcurrentRequests, "max-concurrent-requests", 8, "How many DataSubjectRequests are carried out at once: "+
@@ -100,6 +103,7 @@ func run() int {
 		ResyncInterval:          resyncInterval,
 		RetryInterval:           retryInterval,
 		MaxConcurrentReconciles: maxConcurrentReconciles,
+		SampleInterval:          sampleInterval,
 	}).SetupWithManager(ctx, mgr); err != nil {
 		log.Error(err, "cannot set up the controller", "controller", "TenantDatabase")
 		return 1

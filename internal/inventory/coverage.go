@@ -9,15 +9,32 @@ import (
 )
 
 // Uncovered lists the personal columns of the live schema that the
-// inventory does not mention (as a personal, key, identifier, relation or
-// reporting column), as sorted `schema.table.column` names (each part
-// double-quoted when it is not a plain lower-case identifier). Personal
-// columns are those internal/classify finds from the catalog alone: by
-// their names (in English, Swedish, French, German and Spanish) and types,
-// in tables that hold people's data or are reached from one through
-// foreign keys; the names of lookup tables (countries, genres, shippers)
-// and numeric keys (`*_id`) are not personal.
+// inventory does not mention, as UncoveredFindings finds them among what
+// internal/classify finds from the catalog alone, as sorted
+// `schema.table.column` names (each part double-quoted when it is not a
+// plain lower-case identifier).
 func Uncovered(spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog) []string {
+	var out []string
+	for _, f := range UncoveredFindings(spec, classify.FromCatalog(cat).Findings) {
+		out = append(out, ColumnName(f))
+	}
+	return out
+}
+
+// ColumnName names a finding's column as status and messages name it:
+// `schema.table.column`, each part double-quoted when it is not a plain
+// lower-case identifier.
+func ColumnName(f classify.Finding) string {
+	return f.Table + "." + tenantdb.QuoteIdent(f.Column)
+}
+
+// UncoveredFindings keeps the findings (of classify.Classify or
+// FromCatalog: personal columns by their names, types and sampled
+// content, in tables that hold people's data or are reached from one
+// through foreign keys) whose column the inventory does not mention as a
+// personal, key, identifier, relation or reporting column, sorted by
+// table and column.
+func UncoveredFindings(spec *privacyv1alpha1.DataInventorySpec, findings []classify.Finding) []classify.Finding {
 	covered := map[string]bool{}
 	mark := func(table string, cols ...string) {
 		table = tenantdb.CanonicalTableName(table)
@@ -48,12 +65,12 @@ func Uncovered(spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog) [
 			mark(holder, r.Columns...)
 		}
 	}
-	var out []string
-	for _, f := range classify.FromCatalog(cat).Findings {
+	var out []classify.Finding
+	for _, f := range findings {
 		if !covered[f.Table+"."+f.Column] {
-			out = append(out, f.Table+"."+tenantdb.QuoteIdent(f.Column))
+			out = append(out, f)
 		}
 	}
-	sort.Strings(out)
+	sort.SliceStable(out, func(i, j int) bool { return ColumnName(out[i]) < ColumnName(out[j]) })
 	return out
 }
