@@ -13,6 +13,7 @@ import (
 	"github.com/lethe-dev/lethe/internal/tenantdb"
 	"github.com/lethe-dev/lethe/internal/testutil/pgtest"
 	"github.com/lethe-dev/lethe/internal/testutil/schemas"
+	"github.com/lethe-dev/lethe/internal/testutil/testdb"
 )
 
 // openDB creates a database on the shared test server, runs sql in it as
@@ -21,17 +22,7 @@ import (
 func openDB(t *testing.T, sql string) (*pgxpool.Pool, *tenantdb.Catalog) {
 	t.Helper()
 	ctx := context.Background()
-	db := pgtest.NewDatabase(t)
-	cfg, err := tenantdb.ParseSecret(db.SecretData(), 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pools := tenantdb.NewPools()
-	t.Cleanup(pools.CloseAll)
-	pool, err := pools.Get(ctx, db.Name, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pool := testdb.Pool(t, pgtest.NewDatabase(t), 4)
 	if _, err := pool.Exec(ctx, sql); err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/lethe-dev/lethe/internal/inventory"
 	"github.com/lethe-dev/lethe/internal/tenantdb"
 	"github.com/lethe-dev/lethe/internal/testutil/pgtest"
+	"github.com/lethe-dev/lethe/internal/testutil/testdb"
 )
 
 // canary is a value no draft may hold.
@@ -22,17 +23,7 @@ const canary = "canary-5e1d7b2a90"
 func openSQL(t *testing.T, sql string) drafted {
 	t.Helper()
 	ctx := context.Background()
-	db := pgtest.NewDatabase(t)
-	cfg, err := tenantdb.ParseSecret(db.SecretData(), 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pools := tenantdb.NewPools()
-	t.Cleanup(pools.CloseAll)
-	pool, err := pools.Get(ctx, db.Name, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pool := testdb.Pool(t, pgtest.NewDatabase(t), 4)
 	if _, err := pool.Exec(ctx, sql+"; ANALYZE"); err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/lethe-dev/lethe/internal/masking"
 	"github.com/lethe-dev/lethe/internal/tenantdb"
 	"github.com/lethe-dev/lethe/internal/testutil/pgtest"
+	"github.com/lethe-dev/lethe/internal/testutil/testdb"
 )
 
 // beforeOneExecutor is the last schema version of the two executors.
@@ -23,17 +24,7 @@ const beforeOneExecutor = 7
 // and no batch is done twice.
 func TestRunsInProgressBeforeTheUpgradeResume(t *testing.T) {
 	ctx := context.Background()
-	db := pgtest.NewDatabase(t)
-	cfg, err := tenantdb.ParseSecret(db.SecretData(), 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pools := tenantdb.NewPools()
-	t.Cleanup(pools.CloseAll)
-	pool, err := pools.Get(ctx, "t", cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pool := testdb.Pool(t, pgtest.NewDatabase(t), 2)
 	if _, _, err := tenantdb.MigrateTo(ctx, pool, beforeOneExecutor); err != nil {
 		t.Fatal(err)
 	}
