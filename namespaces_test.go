@@ -24,7 +24,7 @@ func TestWatchedNamespaces(t *testing.T) {
 	}
 	for value, problem := range map[string]string{
 		"Tenants_A": `"Tenants_A" is not a namespace name`,
-		" , ":       "names no namespace",
+		",":         "names no namespace",
 	} {
 		if _, err := watchedNamespaces(value); err == nil || !strings.Contains(err.Error(), problem) {
 			t.Errorf("%q: want an error with %q, got %v", value, problem, err)

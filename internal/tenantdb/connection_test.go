@@ -44,7 +44,7 @@ func TestOperatorsSecretsAreRead(t *testing.T) {
 		conn                 Connection
 		host, db, user, pass string
 	}{
-		{name: "CloudNativePG: the uri, whose host carries the namespace", conn: Connection{Secret: cloudNativePGSecret()},
+		{name: "CloudNativePG: the uri, whose host carries the namespace", conn: Connection{Secret: cloudNativePGSecret()}, // #nosec G101 -- a test fixture
 			host: "pg-rw.tenants", db: "app", user: "app", pass: "pw:with@chars"},
 		{name: "Crunchy PGO", conn: Connection{Secret: crunchySecret()},
 			host: "hippo-primary.tenants.svc", db: "hippo", user: "hippo", pass: "pw"},
@@ -52,7 +52,7 @@ func TestOperatorsSecretsAreRead(t *testing.T) {
 			conn: Connection{Secret: map[string][]byte{"username": []byte("zalando"), "password": []byte("pw")},
 				Host: "acid-minimal-cluster.tenants", Database: "foo"},
 			host: "acid-minimal-cluster.tenants", db: "foo", user: "zalando", pass: "pw"},
-		{name: "the TenantDatabase's settings win over the Secret's", conn: Connection{Secret: cloudNativePGSecret(),
+		{name: "the TenantDatabase's settings win over the Secret's", conn: Connection{Secret: cloudNativePGSecret(), // #nosec G101 -- a test fixture
 			Host: "pg-ro.tenants", Port: 6432, Database: "other"},
 			host: "pg-ro.tenants", db: "other", user: "app", pass: "pw:with@chars"},
 		{name: "a uri without password takes the password key", conn: Connection{Secret: map[string][]byte{
@@ -73,7 +73,7 @@ func TestOperatorsSecretsAreRead(t *testing.T) {
 			if len(cfg.IgnoredKeys) != 0 {
 				t.Errorf("keys of the operator's Secret are known, got ignored %v", cfg.IgnoredKeys)
 			}
-			if tt.conn.Port != 0 && cc.Port != uint16(tt.conn.Port) {
+			if tt.conn.Port != 0 && int32(cc.Port) != tt.conn.Port {
 				t.Errorf("port %d, want %d", cc.Port, tt.conn.Port)
 			}
 		})
@@ -116,7 +116,7 @@ func TestTLSSettings(t *testing.T) {
 	with := func(kv ...string) map[string][]byte {
 		d := discrete()
 		delete(d, "sslmode")
-		for i := 0; i < len(kv); i += 2 {
+		for i := 0; i+1 < len(kv); i += 2 {
 			d[kv[i]] = []byte(kv[i+1])
 		}
 		return d
@@ -184,8 +184,8 @@ func TestTLSSettings(t *testing.T) {
 					t.Errorf("verify-full must check the chain against the CA and the name: %+v", tc)
 				}
 			case "verify-ca":
-				if tc == nil || tc.VerifyPeerCertificate == nil {
-					t.Error("verify-ca must check the chain")
+				if tc == nil || tc.VerifyConnection == nil || tc.VerifyPeerCertificate != nil {
+					t.Error("verify-ca must check the chain against the CA given, on resumed sessions too")
 				}
 			}
 			if tt.conn.TLS["tls.crt"] != nil && (tc == nil || len(tc.Certificates) != 1) {

@@ -127,33 +127,28 @@ func (m *tlsMaterial) apply(cc *pgconn.Config, mode string) {
 		case "verify-ca", "require":
 			// libpq's verify-ca (and require with a CA): the chain, not the
 			// name.
+			// VerifyConnection, unlike VerifyPeerCertificate (which pgx
+			// sets for verify-ca, against the system's roots), runs on
+			// resumed sessions too.
 			tc.InsecureSkipVerify = true
-			tc.VerifyPeerCertificate = verifyChain(m.roots)
+			tc.VerifyPeerCertificate = nil
+			tc.VerifyConnection = verifyChain(m.roots)
 		}
 	}
 }
 
 // verifyChain checks the server's certificate chain against roots, without
 // its host name.
-func verifyChain(roots *x509.CertPool) func([][]byte, [][]*x509.Certificate) error {
-	return func(raw [][]byte, _ [][]*x509.Certificate) error {
-		if len(raw) == 0 {
+func verifyChain(roots *x509.CertPool) func(tls.ConnectionState) error {
+	return func(cs tls.ConnectionState) error {
+		if len(cs.PeerCertificates) == 0 {
 			return errors.New("the server sent no certificate")
 		}
 		opts := x509.VerifyOptions{Roots: roots, Intermediates: x509.NewCertPool()}
-		var leaf *x509.Certificate
-		for i, der := range raw {
-			c, err := x509.ParseCertificate(der)
-			if err != nil {
-				return errors.New("the server sent a certificate that does not parse")
-			}
-			if i == 0 {
-				leaf = c
-			} else {
-				opts.Intermediates.AddCert(c)
-			}
+		for _, c := range cs.PeerCertificates[1:] {
+			opts.Intermediates.AddCert(c)
 		}
-		_, err := leaf.Verify(opts)
+		_, err := cs.PeerCertificates[0].Verify(opts)
 		return err
 	}
 }
