@@ -96,6 +96,8 @@ helm-check: $(HELM) ## helm lint and helm template the chart, with each way of p
 	$(HELM) template lethe charts/lethe --namespace lethe-system --set webhook.certManager.enabled=true \
 		--set webhook.certManager.issuerRef.kind=ClusterIssuer --set webhook.certManager.issuerRef.name=corp-ca > /dev/null
 	$(HELM) template lethe charts/lethe --namespace lethe-system --set webhook.enabled=false > /dev/null
+	$(HELM) lint charts/lethe --set 'watchNamespaces={tenants-a,tenants-b}'
+	$(HELM) template lethe charts/lethe --namespace lethe-system --set 'watchNamespaces={tenants-a,tenants-b}' > /dev/null
 
 .PHONY: kustomize-check
 kustomize-check: envtest ## Build the kustomize config.
