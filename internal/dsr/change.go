@@ -68,9 +68,6 @@ func change(ctx context.Context, pool *pgxpool.Pool, in *Input, spec *privacyv1a
 		return nil, err
 	}
 	out := &Outcome{}
-	if found != nil {
-		out.RootKeys = found.RootKeys
-	}
 
 	if state == engine.StateCompleted {
 		ledger, err := engine.Ledger(ctx, pool, in.Run.UID)

@@ -57,9 +57,10 @@ type EntityOutcome struct {
 
 // Outcome is what a request did in one tenant database.
 type Outcome struct {
-	RootKeys []string
 	Entities []EntityOutcome
-	// Export holds the subject's rows, for Access.
+	// Export holds the subject's rows, for Access, and where they were
+	// found (table and key of each row), for Discovery: it goes into the
+	// request's export, never into its status.
 	Export []export.Table
 	// Remaining lists `schema.table.column` still holding an identifier
 	// after erasure; empty means verified.
@@ -124,7 +125,7 @@ func discover(ctx context.Context, pool *pgxpool.Pool, in *Input, spec *privacyv
 	if err != nil {
 		return nil, err
 	}
-	out := &Outcome{RootKeys: rows.RootKeys}
+	out := &Outcome{Export: discoveryExport(in.Tenant, rows)}
 	counts, err := scan(ctx, pool, spec, cat.Tables, in.Identifiers)
 	if err != nil {
 		return nil, err
@@ -143,12 +144,47 @@ func discover(ctx context.Context, pool *pgxpool.Pool, in *Input, spec *privacyv
 	return out, engine.Record(ctx, pool, &in.Run, "Discover", "", rows.Total())
 }
 
+// DiscoveryColumns are the columns of a Discovery export's rows: the table
+// a row of the subject is in, its key (a JSON array of the columns' texts
+// for a composite key), whether the identifiers found it (a root row) and
+// whether other subjects share it.
+var DiscoveryColumns = []string{"table", "key", "root", "shared"}
+
+// discoveryExport lists where the subject's rows are, per entity.
+func discoveryExport(tenant string, rows *inventory.SubjectRows) []export.Table {
+	out := make([]export.Table, 0, len(rows.Entities))
+	for _, e := range rows.Entities {
+		root := make(map[string]bool, len(e.Roots))
+		for _, k := range e.Roots {
+			root[k] = true
+		}
+		t := export.Table{Tenant: tenant, Entity: e.Entity.Name, Columns: DiscoveryColumns}
+		add := func(k string, shared bool) {
+			row, _ := json.Marshal(struct {
+				Table  string `json:"table"`
+				Key    string `json:"key"`
+				Root   bool   `json:"root"`
+				Shared bool   `json:"shared"`
+			}{e.Entity.Table, k, root[k], shared})
+			t.Rows = append(t.Rows, row)
+		}
+		for _, k := range e.Keys {
+			add(k, false)
+		}
+		for _, k := range e.Shared {
+			add(k, true)
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
 func access(ctx context.Context, pool *pgxpool.Pool, in *Input, cat *tenantdb.Catalog, find func() (*inventory.SubjectRows, error)) (*Outcome, error) {
 	rows, err := find()
 	if err != nil {
 		return nil, err
 	}
-	out := &Outcome{RootKeys: rows.RootKeys}
+	out := &Outcome{}
 	// Every entity's rows are read, and the export audited, in one round
 	// trip.
 	b := &pgx.Batch{}
@@ -356,7 +392,6 @@ func restrict(ctx context.Context, pool *pgxpool.Pool, in *Input, spec *privacyv
 		if found, err = find(); err != nil {
 			return nil, err
 		}
-		out.RootKeys = found.RootKeys
 	}
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
