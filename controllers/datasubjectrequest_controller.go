@@ -200,7 +200,7 @@ func (r *DataSubjectRequestReconciler) reconcile(ctx context.Context, obj *priva
 func (r *DataSubjectRequestReconciler) complete(ctx context.Context, obj *privacyv1alpha1.DataSubjectRequest, targets []privacyv1alpha1.TenantDatabase,
 	tables []export.Table, ids map[string]string, due, now time.Time, ev events.EventRecorder) (ctrl.Result, error) {
 	st := &obj.Status
-	if obj.Spec.Type == privacyv1alpha1.RequestAccess {
+	if obj.Spec.Type == privacyv1alpha1.RequestAccess || obj.Spec.Type == privacyv1alpha1.RequestDiscovery {
 		if err := r.writeExport(ctx, obj, tables, now); err != nil {
 			return r.fail(ctx, obj, err)
 		}
@@ -460,7 +460,6 @@ func targetResult(obj *privacyv1alpha1.DataSubjectRequest, name string) *privacy
 func fillTargetResult(res *privacyv1alpha1.TargetResult, out *dsr.Outcome) {
 	res.Phase = privacyv1alpha1.PhaseCompleted
 	res.Error = ""
-	res.RootKeys = limit(out.RootKeys, 64)
 	res.Entities = nil
 	for _, e := range out.Entities {
 		res.Entities = append(res.Entities, privacyv1alpha1.EntityResult{Entity: e.Entity, Found: e.Found,

@@ -36,12 +36,17 @@ var _ = Describe("DataSubjectRequest", func() {
 		Expect(k8s.Create(ctx, t.request("find", privacyv1alpha1.RequestDiscovery, "who"))).To(Succeed())
 		r := expectPhase(t.ns, "find", privacyv1alpha1.PhaseCompleted)
 		acme, globex := targetOf(r, "acme"), targetOf(r, "globex")
-		Expect(acme.RootKeys).To(Equal([]string{fmt.Sprint(id)}))
 		Expect(entityOf(acme, "customer").Columns).To(ContainElement(privacyv1alpha1.ColumnCount{Column: "email", Rows: 1}))
-		Expect(entityOf(acme, "case").Found).To(BeNumerically(">", 0))
+		cases := entityOf(acme, "case").Found
+		Expect(cases).To(BeNumerically(">", 0))
 		Expect(globex.Phase).To(Equal(privacyv1alpha1.PhaseCompleted), "globex was searched")
-		Expect(globex.RootKeys).To(BeEmpty())
 		Expect(globex.Entities).To(BeEmpty())
+		// Where the rows are (table and key) is in the export, not in status.
+		Expect(r.Status.Export).NotTo(BeNil())
+		found := exportedRows(getSecret(t.ns, r.Status.Export.SecretRef.Name).Data[exportKey], "acme")
+		Expect(found["customer"]).To(Equal([]string{fmt.Sprintf(`{"key":"%d","root":true,"shared":false,"table":"app.customers"}`, id)}))
+		Expect(found["case"]).To(HaveLen(int(cases)))
+		Expect(exportedRows(getSecret(t.ns, r.Status.Export.SecretRef.Name).Data[exportKey], "globex")).To(BeEmpty())
 		Expect(r.Status.Progress).To(Equal("2/2"))
 		Expect(r.Status.SubjectDigest).To(HavePrefix("sha256:"))
 		Expect(requestText(r)).NotTo(ContainSubstring(email))
@@ -343,6 +348,15 @@ var _ = Describe("DataSubjectRequest", func() {
 		}
 		Expect(leakSurface(t.ns)).NotTo(ContainSubstring(canary))
 		Expect(leakSurface(t.ns)).NotTo(ContainSubstring("C-CANARY"))
+		// Nothing taken from the canary's rows, its keys included, is in
+		// the status of any Lethe object.
+		strs := statusStrings(t.ns)
+		Expect(strs).NotTo(BeEmpty())
+		for where, s := range strs {
+			for _, v := range []string{canary, "C-CANARY", "Canary", "100000"} {
+				Expect(s).NotTo(ContainSubstring(v), "%s holds a value of the subject's rows", where)
+			}
+		}
 	})
 })
 
