@@ -87,6 +87,7 @@ func (r *TenantDatabaseReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 			// finalizer holds deletion up.
 			r.Pools.Close(key)
 			r.classified.forget(key)
+			forgetTenant(req.NamespacedName)
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err
@@ -94,6 +95,7 @@ func (r *TenantDatabaseReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	if !tdb.DeletionTimestamp.IsZero() {
 		r.Pools.Close(key)
 		r.classified.forget(key)
+		forgetTenant(req.NamespacedName)
 		return ctrl.Result{}, nil
 	}
 	current, err := r.currentDraft(ctx, &tdb)
@@ -118,6 +120,7 @@ func (r *TenantDatabaseReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	if err := r.Status().Patch(ctx, &tdb, client.MergeFrom(before)); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	observeTenant(&tdb)
 	if obs.draftErr != nil {
 		r.Recorder.Eventf(&tdb, nil, corev1.EventTypeWarning, privacyv1alpha1.ReasonDraftFailed, "DraftInventory",
 			"cannot draft a DataInventory: %s", safeDBError(obs.draftErr))
@@ -305,6 +308,7 @@ func conditionsOf(obj client.Object) []metav1.Condition {
 // SetupWithManager registers the controller, its field indexes and its
 // watches on Secrets (metadata only) and DataInventories.
 func (r *TenantDatabaseReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
+	poolMetrics.pools.Store(r.Pools)
 	idx := mgr.GetFieldIndexer()
 	if err := idx.IndexField(ctx, &privacyv1alpha1.TenantDatabase{}, indexSecretRef, func(o client.Object) []string {
 		return []string{o.(*privacyv1alpha1.TenantDatabase).Spec.Connection.SecretRef.Name}
