@@ -355,11 +355,16 @@ func (r *DataSubjectRequestReconciler) expireExport(ctx context.Context, obj *pr
 	if wait := ex.ExpiresAt.Sub(now); wait > 0 {
 		return ctrl.Result{RequeueAfter: wait}, nil
 	}
-	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: obj.Namespace, Name: ex.SecretRef.Name}}
-	if err := r.Delete(ctx, secret); err != nil && !apierrors.IsNotFound(err) {
+	deleted, err := deleteOwnedSecret(ctx, r.APIReader, r.Client, obj, ex.SecretRef.Name)
+	if err != nil {
 		return ctrl.Result{}, err
 	}
 	ex.Expired = true
+	if !deleted {
+		ev.Eventf(obj, nil, corev1.EventTypeWarning, privacyv1alpha1.ReasonExportExpired, "Expire",
+			"export secret %s does not belong to this request: left alone", ex.SecretRef.Name)
+		return ctrl.Result{}, nil
+	}
 	ev.Eventf(obj, nil, corev1.EventTypeNormal, privacyv1alpha1.ReasonExportExpired, "Expire",
 		"export secret %s deleted after spec.export.ttl", ex.SecretRef.Name)
 	return ctrl.Result{}, nil

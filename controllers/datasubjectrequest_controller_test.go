@@ -77,6 +77,24 @@ var _ = Describe("DataSubjectRequest", func() {
 		Expect(k8s.Get(ctx, keyOf(t.ns, r.Status.Export.SecretRef.Name), &gone)).NotTo(Succeed())
 	})
 
+	It("leaves alone, at the export's expiry, a Secret of the export's name that the request does not own", func() {
+		t.identifiersSecret("who", map[string]string{"email": email})
+		req := t.request("access-foreign", privacyv1alpha1.RequestAccess, "who")
+		req.Spec.Export = &privacyv1alpha1.ExportOptions{TTL: &metav1.Duration{Duration: time.Hour}}
+		Expect(k8s.Create(ctx, req)).To(Succeed())
+		r := expectPhase(t.ns, "access-foreign", privacyv1alpha1.PhaseCompleted)
+		name := r.Status.Export.SecretRef.Name
+		Expect(k8s.Delete(ctx, getSecret(t.ns, name))).To(Succeed())
+		Eventually(func() error { var s corev1.Secret; return k8s.Get(ctx, keyOf(t.ns, name), &s) }, timeout, interval).ShouldNot(Succeed())
+		Expect(k8s.Create(ctx, secret(t.ns, name, map[string][]byte{"other": []byte("someone else's")}))).To(Succeed())
+
+		requestClock.Step(2 * time.Hour)
+		touch(t.ns, "access-foreign")
+		Eventually(func() bool { return getRequest(t.ns, "access-foreign").Status.Export.Expired }, timeout, interval).Should(BeTrue())
+		Expect(getSecret(t.ns, name).Data).To(HaveKey("other"))
+		Expect(eventsOf(t.ns, "access-foreign")).To(ContainSubstring("does not belong to this request: left alone"))
+	})
+
 	It("completes with zero rows for a subject found nowhere", func() {
 		t.identifiersSecret("who", map[string]string{"email": "nobody@nowhere.example"})
 		Expect(k8s.Create(ctx, t.request("none", privacyv1alpha1.RequestAccess, "who"))).To(Succeed())
