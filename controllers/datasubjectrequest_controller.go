@@ -68,9 +68,13 @@ type DataSubjectRequestReconciler struct {
 func (r *DataSubjectRequestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	var obj privacyv1alpha1.DataSubjectRequest
 	if err := r.Get(ctx, req.NamespacedName, &obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			requestMetrics.forget("DataSubjectRequest", req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !obj.DeletionTimestamp.IsZero() {
+		requestMetrics.forget("DataSubjectRequest", req.NamespacedName)
 		return ctrl.Result{}, nil
 	}
 	before := obj.DeepCopy()
@@ -80,6 +84,7 @@ func (r *DataSubjectRequestReconciler) Reconcile(ctx context.Context, req ctrl.R
 	if perr := r.Status().Patch(ctx, &obj, client.MergeFrom(before)); perr != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(perr)
 	}
+	observeRequest(&obj)
 	story.tell(&obj)
 	return result, err
 }
@@ -511,6 +516,7 @@ func (r *DataSubjectRequestReconciler) listTargets(ctx context.Context, namespac
 
 // SetupWithManager registers the controller.
 func (r *DataSubjectRequestReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	requestMetrics.setClock(r.Clock)
 	return ctrl.NewControllerManagedBy(mgr).
 		// Annotation changes reconcile too: `kubectl annotate` asks for a
 		// fresh look without touching the spec.
