@@ -35,6 +35,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
 	"github.com/lethe-dev/lethe/hack/internal/benchutil"
@@ -144,7 +145,7 @@ func erasureRequest(i int, email string) *privacyv1alpha1.DataSubjectRequest {
 			Type:     privacyv1alpha1.RequestErasure,
 			Subject:  privacyv1alpha1.RequestSubject{Type: subjectType, Identifiers: map[string]string{"email": email}},
 			Targets:  privacyv1alpha1.Targets{Names: names},
-			Approval: &privacyv1alpha1.Approval{Approved: true},
+			Approval: &privacyv1alpha1.Approval{Required: ptr.To(false)}, // no webhooks here to record who approved
 		},
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"k8s.io/utils/ptr"
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
 	"github.com/lethe-dev/lethe/hack/internal/benchutil"
@@ -66,7 +67,7 @@ SELECT i, 'E' || lpad(i::text, 7, '0'), $1 || 'First' || i, 'Last' || i, $1 || '
 FROM generate_series(1, $2::bigint) AS i`, `CREATE TABLE bench.employees_orig AS SELECT * FROM bench.employees`}
 
 func pseudonymOf(format string) privacyv1alpha1.MaskingStrategy {
-	return privacyv1alpha1.MaskingStrategy{Type: privacyv1alpha1.StrategyPseudonym, Format: ptr(format)}
+	return privacyv1alpha1.MaskingStrategy{Type: privacyv1alpha1.StrategyPseudonym, Format: ptr.To(format)}
 }
 
 var pseudonymizationInventory = privacyv1alpha1.DataInventorySpec{

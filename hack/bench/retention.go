@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"k8s.io/utils/ptr"
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
 	"github.com/lethe-dev/lethe/hack/internal/benchutil"
@@ -72,12 +73,10 @@ var retentionInventory = privacyv1alpha1.DataInventorySpec{
 	Entities: []privacyv1alpha1.Entity{{Name: "event", Table: "bench.events", PrimaryKey: []string{"id"},
 		Subject: &privacyv1alpha1.EntitySubject{Type: "person", Identifiers: []privacyv1alpha1.IdentifierColumn{{Name: "email", Column: "email"}}},
 		PersonalColumns: []privacyv1alpha1.PersonalColumn{
-			{Column: "name", Category: "Name", Strategy: privacyv1alpha1.MaskingStrategy{Type: privacyv1alpha1.StrategyReplace, Value: ptr("Anonymized")}},
+			{Column: "name", Category: "Name", Strategy: privacyv1alpha1.MaskingStrategy{Type: privacyv1alpha1.StrategyReplace, Value: ptr.To("Anonymized")}},
 			{Column: "email", Category: "Email", Strategy: privacyv1alpha1.MaskingStrategy{Type: privacyv1alpha1.StrategyNullify}},
 		}}},
 }
-
-func ptr[T any](v T) *T { return &v }
 
 var hashKey = []byte("a 32-byte key for the benchmark.")
 
