@@ -181,7 +181,7 @@ func advancePart(ctx context.Context, pool *pgxpool.Pool, run *Run, s *Step, opt
 		var err error
 		if cp.keysetDone {
 			err = slowKeyset(ctx, pool, run, s, opts, cp, false)
-		} else if err = fastKeyset(ctx, pool, run, s, opts, cp); isLockTimeout(err) || (s.OneRowOnConflict && isUniqueViolation(err)) {
+		} else if err = fastKeyset(ctx, pool, run, s, opts, cp); isLockTimeout(err) || isConflict(err) || (s.OneRowOnConflict && isUniqueViolation(err)) {
 			err = slowKeyset(ctx, pool, run, s, opts, cp, isUniqueViolation(err))
 		}
 		if err != nil {

@@ -65,6 +65,22 @@ type batchResult struct {
 
 func (r *batchResult) dest() []any { return []any{&r.rows, &r.selected, &r.last, &r.effects} }
 
+// byTID says the batch updates its rows through the row versions its
+// selection read (ctid), not through the key's index: a keyset batch that
+// updates a table that is not partitioned (a partitioned table's ctids
+// repeat from one partition to the next). The rows are then fetched
+// directly, without one index search per row. A selected row another
+// transaction updated or deleted since has a new version, or none, which
+// the update by ctid does not find: then the statement fails through
+// lethe.raise_conflict (SQLSTATE 40001, isConflict), and the batch is done
+// again by key (slowKeyset), which takes rows as they are now.
+func (b *batchSQL) byTID() bool {
+	return b.sel.keys == nil && b.changed == nil && b.step.Set != nil && !b.step.Target.Partitioned
+}
+
+// tid is the column of the selection holding a row's version (byTID).
+const tid = "lethe_tid"
+
 // statement builds the batch's one statement: select the rows, change
 // them and what the plan says goes with them, record the ledger row, the
 // checkpoint and the marks, and append the audit record.
@@ -76,6 +92,7 @@ func (b *batchSQL) statement() (string, []any, error) {
 
 	if b.changed != nil {
 		add("lethe_sel", t.listed(args.Add(nonNil(b.changed))))
+		add("lethe_stat", t.stat())
 		add("lethe_changed", fmt.Sprintf("SELECT %s AS lethe_k, %s FROM lethe_sel", t.KeyText("lethe_sel"), t.ordered("lethe_sel")))
 		add("lethe_fx", "SELECT '[]'::jsonb AS fx")
 	} else {
@@ -84,6 +101,7 @@ func (b *batchSQL) statement() (string, []any, error) {
 			return "", nil, err
 		}
 		add("lethe_sel", sel)
+		add("lethe_stat", t.stat())
 		if s.Archive != nil {
 			add("lethe_arch", b.archiveSQL(args))
 		}
@@ -121,10 +139,14 @@ func (b *batchSQL) statement() (string, []any, error) {
 	if b.auditEmpty {
 		when = "true"
 	}
+	if b.byTID() {
+		when = fmt.Sprintf("CASE WHEN lethe_led.rows < lethe_stat.n THEN lethe.raise_conflict(%s) ELSE %s END",
+			args.Add("a selected row of "+t.Name+" was changed by another transaction; the batch is done again by key"), when)
+	}
 	sql := "WITH " + strings.Join(ctes, ",\n") + fmt.Sprintf(`
-SELECT lethe_led.rows, (SELECT count(*) FROM lethe_sel), (SELECT %s FROM lethe_sel ORDER BY %s LIMIT 1), (SELECT fx FROM lethe_fx)::text,
+SELECT lethe_led.rows, lethe_stat.n, lethe_stat.last, (SELECT fx FROM lethe_fx)::text,
 	CASE WHEN %s THEN (SELECT entry_id FROM %s) END
-FROM lethe_led`, t.KeyText("lethe_sel"), t.descending("lethe_sel"), when, call)
+FROM lethe_led, lethe_stat`, when, call)
 	return sql, args.Values(), nil
 }
 
@@ -152,9 +174,18 @@ func (b *batchSQL) selectSQL(args *masking.Args) (string, error) {
 			params[i] = args.Add(v)
 		}
 		conds = append(conds, t.After(Row, params, false))
+		if t.Composite() {
+			// Implied by the row comparison; stated, it lets the executor
+			// leave out the partitions before the batch's first key.
+			conds = append(conds, fmt.Sprintf("%s.%s >= CAST(%s::text AS %s)", Row, first.Ident, params[0], first.Type))
+		}
+	}
+	cols := t.Cols(Row)
+	if b.byTID() {
+		cols += ", " + Row + ".ctid AS " + tid
 	}
 	return fmt.Sprintf("SELECT %s FROM %s AS %s WHERE %s ORDER BY %s LIMIT %d", // #nosec G201 -- identifiers sanitized, values are parameters
-		t.Cols(Row), t.Ident, Row, strings.Join(conds, " AND "), t.OrderBy(Row), b.sel.limit), nil
+		cols, t.Ident, Row, strings.Join(conds, " AND "), t.OrderBy(Row), b.sel.limit), nil
 }
 
 // changeCTEs adds the change and what goes with it, ending with
@@ -167,11 +198,15 @@ func (b *batchSQL) changeCTEs(args *masking.Args, add func(name, body string)) (
 	var effects []string
 	switch {
 	case s.Set != nil:
-		head, err := s.Set(args, "((SELECT count(*) FROM lethe_sel) > 1)")
+		head, err := s.Set(args, "((SELECT n FROM lethe_stat) > 1)")
 		if err != nil {
 			return "", err
 		}
-		add("lethe_changed", head+" WHERE "+t.inRel(Row, "lethe_sel")+returning)
+		if b.byTID() {
+			add("lethe_changed", fmt.Sprintf("%s WHERE %s.ctid = ANY(ARRAY(SELECT %s FROM lethe_sel))%s", head, Row, tid, returning))
+		} else {
+			add("lethe_changed", head+" WHERE "+t.inRel(Row, "lethe_sel")+returning)
+		}
 	case s.Delete != nil:
 		var err error
 		if effects, err = b.deletionCTEs(args, add); err != nil {
@@ -295,15 +330,15 @@ func (b *batchSQL) checkpointSQL(args *masking.Args, now string) string {
 	if b.cp.computed {
 		limit := args.Add(b.sel.limit)
 		return fmt.Sprintf(`UPDATE lethe.run_steps SET batches = batches + 1,
-			matched = matched + (SELECT count(*) FROM lethe_sel), changed = changed + (SELECT count(*) FROM lethe_changed),
-			last_key = COALESCE((SELECT %s FROM lethe_sel ORDER BY %s LIMIT 1), last_key),
-			keyset_done = (SELECT count(*) FROM lethe_sel) < %s::int,
-			done = (SELECT count(*) FROM lethe_sel) < %s::int AND cardinality(locked_keys) = 0,
-			updated_at = %s WHERE %s`, b.step.Target.KeyText("lethe_sel"), b.step.Target.descending("lethe_sel"), limit, limit, now, where)
+			matched = matched + lethe_stat.n, changed = changed + (SELECT rows FROM lethe_led),
+			last_key = COALESCE(lethe_stat.last, last_key),
+			keyset_done = lethe_stat.n < %s::int,
+			done = lethe_stat.n < %s::int AND cardinality(locked_keys) = 0,
+			updated_at = %s FROM lethe_stat WHERE %s`, limit, limit, now, where)
 	}
 	c := b.cp
 	return fmt.Sprintf(`UPDATE lethe.run_steps SET batches = batches + 1, matched = matched + %s::bigint,
-		changed = changed + (SELECT count(*) FROM lethe_changed), last_key = COALESCE(%s::text, last_key), keyset_done = %s::boolean,
+		changed = changed + (SELECT rows FROM lethe_led), last_key = COALESCE(%s::text, last_key), keyset_done = %s::boolean,
 		locked_keys = %s::text[], retries = %s::int, done = %s::boolean, updated_at = %s WHERE %s`,
 		args.Add(c.matched), args.Add(c.last), args.Add(c.keyset), args.Add(nonNil(c.locked)), args.Add(c.retries), args.Add(c.done), now, where)
 }
@@ -384,11 +419,14 @@ func (t *Target) orderedNames() string {
 	return strings.Join(parts, ", ")
 }
 
-// descending is the reverse key order of alias.
-func (t *Target) descending(alias string) string {
-	parts := make([]string, len(t.Key))
+// stat is the body of lethe_stat: how many rows lethe_sel holds (n) and
+// the key text of the last in key order (last; NULL when none), each
+// computed once for the whole statement.
+func (t *Target) stat() string {
+	desc := make([]string, len(t.Key))
 	for i, k := range t.Key {
-		parts[i] = alias + "." + k.Ident + " DESC"
+		desc[i] = "lethe_sel." + k.Ident + " DESC"
 	}
-	return strings.Join(parts, ", ")
+	return fmt.Sprintf("SELECT (SELECT count(*) FROM lethe_sel) AS n, (SELECT %s FROM (SELECT %s FROM lethe_sel ORDER BY %s LIMIT 1) AS lethe_last) AS last",
+		t.KeyText("lethe_last"), t.Cols("lethe_sel"), strings.Join(desc, ", "))
 }
