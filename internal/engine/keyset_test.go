@@ -12,13 +12,25 @@ import (
 )
 
 // A keyset batch updates the rows it selected through the row versions it
-// read. A row another transaction updates in between (here while the batch
-// waits for its lock) has a new version: the batch must still change it,
-// keep the other transaction's change, and record it once.
+// read (on a partitioned table, partition by partition). A row another
+// transaction updates in between (here while the batch waits for its lock)
+// has a new version: the batch must still change it, keep the other
+// transaction's change, and record it once.
 func TestAKeysetBatchChangesARowAnotherTransactionUpdatedMeanwhile(t *testing.T) {
+	for name, ddl := range map[string]string{
+		"table": `CREATE TABLE public.people (id int PRIMARY KEY, name text NOT NULL, note text)`,
+		"partitioned table": `CREATE TABLE public.people (id int PRIMARY KEY, name text NOT NULL, note text) PARTITION BY RANGE (id);
+			CREATE TABLE public.people_low PARTITION OF public.people FOR VALUES FROM (1) TO (11);
+			CREATE TABLE public.people_high PARTITION OF public.people FOR VALUES FROM (11) TO (100)`,
+	} {
+		t.Run(name, func(t *testing.T) { changesARowUpdatedMeanwhile(t, ddl) })
+	}
+}
+
+func changesARowUpdatedMeanwhile(t *testing.T, ddl string) {
 	ctx := context.Background()
 	pool, db := migrated(t, 3)
-	if _, err := pool.Exec(ctx, `CREATE TABLE public.people (id int PRIMARY KEY, name text NOT NULL, note text);
+	if _, err := pool.Exec(ctx, ddl+`;
 		INSERT INTO public.people SELECT i, 'person ' || i, NULL FROM generate_series(1, 20) i`); err != nil {
 		t.Fatal(err)
 	}
@@ -90,5 +102,46 @@ func TestAKeysetBatchChangesARowAnotherTransactionUpdatedMeanwhile(t *testing.T)
 	}
 	if n := count(t, pool, "SELECT coalesce(sum(rows_affected), 0)::bigint FROM lethe.audit_log WHERE object_uid = 'pol'"); n != 20 {
 		t.Fatalf("the audit log records %d rows; want 20", n)
+	}
+}
+
+// A partitioned table's batch updates the partitions the catalog listed
+// when the step was made: rows of a partition created since are changed
+// too (the batch is done again by key).
+func TestAKeysetBatchChangesRowsOfAPartitionCreatedSince(t *testing.T) {
+	ctx := context.Background()
+	pool, _ := migrated(t, 3)
+	if _, err := pool.Exec(ctx, `CREATE TABLE public.people (id int PRIMARY KEY, name text NOT NULL) PARTITION BY RANGE (id);
+		CREATE TABLE public.people_low PARTITION OF public.people FOR VALUES FROM (1) TO (11);
+		INSERT INTO public.people SELECT i, 'person ' || i FROM generate_series(1, 10) i`); err != nil {
+		t.Fatal(err)
+	}
+	cat, err := tenantdb.ReadCatalog(ctx, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	people, err := NewTarget(cat.Tables["public.people"], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `CREATE TABLE public.people_high PARTITION OF public.people FOR VALUES FROM (11) TO (100);
+		INSERT INTO public.people SELECT i, 'person ' || i FROM generate_series(11, 20) i`); err != nil {
+		t.Fatal(err)
+	}
+	step := &Step{Name: "mask", Entity: "person", Target: people, Action: "Anonymize",
+		Where: func(*masking.Args, *time.Time) (string, error) { return "lethe_row.name <> 'masked'", nil },
+		Set: func(*masking.Args, string) (string, error) {
+			return "UPDATE public.people AS lethe_row SET name = 'masked'", nil
+		}}
+	run := &Run{UID: "run-new-partition", Kind: KindPolicy, Type: "Retention", Actor: "tester", Object: audit.Object{Kind: "Test", UID: "pol"}}
+	p, err := Advance(ctx, pool, run, step, Options{BatchSize: 50}, time.Now().Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Done || p.Changed != 20 {
+		t.Fatalf("progress %+v; want done with the 20 rows changed", p)
+	}
+	if n := count(t, pool, "SELECT count(*) FROM public.people WHERE name <> 'masked'"); n != 0 {
+		t.Fatalf("%d rows were not masked", n)
 	}
 }

@@ -53,6 +53,10 @@ type batchSQL struct {
 	changed []string
 	// auditEmpty appends an audit record even when no row changed.
 	auditEmpty bool
+	// changedRel is what the ledger and the marks read the changed rows
+	// from: lethe_changed, or the union of a partitioned batch's changes
+	// by row versions, one a partition, read in place.
+	changedRel string
 }
 
 // The columns the batch statement returns.
@@ -67,19 +71,35 @@ func (r *batchResult) dest() []any { return []any{&r.rows, &r.selected, &r.last,
 
 // byTID says the batch updates its rows through the row versions its
 // selection read (ctid), not through the key's index: a keyset batch that
-// updates a table that is not partitioned (a partitioned table's ctids
-// repeat from one partition to the next). The rows are then fetched
-// directly, without one index search per row. A selected row another
-// transaction updated or deleted since has a new version, or none, which
-// the update by ctid does not find: then the statement fails through
-// lethe.raise_conflict (SQLSTATE 40001, isConflict), and the batch is done
-// again by key (slowKeyset), which takes rows as they are now.
+// updates. The rows are then fetched directly, without one index search
+// per row. A partitioned table's ctids repeat from one partition to the
+// next, so there the selection also reads each row's partition (tableoid)
+// and the batch updates each partition that holds some of its rows by
+// name (a table of more than maxTIDPartitions partitions is updated by
+// key). A selected row another transaction updated or deleted since has a
+// new version, or none, which the update by ctid does not find, and so
+// has a row of a partition created since the catalog was read: then the
+// statement fails through lethe.raise_conflict (SQLSTATE 40001,
+// isConflict), and the batch is done again by key (slowKeyset), which
+// takes rows as they are now.
 func (b *batchSQL) byTID() bool {
-	return b.sel.keys == nil && b.changed == nil && b.step.Set != nil && !b.step.Target.Partitioned
+	s, t := b.step, b.step.Target
+	if b.sel.keys != nil || b.changed != nil || s.Set == nil {
+		return false
+	}
+	return !t.Partitioned || (t.Table != nil && len(t.Table.Partitions) > 0 && len(t.Table.Partitions) <= maxTIDPartitions)
 }
 
-// tid is the column of the selection holding a row's version (byTID).
-const tid = "lethe_tid"
+// maxTIDPartitions bounds the partitions a batch by row versions names
+// one UPDATE each for.
+const maxTIDPartitions = 64
+
+// The columns of the selection holding a row's version and its partition
+// (byTID).
+const (
+	tid  = "lethe_tid"
+	toid = "lethe_toid"
+)
 
 // statement builds the batch's one statement: select the rows, change
 // them and what the plan says goes with them, record the ledger row, the
@@ -89,11 +109,12 @@ func (b *batchSQL) statement() (string, []any, error) {
 	args := &masking.Args{}
 	var ctes []string
 	add := func(name, body string) { ctes = append(ctes, name+" AS ("+body+")") }
+	b.changedRel = "lethe_changed"
 
 	if b.changed != nil {
 		add("lethe_sel", t.listed(args.Add(nonNil(b.changed))))
 		add("lethe_stat", t.stat())
-		add("lethe_changed", fmt.Sprintf("SELECT %s AS lethe_k, %s FROM lethe_sel", t.KeyText("lethe_sel"), t.ordered("lethe_sel")))
+		add("lethe_changed", fmt.Sprintf("SELECT %s AS lethe_k FROM lethe_sel", t.KeyText("lethe_sel")))
 		add("lethe_fx", "SELECT '[]'::jsonb AS fx")
 	} else {
 		sel, err := b.selectSQL(args)
@@ -117,14 +138,14 @@ func (b *batchSQL) statement() (string, []any, error) {
 			vals = append(vals, args.Add(v))
 		}
 		vals = append(vals, "lethe_k")
-		add(fmt.Sprintf("lethe_m%d", i), fmt.Sprintf("%s SELECT %s FROM lethe_changed ON CONFLICT DO NOTHING", m.Insert, strings.Join(vals, ", ")))
+		add(fmt.Sprintf("lethe_m%d", i), fmt.Sprintf("%s SELECT %s FROM %s ON CONFLICT DO NOTHING", m.Insert, strings.Join(vals, ", "), b.changedRel))
 	}
 	now := args.Add(b.run.now())
 	add("lethe_led", fmt.Sprintf(`INSERT INTO lethe.run_batches (run_uid, step, part, batch, entity, table_name, action, rows, keys, effects, done_at)
-		SELECT %s, %s, %s, %s, %s, %s, %s, count(*), COALESCE(array_agg(lethe_k ORDER BY %s), '{}'::text[]),
-			NULLIF((SELECT fx FROM lethe_fx), '[]'::jsonb), %s FROM lethe_changed RETURNING rows`,
+		SELECT %s, %s, %s, %s, %s, %s, %s, count(*), COALESCE(array_agg(lethe_k), '{}'::text[]),
+			NULLIF((SELECT fx FROM lethe_fx), '[]'::jsonb), %s FROM %s RETURNING rows`,
 		args.Add(b.run.UID), args.Add(s.name()), args.Add(b.part), args.Add(b.batch), args.Add(s.Entity), args.Add(t.Name),
-		args.Add(s.Action), t.orderedNames(), now))
+		args.Add(s.Action), now, b.changedRel))
 	if b.cp != nil {
 		add("lethe_cp", b.checkpointSQL(args, now))
 	}
@@ -183,18 +204,20 @@ func (b *batchSQL) selectSQL(args *masking.Args) (string, error) {
 	cols := t.Cols(Row)
 	if b.byTID() {
 		cols += ", " + Row + ".ctid AS " + tid
+		if t.Partitioned {
+			cols += ", " + Row + ".tableoid AS " + toid
+		}
 	}
 	return fmt.Sprintf("SELECT %s FROM %s AS %s WHERE %s ORDER BY %s LIMIT %d", // #nosec G201 -- identifiers sanitized, values are parameters
 		cols, t.Ident, Row, strings.Join(conds, " AND "), t.OrderBy(Row), b.sel.limit), nil
 }
 
 // changeCTEs adds the change and what goes with it, ending with
-// lethe_changed (the keys of the rows changed, lethe_k, and their key
-// columns, lethe_o0...), and returns the body of lethe_fx: the effects on
-// other tables as a JSON array.
+// lethe_changed (the keys of the rows changed, lethe_k), and returns the
+// body of lethe_fx: the effects on other tables as a JSON array.
 func (b *batchSQL) changeCTEs(args *masking.Args, add func(name, body string)) (string, error) {
 	s, t := b.step, b.step.Target
-	returning := fmt.Sprintf(" RETURNING %s AS lethe_k, %s", t.KeyText(Row), t.ordered(Row))
+	returning := fmt.Sprintf(" RETURNING %s AS lethe_k", t.KeyText(Row))
 	var effects []string
 	switch {
 	case s.Set != nil:
@@ -202,10 +225,15 @@ func (b *batchSQL) changeCTEs(args *masking.Args, add func(name, body string)) (
 		if err != nil {
 			return "", err
 		}
-		if b.byTID() {
-			add("lethe_changed", fmt.Sprintf("%s WHERE %s.ctid = ANY(ARRAY(SELECT %s FROM lethe_sel))%s", head, Row, tid, returning))
-		} else {
+		switch {
+		case !b.byTID():
 			add("lethe_changed", head+" WHERE "+t.inRel(Row, "lethe_sel")+returning)
+		case !t.Partitioned:
+			add("lethe_changed", fmt.Sprintf("%s WHERE %s.ctid = ANY(ARRAY(SELECT %s FROM lethe_sel))%s", head, Row, tid, returning))
+		default:
+			if err := b.partitionChanges(args, head, returning, add); err != nil {
+				return "", err
+			}
 		}
 	case s.Delete != nil:
 		var err error
@@ -214,13 +242,37 @@ func (b *batchSQL) changeCTEs(args *masking.Args, add func(name, body string)) (
 		}
 		add("lethe_changed", fmt.Sprintf("DELETE FROM %s AS %s WHERE %s", t.Ident, Row, t.inRel(Row, "lethe_sel"))+returning) // #nosec G202 -- identifiers sanitized
 	default:
-		add("lethe_changed", fmt.Sprintf("SELECT %s AS lethe_k, %s FROM lethe_sel", t.KeyText("lethe_sel"), t.ordered("lethe_sel")))
+		add("lethe_changed", fmt.Sprintf("SELECT %s AS lethe_k FROM lethe_sel", t.KeyText("lethe_sel")))
 	}
 	if len(effects) == 0 {
 		return "SELECT '[]'::jsonb AS fx", nil
 	}
 	return fmt.Sprintf(`SELECT COALESCE(jsonb_agg(x) FILTER (WHERE (x ->> 'rows')::bigint > 0), '[]'::jsonb) AS fx FROM (VALUES %s) AS v (x)`,
 		strings.Join(effects, ", ")), nil
+}
+
+// partitionChanges adds a partitioned batch's change by row versions: one
+// UPDATE of each leaf partition, by name, of the rows the selection read in
+// it; one whose partition holds none of them does not run. head is the
+// step's `UPDATE <target> AS lethe_row SET ...`.
+func (b *batchSQL) partitionChanges(args *masking.Args, head, returning string, add func(name, body string)) error {
+	t := b.step.Target
+	at := strings.Index(head, " AS "+Row+" SET ")
+	if !strings.HasPrefix(head, "UPDATE ") || at < 0 {
+		return fmt.Errorf("step %s: its change does not start with UPDATE <table> AS %s SET", b.step.name(), Row)
+	}
+	set := head[at:]
+	add("lethe_parts", fmt.Sprintf("SELECT DISTINCT %s FROM lethe_sel", toid))
+	changes := make([]string, len(t.Table.Partitions))
+	for i, p := range t.Table.Partitions {
+		oid := fmt.Sprintf("(SELECT CAST(%s::text AS pg_catalog.regclass)::oid)", args.Add(p.Sanitize()))
+		name := fmt.Sprintf("lethe_p%d", i)
+		add(name, fmt.Sprintf("UPDATE ONLY %s%s WHERE EXISTS (SELECT 1 FROM lethe_parts WHERE %s = %s) AND %s.ctid = ANY(ARRAY(SELECT %s FROM lethe_sel WHERE %s = %s))%s", // #nosec G201 -- identifiers sanitized
+			p.Sanitize(), set, toid, oid, Row, tid, toid, oid, returning))
+		changes[i] = "SELECT lethe_k FROM " + name
+	}
+	b.changedRel = "(" + strings.Join(changes, " UNION ALL ") + ") AS lethe_changed"
+	return nil
 }
 
 // deletionCTEs adds the rows that go with the deleted rows (children
@@ -399,24 +451,6 @@ func refersTo(alias string, cols []string, parent *Target, rel string, refs []st
 		return fmt.Sprintf("%s = ANY(ARRAY(%s))", mine[0], sub)
 	}
 	return fmt.Sprintf("(%s) IN (%s)", strings.Join(mine, ", "), sub)
-}
-
-// ordered are alias's key columns named lethe_o0, lethe_o1, ..., so rows
-// can be ordered by key after they leave the table.
-func (t *Target) ordered(alias string) string {
-	parts := make([]string, len(t.Key))
-	for i, k := range t.Key {
-		parts[i] = fmt.Sprintf("%s.%s AS lethe_o%d", alias, k.Ident, i)
-	}
-	return strings.Join(parts, ", ")
-}
-
-func (t *Target) orderedNames() string {
-	parts := make([]string, len(t.Key))
-	for i := range t.Key {
-		parts[i] = fmt.Sprintf("lethe_o%d", i)
-	}
-	return strings.Join(parts, ", ")
 }
 
 // stat is the body of lethe_stat: how many rows lethe_sel holds (n) and

@@ -117,6 +117,8 @@ func TestReadCatalog(t *testing.T) {
 		CREATE TABLE crm.visits (id bigint, visited_at timestamptz NOT NULL, person_id bigint REFERENCES crm.people(id),
 			ip inet, PRIMARY KEY (id, visited_at)) PARTITION BY RANGE (visited_at);
 		CREATE TABLE crm.visits_2026 PARTITION OF crm.visits FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+		CREATE TABLE crm.visits_2027 PARTITION OF crm.visits FOR VALUES FROM ('2027-01-01') TO ('2028-01-01') PARTITION BY RANGE (visited_at);
+		CREATE TABLE crm."Visits 2027 H1" PARTITION OF crm.visits_2027 FOR VALUES FROM ('2027-01-01') TO ('2027-07-01');
 		CREATE SCHEMA lethe; CREATE TABLE lethe.internal (id int)`); err != nil {
 		t.Fatal(err)
 	}
@@ -138,6 +140,13 @@ func TestReadCatalog(t *testing.T) {
 	visits := cat.Tables["crm.visits"]
 	if !visits.Partitioned || strings.Join(visits.PrimaryKey, ",") != "id,visited_at" {
 		t.Errorf("visits: partitioned %v, pk %v", visits.Partitioned, visits.PrimaryKey)
+	}
+	var parts []string
+	for _, p := range visits.Partitions {
+		parts = append(parts, p.String())
+	}
+	if want := `crm."Visits 2027 H1",crm.visits_2026`; strings.Join(parts, ",") != want {
+		t.Errorf("visits: leaf partitions %v, want %s", parts, want)
 	}
 	if len(cat.ForeignKeys) != 1 || cat.ForeignKeys[0].RefTable != "crm.people" || cat.ForeignKeys[0].Columns[0] != "person_id" {
 		t.Errorf("foreign keys: %+v", cat.ForeignKeys)
