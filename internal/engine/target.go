@@ -39,6 +39,10 @@ type KeyColumn struct {
 	Name  string
 	Ident string // quoted for SQL
 	Type  string // as format_type prints it, from the catalog
+	// Plain says the column's text never holds a character JSON escapes
+	// (a quote, a backslash, a control character): numbers, dates and
+	// times, booleans, network addresses and uuids.
+	Plain bool
 }
 
 // NewTarget addresses a live table by keyCols, or by the table's own key
@@ -66,7 +70,8 @@ func NewTarget(t *tenantdb.Table, keyCols []string) (*Target, error) {
 		if !c.NotNull {
 			return nil, fmt.Errorf("table %s: key column %s may be NULL, so it cannot tell rows apart", t.TableName(), k)
 		}
-		out.Key = append(out.Key, KeyColumn{Name: c.Name, Ident: pgx.Identifier{c.Name}.Sanitize(), Type: c.Type})
+		plain := strings.ContainsRune("NDBI", rune(c.Category)) || c.Type == "uuid"
+		out.Key = append(out.Key, KeyColumn{Name: c.Name, Ident: pgx.Identifier{c.Name}.Sanitize(), Type: c.Type, Plain: plain})
 	}
 	return out, nil
 }
@@ -98,16 +103,24 @@ func (t *Target) Cols(alias string) string {
 
 // KeyText is the SQL expression of a row's key as text: the column's text
 // for a one-column key, a JSON array of the columns' texts for a composite
-// one (`["2025-03-01 10:00:00+00", "17"]`). Connections print values the
-// same way (tenantdb pins TimeZone and DateStyle), so a row's key text is
-// the same on every connection.
+// one (`["2025-03-01 10:00:00+00", "17"]`, as json_build_array prints it).
+// Connections print values the same way (tenantdb pins TimeZone and
+// DateStyle), so a row's key text is the same on every connection. When
+// no key column's text needs escaping in JSON, the array is written by
+// concatenation, the same text at a fraction of json_build_array's cost
+// (a batch writes one for every row it changes).
 func (t *Target) KeyText(alias string) string {
 	if !t.Composite() {
 		return alias + "." + t.Key[0].Ident + "::text"
 	}
 	parts := make([]string, len(t.Key))
+	plain := true
 	for i, k := range t.Key {
 		parts[i] = alias + "." + k.Ident + "::text"
+		plain = plain && k.Plain
+	}
+	if plain {
+		return `('["' || ` + strings.Join(parts, ` || '", "' || `) + ` || '"]')`
 	}
 	return "pg_catalog.json_build_array(" + strings.Join(parts, ", ") + ")::text"
 }
