@@ -260,3 +260,26 @@ func TestSafeErrorKeepsNoRowValue(t *testing.T) {
 		t.Fatal("the raw error no longer quotes the value; the test proves nothing")
 	}
 }
+
+// The ledger's keys are compressed with lz4 where the server has it, and
+// the migration passes where it has not.
+func TestTheLedgerKeysAreCompressedWithLZ4WhereTheServerHasIt(t *testing.T) {
+	db := pgtest.NewDatabase(t)
+	ctx := context.Background()
+	pool := openPool(t, db.SecretData())
+	if _, _, err := Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	want := "l"
+	if _, err := pool.Exec(ctx, "SET default_toast_compression = lz4"); err != nil {
+		want = ""
+	}
+	var got string
+	if err := pool.QueryRow(ctx, `SELECT attcompression::text FROM pg_catalog.pg_attribute
+		WHERE attrelid = 'lethe.run_batches'::pg_catalog.regclass AND attname = 'keys'`).Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got != want {
+		t.Fatalf("lethe.run_batches.keys compression %q, want %q", got, want)
+	}
+}
