@@ -251,9 +251,10 @@ func (b *batchSQL) changeCTEs(args *masking.Args, add func(name, body string)) (
 		strings.Join(effects, ", ")), nil
 }
 
-// partitionChanges adds a partitioned batch's change by row versions: one
-// UPDATE of each leaf partition, by name, of the rows the selection read in
-// it; one whose partition holds none of them does not run. head is the
+// partitionChanges adds a partitioned batch's change by row versions: the
+// selection's ctids grouped by partition (lethe_tids), then one UPDATE of
+// each leaf partition, by name, of its ctids (none for a partition that
+// holds none of the batch's rows: its TID scan reads nothing). head is the
 // step's `UPDATE <target> AS lethe_row SET ...`.
 func (b *batchSQL) partitionChanges(args *masking.Args, head, returning string, add func(name, body string)) error {
 	t := b.step.Target
@@ -262,13 +263,12 @@ func (b *batchSQL) partitionChanges(args *masking.Args, head, returning string, 
 		return fmt.Errorf("step %s: its change does not start with UPDATE <table> AS %s SET", b.step.name(), Row)
 	}
 	set := head[at:]
-	add("lethe_parts", fmt.Sprintf("SELECT DISTINCT %s FROM lethe_sel", toid))
+	add("lethe_tids", fmt.Sprintf("SELECT %s, array_agg(%s) AS tids FROM lethe_sel GROUP BY %s", toid, tid, toid))
 	changes := make([]string, len(t.Table.Partitions))
 	for i, p := range t.Table.Partitions {
-		oid := fmt.Sprintf("(SELECT CAST(%s::text AS pg_catalog.regclass)::oid)", args.Add(p.Sanitize()))
 		name := fmt.Sprintf("lethe_p%d", i)
-		add(name, fmt.Sprintf("UPDATE ONLY %s%s WHERE EXISTS (SELECT 1 FROM lethe_parts WHERE %s = %s) AND %s.ctid = ANY(ARRAY(SELECT %s FROM lethe_sel WHERE %s = %s))%s", // #nosec G201 -- identifiers sanitized
-			p.Sanitize(), set, toid, oid, Row, tid, toid, oid, returning))
+		add(name, fmt.Sprintf("UPDATE ONLY %s%s WHERE %s.ctid = ANY((SELECT tids FROM lethe_tids WHERE %s = CAST(%s::text AS pg_catalog.regclass))::pg_catalog.tid[])%s", // #nosec G201 -- identifiers sanitized
+			p.Sanitize(), set, Row, toid, args.Add(p.Sanitize()), returning))
 		changes[i] = "SELECT lethe_k FROM " + name
 	}
 	b.changedRel = "(" + strings.Join(changes, " UNION ALL ") + ") AS lethe_changed"
