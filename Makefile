@@ -28,6 +28,15 @@ export K8S_VERSION ETCD_VERSION
 
 GO_TEST_FLAGS ?= -count=1 -timeout 20m
 
+# ---- the manager's version and image ----
+# The version is the chart's appVersion, so the image make image builds is
+# the one the chart installs by default.
+VERSION           ?= $(shell sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$$/\1/p' charts/lethe/Chart.yaml)
+COMMIT            ?= $(shell git rev-parse HEAD 2>/dev/null || echo dev)
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+IMAGE_REPOSITORY  ?= ghcr.io/lethe-dev/lethe
+IMAGE_FLAGS       := -repository $(IMAGE_REPOSITORY) -version $(VERSION) -commit $(COMMIT) -out $(BIN)/image
+
 .PHONY: all
 all: build
 
@@ -42,6 +51,7 @@ manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC from the API types and ma
 	cp config/crd/bases/*.yaml charts/lethe/crds/
 	cp config/rbac/role.yaml charts/lethe/files/role.yaml
 	cp config/webhook/manifests.yaml charts/lethe/files/webhooks.yaml
+	cp config/argocd/health.lua charts/lethe/files/argocd-health.lua
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate deepcopy functions.
@@ -82,6 +92,7 @@ kustomize-check: envtest ## Build the kustomize config.
 	$(KUBECTL) kustomize config/default > /dev/null
 	$(KUBECTL) kustomize config/overlays/certmanager > /dev/null
 	$(KUBECTL) kustomize config/samples > /dev/null
+	$(KUBECTL) kustomize config/argocd > /dev/null
 
 .PHONY: envtest
 envtest: ## Build kube-apiserver, etcd and kubectl into bin/k8s (cached).
@@ -103,7 +114,19 @@ bench: envtest postgres build ## Run the benchmarks; results go to bench/results
 
 .PHONY: build
 build: ## Build the manager binary.
-	go build -o $(BIN)/manager .
+	go build -ldflags "-X main.version=$(VERSION) -X main.commit=$(COMMIT)" -o $(BIN)/manager .
+
+.PHONY: lethe
+lethe: ## Build the lethe command (bin/lethe); installed as kubectl-lethe it is `kubectl lethe`.
+	go build -ldflags "-X main.version=$(VERSION)" -o $(BIN)/lethe ./cmd/lethe
+
+.PHONY: image
+image: ## Build the manager image without a container engine: OCI layout bin/image/oci, tarball bin/image/lethe.tar.
+	go run ./hack/image $(IMAGE_FLAGS) -created $(SOURCE_DATE_EPOCH)
+
+.PHONY: image-check
+image-check: image ## Build the image, then check it: non-root user, static binary, and the binary taken out of it runs.
+	go run ./hack/image -check $(IMAGE_FLAGS)
 
 .PHONY: demo
 demo: envtest postgres build ## Start a local API server and PostgreSQL, run the operator on sample tenants, show the result.

@@ -3,6 +3,7 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"time"
 
@@ -17,7 +18,15 @@ import (
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
 	"github.com/lethe-dev/lethe/controllers"
+	"github.com/lethe-dev/lethe/internal/engine"
 	"github.com/lethe-dev/lethe/internal/tenantdb"
+)
+
+// version and commit name the build; set with
+// -ldflags "-X main.version=... -X main.commit=..." (make image, Dockerfile).
+var (
+	version = "dev"
+	commit  = "dev"
 )
 
 func main() {
@@ -30,24 +39,40 @@ func run() int {
 		metricsAddr, probeAddr        string
 		leaderElect                   bool
 		resyncInterval, retryInterval time.Duration
+		sampleInterval                time.Duration
 		maxConcurrentReconciles       int
 		maxConcurrentRequests         int
+		showVersion                   bool
+		requestBatchSize              int
 	)
+	flag.BoolVar(&showVersion, "version", false, "Print the version and commit, and exit.")
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address of the metrics endpoint; 0 disables it.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints; 0 disables them.")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader, so only one replica reconciles at a time.")
 	flag.DurationVar(&resyncInterval, "resync-interval", 5*time.Minute, "How often a Ready tenant database is checked again.")
 	flag.DurationVar(&retryInterval, "retry-interval", 30*time.Second, "How soon a tenant database that could not be checked is tried again.")
 	flag.IntVar(&maxConcurrentReconciles, "max-concurrent-reconciles", 4, "How many objects of one kind are reconciled at once.")
+	flag.DurationVar(&sampleInterval, "sample-interval", controllers.DefaultSampleInterval,
+		"How often the tables of a tenant database whose schema did not change are sampled again for personal data.")
 	var webhooks webhookOptions
 	webhooks.bindFlags(flag.CommandLine)
 	flag.IntVar(&maxConcurrentRequests, "max-concurrent-requests", 8, "How many DataSubjectRequests are carried out at once: "+
 		"a request mostly waits on tenant databases and the API server, and erasures verified at once share their re-scans.")
+	flag.IntVar(&requestBatchSize, "request-batch-size", engine.DefaultBatchSize, "How many rows of one table one transaction of a "+
+		"DataSubjectRequest changes at most; smaller batches hold row locks for less time.")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
+	if showVersion {
+		fmt.Printf("lethe %s (commit %s)\n", version, commit)
+		return 0
+	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 	log := ctrl.Log.WithName("setup")
+	if requestBatchSize < 1 {
+		log.Error(nil, "--request-batch-size must be at least 1", "value", requestBatchSize)
+		return 1
+	}
 
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
@@ -78,6 +103,7 @@ func run() int {
 		ResyncInterval:          resyncInterval,
 		RetryInterval:           retryInterval,
 		MaxConcurrentReconciles: maxConcurrentReconciles,
+		SampleInterval:          sampleInterval,
 	}).SetupWithManager(ctx, mgr); err != nil {
 		log.Error(err, "cannot set up the controller", "controller", "TenantDatabase")
 		return 1
@@ -96,6 +122,7 @@ func run() int {
 		Pools:                   pools,
 		Clock:                   clock.RealClock{},
 		RetryInterval:           retryInterval,
+		Engine:                  engine.Options{BatchSize: requestBatchSize},
 		MaxConcurrentReconciles: maxConcurrentRequests,
 	}).SetupWithManager(mgr); err != nil {
 		log.Error(err, "cannot set up the controller", "controller", "DataSubjectRequest")
@@ -158,7 +185,7 @@ func run() int {
 		return 1
 	}
 
-	log.Info("starting manager")
+	log.Info("starting manager", "version", version, "commit", commit)
 	if err := mgr.Start(ctx); err != nil {
 		log.Error(err, "manager stopped with an error")
 		return 1

@@ -58,6 +58,15 @@ func setSummary(conds *[]metav1.Condition, observed *int64, generation int64, v 
 	}
 }
 
+// observe records that the current generation got the object's standing
+// answer: observedGeneration, and each condition's, move to it.
+func observe(conds *[]metav1.Condition, observed *int64, generation int64) {
+	*observed = generation
+	for i := range *conds {
+		(*conds)[i].ObservedGeneration = generation
+	}
+}
+
 // maxMessage keeps condition messages readable (the API allows 32768).
 const maxMessage = 2048
 

@@ -92,9 +92,17 @@ func (r *DataSubjectRequestReconciler) reconcile(ctx context.Context, obj *priva
 		ev.Eventf(obj, nil, corev1.EventTypeNormal, privacyv1alpha1.ReasonReceived, "Receive",
 			"%s request received under %s", obj.Spec.Type, regulationOf(obj))
 	}
-	due := setDeadline(ev, obj, now)
+	loc, err := requestLocation(obj)
+	if err != nil {
+		return r.fail(ctx, obj, stalled(privacyv1alpha1.ReasonTimeZoneInvalid, "%s", err.Error()))
+	}
+	due := setDeadline(ev, obj, now, loc)
 
 	if st.Phase == privacyv1alpha1.PhaseCompleted || (st.Phase == privacyv1alpha1.PhaseFailed && !r.changedSinceFailure(ctx, obj)) {
+		// A finished request's answer holds for a later generation too
+		// (only approval and extension can change, and they change
+		// nothing now), so kstatus sees it observed.
+		observe(&st.Conditions, &st.ObservedGeneration, obj.Generation)
 		return r.expireExport(ctx, obj, now, ev)
 	}
 	if st.Phase == privacyv1alpha1.PhaseFailed {
@@ -379,7 +387,8 @@ func (r *DataSubjectRequestReconciler) verify(ctx context.Context, obj *privacyv
 	st := &obj.Status
 	if len(remaining) > 0 {
 		setCondition(&st.Conditions, obj.Generation, privacyv1alpha1.ConditionVerified, metav1.ConditionFalse, privacyv1alpha1.ReasonIdentifiersRemain,
-			"the subject's identifiers remain in "+listUpTo(remaining, 20, ", ")+": map these columns in the DataInventory and erase again")
+			"the subject's identifiers remain in "+listUpTo(remaining, 20, ", ")+": map these columns in the DataInventory and erase again; "+
+				"where the identifier is itself a key or a foreign key (a natural key), Anonymize keeps it: erase with method Delete")
 		return
 	}
 	setCondition(&st.Conditions, obj.Generation, privacyv1alpha1.ConditionVerified, metav1.ConditionTrue, privacyv1alpha1.ReasonVerified,
@@ -451,6 +460,8 @@ func fillTargetResult(res *privacyv1alpha1.TargetResult, out *dsr.Outcome) {
 	for _, e := range out.Entities {
 		res.Entities = append(res.Entities, privacyv1alpha1.EntityResult{Entity: e.Entity, Found: e.Found,
 			Changed: e.Changed, Shared: e.Shared, Columns: e.Columns})
+		r := &res.Entities[len(res.Entities)-1]
+		r.Effects, r.EffectsOmitted = foreignKeyEffects(e.Effects)
 	}
 }
 

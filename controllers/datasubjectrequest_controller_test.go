@@ -16,6 +16,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
+	"github.com/lethe-dev/lethe/internal/dsr"
 	"github.com/lethe-dev/lethe/internal/export"
 )
 
@@ -259,7 +260,7 @@ var _ = Describe("DataSubjectRequest", func() {
 		Expect(k8s.Create(ctx, soon)).To(Succeed())
 		expectRequestCondition(t.ns, "soon", privacyv1alpha1.ConditionOverdue, metav1.ConditionFalse, privacyv1alpha1.ReasonDeadlineApproaching)
 		r := getRequest(t.ns, "soon")
-		Expect(r.Status.DueTime.Time).To(BeTemporally("==", soon.Spec.ReceivedAt.AddDate(0, 1, 0)))
+		Expect(r.Status.DueTime.Time).To(BeTemporally("==", dsr.Deadline(dsr.GDPR, soon.Spec.ReceivedAt.Time, false, time.UTC)))
 		Eventually(func() string { return eventsOf(t.ns, "soon") }, timeout, interval).Should(ContainSubstring("DeadlineApproaching"))
 
 		late := t.request("late", privacyv1alpha1.RequestAccess, "who")
@@ -274,7 +275,7 @@ var _ = Describe("DataSubjectRequest", func() {
 			r.Spec.Extension = &privacyv1alpha1.Extension{Reason: "the request spans many systems"}
 		})).To(Succeed())
 		Eventually(func() time.Time { return getRequest(t.ns, "soon").Status.DueTime.Time }, timeout, interval).
-			Should(BeTemporally("==", soon.Spec.ReceivedAt.AddDate(0, 3, 0)))
+			Should(BeTemporally("==", dsr.Deadline(dsr.GDPR, soon.Spec.ReceivedAt.Time, true, time.UTC)))
 		expectRequestCondition(t.ns, "soon", privacyv1alpha1.ConditionOverdue, metav1.ConditionFalse, privacyv1alpha1.ReasonWithinDeadline)
 
 		By("refusing an extension after the first deadline")
@@ -283,6 +284,25 @@ var _ = Describe("DataSubjectRequest", func() {
 		})).To(Succeed())
 		expectRequestCondition(t.ns, "late", privacyv1alpha1.ConditionOverdue, metav1.ConditionTrue, privacyv1alpha1.ReasonExtensionRefused)
 		Expect(getRequest(t.ns, "late").Status.Extended).To(BeFalse())
+	})
+
+	It("counts the deadline to the end of the day in spec.timeZone, and refuses an unknown zone", func() {
+		t.identifiersSecret("zoned", map[string]string{"email": email})
+		r := t.request("zoned", privacyv1alpha1.RequestAccess, "zoned")
+		r.Spec.Approval = &privacyv1alpha1.Approval{Required: ptr.To(true)}
+		// Received on 31 January in the evening in Stockholm, already
+		// 1 February in UTC: due at the end of 28 February there.
+		stockholm, err := time.LoadLocation("Europe/Stockholm")
+		Expect(err).NotTo(HaveOccurred())
+		r.Spec.ReceivedAt = &metav1.Time{Time: time.Date(2027, 1, 31, 23, 30, 0, 0, stockholm)}
+		r.Spec.TimeZone = ptr.To("Europe/Stockholm")
+		Expect(k8s.Create(ctx, r)).To(Succeed())
+		Eventually(func() *metav1.Time { return getRequest(t.ns, "zoned").Status.DueTime }, timeout, interval).ShouldNot(BeNil())
+		Expect(getRequest(t.ns, "zoned").Status.DueTime.Time).To(BeTemporally("==", time.Date(2027, 2, 28, 23, 59, 59, 0, stockholm)))
+
+		bad := t.request("mars", privacyv1alpha1.RequestAccess, "zoned")
+		bad.Spec.TimeZone = ptr.To("Mars/Olympus")
+		Expect(k8s.Create(ctx, bad)).To(MatchError(ContainSubstring("not an IANA time zone (for example Europe/Stockholm")))
 	})
 
 	It("never lets a canary identifier out through logs, events, status or metrics", func() {

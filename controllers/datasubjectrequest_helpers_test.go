@@ -176,8 +176,8 @@ func requestText(r *privacyv1alpha1.DataSubjectRequest) string {
 }
 
 // leakSurface is everything that leaves the tenant databases: the manager's
-// log, the namespace's events, the status of every Lethe object in it, and
-// the metrics.
+// log, the namespace's events, the status of every Lethe object in it, its
+// ConfigMaps (drafted inventories), and the metrics.
 func leakSurface(ns string) string {
 	GinkgoHelper()
 	var b strings.Builder
@@ -197,6 +197,13 @@ func leakSurface(ns string) string {
 	for _, t := range tdbs.Items {
 		raw, _ := yaml.Marshal(t.Status)
 		b.Write(raw)
+	}
+	var cms corev1.ConfigMapList
+	Expect(k8s.List(ctx, &cms, client.InNamespace(ns))).To(Succeed())
+	for _, cm := range cms.Items {
+		for _, v := range cm.Data {
+			b.WriteString(v)
+		}
 	}
 	families, err := metrics.Registry.Gather()
 	Expect(err).NotTo(HaveOccurred())

@@ -23,21 +23,33 @@ func regulationOf(obj *privacyv1alpha1.DataSubjectRequest) string {
 	return string(obj.Spec.Regulation)
 }
 
-// setDeadline computes receivedAt and the due time, accepting an extension
-// only before the first deadline.
-func setDeadline(ev events.EventRecorder, obj *privacyv1alpha1.DataSubjectRequest, now time.Time) time.Time {
+// requestLocation is the time zone a request's deadline is counted in.
+func requestLocation(obj *privacyv1alpha1.DataSubjectRequest) (*time.Location, error) {
+	if obj.Spec.TimeZone == nil {
+		return time.UTC, nil
+	}
+	loc, err := time.LoadLocation(*obj.Spec.TimeZone)
+	if err != nil {
+		return nil, fmt.Errorf("spec.timeZone %q is not an IANA time zone (for example Europe/Stockholm or America/Los_Angeles)", *obj.Spec.TimeZone)
+	}
+	return loc, nil
+}
+
+// setDeadline computes receivedAt and the due time in the request's time
+// zone, accepting an extension only before the first deadline.
+func setDeadline(ev events.EventRecorder, obj *privacyv1alpha1.DataSubjectRequest, now time.Time, loc *time.Location) time.Time {
 	st := &obj.Status
 	received := obj.CreationTimestamp
 	if obj.Spec.ReceivedAt != nil {
 		received = *obj.Spec.ReceivedAt
 	}
 	st.ReceivedAt = &received
-	first := dsr.Deadline(regulationOf(obj), received.Time, false)
+	first := dsr.Deadline(regulationOf(obj), received.Time, false, loc)
 	if obj.Spec.Extension != nil && !st.Extended {
 		if now.Before(first) {
 			st.Extended = true
 			ev.Eventf(obj, nil, corev1.EventTypeNormal, privacyv1alpha1.ReasonExtensionAccepted, "Extend",
-				"deadline extended to %s", dsr.Deadline(regulationOf(obj), received.Time, true).UTC().Format(time.RFC3339))
+				"deadline extended to %s", dsr.Deadline(regulationOf(obj), received.Time, true, loc).UTC().Format(time.RFC3339))
 		} else if c := meta.FindStatusCondition(st.Conditions, privacyv1alpha1.ConditionOverdue); c == nil || c.Reason != privacyv1alpha1.ReasonExtensionRefused {
 			setCondition(&st.Conditions, obj.Generation, privacyv1alpha1.ConditionOverdue, metav1.ConditionTrue, privacyv1alpha1.ReasonExtensionRefused,
 				fmt.Sprintf("the deadline %s passed before the request completed; the extension came after it and was not accepted", first.UTC().Format(time.RFC3339)))
@@ -45,7 +57,7 @@ func setDeadline(ev events.EventRecorder, obj *privacyv1alpha1.DataSubjectReques
 				"extension refused: it came after the first deadline")
 		}
 	}
-	due := dsr.Deadline(regulationOf(obj), received.Time, st.Extended)
+	due := dsr.Deadline(regulationOf(obj), received.Time, st.Extended, loc)
 	d := metav1.NewTime(due)
 	st.DueTime = &d
 	return due

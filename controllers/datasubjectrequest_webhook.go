@@ -39,6 +39,9 @@ func (w *DataSubjectRequestWebhook) Handle(ctx context.Context, req admission.Re
 	if err := w.Decoder.Decode(req, &obj); err != nil {
 		return admission.Errored(http.StatusBadRequest, err)
 	}
+	if _, err := requestLocation(&obj); err != nil {
+		return admission.Denied(err.Error())
+	}
 	gatedByDefault := obj.Spec.Type == privacyv1alpha1.RequestErasure || obj.Spec.Type == privacyv1alpha1.RequestRectification
 	waived := gatedByDefault && !obj.Spec.ApprovalRequired()
 

@@ -176,13 +176,12 @@ func nextSchedule(p *privacyv1alpha1.RetentionPolicy, sched cron.Schedule, loc *
 func (r *RetentionPolicyReconciler) startRun(p *privacyv1alpha1.RetentionPolicy, scheduled time.Time, runNow string) {
 	st := &p.Status
 	t := metav1.NewTime(scheduled)
-	st.Run = &privacyv1alpha1.RetentionRun{ID: fmt.Sprintf("%s-%d", p.UID, scheduled.Unix()), ScheduledTime: t, DryRun: p.Spec.DryRun}
+	id := fmt.Sprintf("%s-%d", p.UID, scheduled.Unix())
 	if runNow != "" {
-		// Runs asked for at the same second differ by the annotation value.
+		id = runNowID(p, runNow)
 		st.LastRunNow = runNow
-		sum := sha256.Sum256([]byte(runNow))
-		st.Run.ID += "-now-" + hex.EncodeToString(sum[:4])
 	}
+	st.Run = &privacyv1alpha1.RetentionRun{ID: id, ScheduledTime: t, DryRun: p.Spec.DryRun}
 	st.LastScheduleTime = &t
 	st.Targets, st.LastError = nil, ""
 	how := "scheduled"
@@ -194,6 +193,23 @@ func (r *RetentionPolicyReconciler) startRun(p *privacyv1alpha1.RetentionPolicy,
 		dry = " (dry run: nothing is changed)"
 	}
 	r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, privacyv1alpha1.ReasonRunStarted, "Run", "run %s started, %s%s", st.Run.ID, how, dry)
+}
+
+// runNowID names a run asked for by the run-now annotation after what asked
+// for it (the value, and the last run's value and time as status holds them
+// before this run), never after the moment it started: a run is recorded in
+// status only after its first slice of work, and a manager that dies before
+// then starts the same run again, under the same ID, resuming from the
+// checkpoints the first attempt wrote, rather than a second run whose status
+// would not count the rows the first one changed. A scheduled run is named
+// by its scheduled time, which is as stable.
+func runNowID(p *privacyv1alpha1.RetentionPolicy, value string) string {
+	last := ""
+	if p.Status.LastScheduleTime != nil {
+		last = p.Status.LastScheduleTime.UTC().Format(time.RFC3339)
+	}
+	sum := sha256.Sum256([]byte(p.Status.LastRunNow + "\x00" + last + "\x00" + value))
+	return fmt.Sprintf("%s-now-%s", p.UID, hex.EncodeToString(sum[:8]))
 }
 
 // idle reports a policy with no run under way and requeues for the next
@@ -309,7 +325,7 @@ func (r *RetentionPolicyReconciler) carry(ctx context.Context, p *privacyv1alpha
 			pr, err := run.advance(ctx, w.pool, rule, deadline)
 			if pr != nil {
 				rs.Matched, rs.Changed, rs.Locked, rs.ArchiveSHA256, rs.Done = pr.Matched, pr.Changed, pr.Locked, pr.ArchiveSHA256, pr.Done
-				rs.Effects = foreignKeyEffects(pr.Effects)
+				rs.Effects, rs.EffectsOmitted = foreignKeyEffects(pr.Effects)
 			}
 			if err != nil {
 				ts.Error = errorMessage(err)

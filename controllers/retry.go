@@ -121,6 +121,10 @@ func runError(target string, err error) *requestError {
 		return stalled(privacyv1alpha1.ReasonRectificationInvalid, "TenantDatabase %s: %s", target, rectify.Error())
 	case errors.As(err, &missing):
 		return stalled(privacyv1alpha1.ReasonMissingIndex, "TenantDatabase %s: %s", target, missing.Error())
+	case engine.Concurrent(err):
+		// A batch a killed manager left in flight committed first; this
+		// attempt's rolled back, and the next goes on from the ledger.
+		return nil
 	case tenantdb.Permanent(err):
 		return stalled(privacyv1alpha1.ReasonDatabaseRefused, "TenantDatabase %s: the database refused the change, and will again until the inventory, the spec or the schema changes: %s",
 			target, tenantdb.SafeError(err))
@@ -168,18 +172,20 @@ func targeting(c client.Client, list func(ctx context.Context, namespace string)
 const maxEffects = 32
 
 // foreignKeyEffects are an executor's effects as status shows them, the
-// largest first when there are more than status holds.
-func foreignKeyEffects(fx engine.Effects) []privacyv1alpha1.ForeignKeyEffect {
+// largest first, at most maxEffects, with how many were left out.
+func foreignKeyEffects(fx engine.Effects) ([]privacyv1alpha1.ForeignKeyEffect, int32) {
 	out := make([]privacyv1alpha1.ForeignKeyEffect, 0, len(fx))
 	for _, e := range fx {
 		out = append(out, privacyv1alpha1.ForeignKeyEffect{Table: e.Table, Constraint: truncateTo(e.Constraint, 512), Action: e.Action, Rows: e.Rows})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Rows > out[j].Rows })
+	omitted := int32(0)
 	if len(out) > maxEffects {
+		omitted = int32(len(out) - maxEffects) // #nosec G115 -- bounded by the plan's foreign keys
 		out = out[:maxEffects]
 	}
 	if len(out) == 0 {
-		return nil
+		return nil, 0
 	}
-	return out
+	return out, omitted
 }

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
@@ -58,6 +59,12 @@ type TenantDatabaseReconciler struct {
 	// MaxConcurrentReconciles bounds how many tenant databases are checked at
 	// once.
 	MaxConcurrentReconciles int
+	// SampleInterval is how often the content of a database whose schema
+	// did not change is sampled again for personal data (default
+	// DefaultSampleInterval).
+	SampleInterval time.Duration
+
+	classified classifications
 }
 
 // +kubebuilder:rbac:groups=privacy.lethe.dev,resources=tenantdatabases,verbs=get;list;watch
@@ -65,6 +72,7 @@ type TenantDatabaseReconciler struct {
 // +kubebuilder:rbac:groups=privacy.lethe.dev,resources=datainventories,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=list;watch;create;patch;delete
 
 // Reconcile checks one tenant database and writes its status.
 func (r *TenantDatabaseReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -78,13 +86,19 @@ func (r *TenantDatabaseReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 			// is all the clean-up a deleted TenantDatabase needs, so no
 			// finalizer holds deletion up.
 			r.Pools.Close(key)
+			r.classified.forget(key)
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err
 	}
 	if !tdb.DeletionTimestamp.IsZero() {
 		r.Pools.Close(key)
+		r.classified.forget(key)
 		return ctrl.Result{}, nil
+	}
+	current, err := r.currentDraft(ctx, &tdb)
+	if err != nil {
+		return ctrl.Result{}, err
 	}
 
 	// A failure to read the inventory from the cache is transient: back off
@@ -98,11 +112,18 @@ func (r *TenantDatabaseReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	}
 
 	before := tdb.DeepCopy()
-	obs := r.observe(ctx, key, &tdb, inv)
+	obs := r.observe(ctx, key, &tdb, inv, current)
 	v := applyTenantStatus(&tdb, obs, metav1.NewTime(r.Clock.Now()))
 	r.recordTransitions(before, &tdb)
 	if err := r.Status().Patch(ctx, &tdb, client.MergeFrom(before)); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if obs.draftErr != nil {
+		r.Recorder.Eventf(&tdb, nil, corev1.EventTypeWarning, privacyv1alpha1.ReasonDraftFailed, "DraftInventory",
+			"cannot draft a DataInventory: %s", safeDBError(obs.draftErr))
+	}
+	if err := r.syncDraft(ctx, &tdb, current, obs.draft); err != nil {
+		return ctrl.Result{}, err
 	}
 	ready := meta.FindStatusCondition(tdb.Status.Conditions, privacyv1alpha1.ConditionReady)
 	log.V(1).Info("checked tenant database", "ready", ready.Status, "reason", ready.Reason)
@@ -121,8 +142,10 @@ func (r *TenantDatabaseReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 }
 
 // observe runs the checks in order, stopping where one cannot go on.
-// inv is nil when the DataInventory does not exist.
-func (r *TenantDatabaseReconciler) observe(ctx context.Context, key string, tdb *privacyv1alpha1.TenantDatabase, inv *privacyv1alpha1.DataInventory) *tenantObservation {
+// inv is nil when the DataInventory does not exist; current is the draft
+// ConfigMap as it is.
+func (r *TenantDatabaseReconciler) observe(ctx context.Context, key string, tdb *privacyv1alpha1.TenantDatabase,
+	inv *privacyv1alpha1.DataInventory, current draftState) *tenantObservation {
 	o := &tenantObservation{secretName: tdb.Spec.Connection.SecretRef.Name, inventoryName: tdb.Spec.InventoryRef.Name}
 	if inv != nil {
 		o.inventoryFound, o.inventoryGen = true, inv.Generation
@@ -169,23 +192,34 @@ func (r *TenantDatabaseReconciler) observe(ctx context.Context, key string, tdb 
 		o.auditResult = &res
 	}
 
-	if inv == nil {
+	if inv == nil && !draftWanted(tdb) {
 		return o
-	}
-	if _, problems := inventory.CheckGraph(&inv.Spec); len(problems) > 0 {
-		o.inventoryIssues = problems
 	}
 	cat, err := tenantdb.ReadCatalog(ctx, pool)
 	if err != nil {
 		o.catalogErr = err
 		return o
 	}
+	c := r.classified.classify(ctx, key, pool, cat, r.Clock.Now(), r.sampleInterval(), r.ResyncInterval, draftWanted(tdb))
+	if !c.sampledAt.IsZero() {
+		o.sampledAt = &metav1.Time{Time: c.sampledAt}
+	}
+	o.samplingNote = c.samplingNote()
+	if draftWanted(tdb) {
+		o.draft, o.draftErr = makeDraft(ctx, pool, tdb, cat, c, current)
+	}
+	if inv == nil {
+		return o
+	}
+	if _, problems := inventory.CheckGraph(&inv.Spec); len(problems) > 0 {
+		o.inventoryIssues = problems
+	}
 	// Keys and relation columns the inventory leaves out come from the
 	// catalog, as the planners read them.
 	spec, _ := inventory.Resolve(&inv.Spec, cat)
 	o.inventoryIssues = append(o.inventoryIssues, inventory.Validate(spec, cat)...)
 	o.keyNotes = inventory.KeyNotes(spec, cat)
-	o.uncovered = inventory.Uncovered(spec, cat)
+	o.uncovered = inventory.UncoveredFindings(spec, c.findings)
 	o.unmapped = inventory.UnmappedReferences(spec, cat)
 	o.unindexed = inventory.UnindexedLookups(spec, cat, 0)
 	trialCtx, cancelTrial := context.WithTimeout(ctx, trialTimeout)
@@ -202,6 +236,13 @@ func (r *TenantDatabaseReconciler) observe(ctx context.Context, key string, tdb 
 
 // trialTimeout bounds the trial updates of one check.
 const trialTimeout = 10 * time.Second
+
+func (r *TenantDatabaseReconciler) sampleInterval() time.Duration {
+	if r.SampleInterval > 0 {
+		return r.SampleInterval
+	}
+	return DefaultSampleInterval
+}
 
 // auditMigration records, in the audit log, that the operator migrated its
 // schema.
@@ -276,7 +317,11 @@ func (r *TenantDatabaseReconciler) SetupWithManager(ctx context.Context, mgr ctr
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&privacyv1alpha1.TenantDatabase{}, builder.WithPredicates(generationOrLabelsChanged())).
+		For(&privacyv1alpha1.TenantDatabase{}, builder.WithPredicates(predicate.Or(generationOrLabelsChanged(),
+			annotationChanged(privacyv1alpha1.AnnotationDraftInventory)))).
+		// The draft ConfigMaps, by metadata only: deleting one drafts it
+		// again.
+		Owns(&corev1.ConfigMap{}, builder.OnlyMetadata).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.usersOf(indexSecretRef)), builder.OnlyMetadata).
 		Watches(&privacyv1alpha1.DataInventory{}, handler.EnqueueRequestsFromMapFunc(r.usersOf(indexInventoryRef))).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).

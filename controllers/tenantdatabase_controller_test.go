@@ -142,16 +142,39 @@ var _ = Describe("TenantDatabase", func() {
 		expectCondition(ns, "tenant", privacyv1alpha1.ConditionReady, metav1.ConditionTrue, privacyv1alpha1.ReasonSucceeded)
 	})
 
-	It("warns about a personal-looking column missing from the inventory, without becoming un-Ready", func() {
+	It("warns about personal-looking columns missing from the inventory, with their reasons, without becoming un-Ready", func() {
 		ns, db := readyTenant()
-		adminExec(db, "ALTER TABLE app.customers ADD COLUMN mobile_phone text")
+		sampled := getTenant(ns, "tenant").Status.ContentSampledTime
+		Expect(sampled).NotTo(BeNil())
+		// One column personal by its name and content, one by its content
+		// alone.
+		adminExec(db, `ALTER TABLE app.customers ADD COLUMN mobile_phone text, ADD COLUMN reach text;
+			UPDATE app.customers SET mobile_phone = '+46 70 ' || lpad(id::text, 7, '0'), reach = 'c' || id || '@example.org'`)
 		c := expectCondition(ns, "tenant", privacyv1alpha1.ConditionUncoveredPersonalData, metav1.ConditionTrue, privacyv1alpha1.ReasonUncoveredColumns)
-		Expect(c.Message).To(ContainSubstring("app.customers.mobile_phone"))
-		Expect(getTenant(ns, "tenant").Status.UncoveredColumns).To(Equal([]string{"app.customers.mobile_phone"}))
+		Expect(c.Message).To(HavePrefix("2 columns look personal but are not in DataInventory customer-service: " +
+			"app.customers.mobile_phone (Phone: name, content 100%), app.customers.reach (Email: content 100%)"))
+		st := getTenant(ns, "tenant").Status
+		// The content reasons say the new columns were sampled: the schema
+		// changed, so the tables are sampled again.
+		Expect(st.ContentSampledTime.Before(sampled)).To(BeFalse())
+		Expect(st.UncoveredColumnsOmitted).To(BeZero())
+		Expect(st.UncoveredColumns).To(HaveLen(2))
+		phone, reach := st.UncoveredColumns[0], st.UncoveredColumns[1]
+		Expect(phone.Column).To(Equal("app.customers.mobile_phone"))
+		Expect(phone.Category).To(Equal(privacyv1alpha1.DataCategory("Phone")))
+		Expect(phone.Reasons).To(HaveLen(2))
+		Expect(phone.Reasons[0].Kind).To(Equal(privacyv1alpha1.ColumnReasonName))
+		Expect(phone.Reasons[1].Kind).To(Equal(privacyv1alpha1.ColumnReasonContent))
+		Expect(phone.Reasons[1].MatchPercent).To(HaveValue(BeEquivalentTo(100)))
+		Expect(phone.Reasons[1].Detail).To(MatchRegexp(`^content: \d+/\d+ sampled values are phone numbers \(100%\)$`))
+		Expect(reach.Column).To(Equal("app.customers.reach"))
+		Expect(reach.Category).To(Equal(privacyv1alpha1.DataCategory("Email")))
+		Expect(reach.Identifier).To(BeTrue())
+		Expect(reach.Reasons).To(ConsistOf(HaveField("Kind", privacyv1alpha1.ColumnReasonContent)))
 		expectCondition(ns, "tenant", privacyv1alpha1.ConditionReady, metav1.ConditionTrue, privacyv1alpha1.ReasonSucceeded)
 		Eventually(func() string { return eventsOf(ns, "tenant") }, timeout, interval).Should(ContainSubstring("UncoveredColumns"))
 
-		adminExec(db, "ALTER TABLE app.customers DROP COLUMN mobile_phone")
+		adminExec(db, "ALTER TABLE app.customers DROP COLUMN mobile_phone, DROP COLUMN reach")
 		expectCondition(ns, "tenant", privacyv1alpha1.ConditionUncoveredPersonalData, metav1.ConditionFalse, privacyv1alpha1.ReasonAllColumnsCovered)
 		Expect(getTenant(ns, "tenant").Status.UncoveredColumns).To(BeEmpty())
 	})

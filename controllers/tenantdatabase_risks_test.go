@@ -141,7 +141,7 @@ var _ = Describe("TenantDatabase risks", func() {
 		adminExec(dbA, "ALTER TABLE app.customers ADD COLUMN mobile_phone text; "+loyaltyCards)
 		expectCondition(ns, "tenant", privacyv1alpha1.ConditionUncoveredPersonalData, metav1.ConditionTrue, privacyv1alpha1.ReasonUncoveredColumns)
 		expectCondition(ns, "tenant", privacyv1alpha1.ConditionUnmappedReferences, metav1.ConditionTrue, privacyv1alpha1.ReasonTablesReferToSubjects)
-		Expect(getTenant(ns, "tenant").Status.UncoveredColumns).To(ContainElement("app.customers.mobile_phone"))
+		Expect(getTenant(ns, "tenant").Status.UncoveredColumns).To(ContainElement(HaveField("Column", "app.customers.mobile_phone")))
 
 		By("checking tenant-b again after tenant's schema changed")
 		seen := getTenant(ns, "tenant").Status.LastCheckTime

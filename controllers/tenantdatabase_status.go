@@ -9,6 +9,7 @@ import (
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
 	"github.com/lethe-dev/lethe/internal/audit"
+	"github.com/lethe-dev/lethe/internal/classify"
 	"github.com/lethe-dev/lethe/internal/inventory"
 	"github.com/lethe-dev/lethe/internal/tenantdb"
 )
@@ -30,7 +31,11 @@ type tenantObservation struct {
 	inventoryIssues []string
 	keyNotes        []string
 	catalogErr      error
-	uncovered       []string
+	uncovered       []classify.Finding
+	sampledAt       *metav1.Time
+	samplingNote    string
+	draft           *drafted
+	draftErr        error
 	unmapped        []inventory.UnmappedReference
 	unindexed       []inventory.MissingIndex
 	auditResult     *audit.Result
@@ -45,7 +50,7 @@ func (o *tenantObservation) connected() bool {
 // maxUncoveredInStatus bounds status.uncoveredColumns, and maxRisksInStatus
 // status.unmappedReferences and status.missingIndexes (the CRD's MaxItems).
 const (
-	maxUncoveredInStatus = 100
+	maxUncoveredInStatus = 50
 	maxRisksInStatus     = 32
 )
 
@@ -181,19 +186,30 @@ func setTenantUncovered(tdb *privacyv1alpha1.TenantDatabase, o *tenantObservatio
 	if !o.connected() || !o.inventoryFound || o.catalogErr != nil {
 		return
 	}
+	if o.sampledAt != nil {
+		st.ContentSampledTime = o.sampledAt
+	}
+	note := ""
+	if o.samplingNote != "" {
+		note = "; " + o.samplingNote
+	}
+	st.UncoveredColumns, st.UncoveredColumnsOmitted = nil, 0
 	if len(o.uncovered) == 0 {
-		st.UncoveredColumns = nil
 		setCondition(&st.Conditions, gen, privacyv1alpha1.ConditionUncoveredPersonalData, metav1.ConditionFalse, privacyv1alpha1.ReasonAllColumnsCovered,
-			"every column that looks personal is in the inventory")
+			"every column that looks personal is in the inventory"+note)
 		return
 	}
-	st.UncoveredColumns = o.uncovered
-	if len(st.UncoveredColumns) > maxUncoveredInStatus {
-		st.UncoveredColumns = st.UncoveredColumns[:maxUncoveredInStatus]
+	names := make([]string, len(o.uncovered))
+	for i, f := range o.uncovered {
+		names[i] = summary(f)
+		if i < maxUncoveredInStatus {
+			st.UncoveredColumns = append(st.UncoveredColumns, uncoveredColumn(f))
+		}
 	}
+	st.UncoveredColumnsOmitted = int32(len(o.uncovered) - len(st.UncoveredColumns)) // #nosec G115 -- bounded by the catalog's columns
 	setCondition(&st.Conditions, gen, privacyv1alpha1.ConditionUncoveredPersonalData, metav1.ConditionTrue, privacyv1alpha1.ReasonUncoveredColumns,
-		fmt.Sprintf("%d columns look personal but are not in DataInventory %s: %s", len(o.uncovered), o.inventoryName,
-			listUpTo(o.uncovered, 20, ", ")))
+		fmt.Sprintf("%d columns look personal but are not in DataInventory %s: %s%s", len(o.uncovered), o.inventoryName,
+			listUpTo(names, 5, ", "), note))
 }
 
 func setTenantUnmappedReferences(tdb *privacyv1alpha1.TenantDatabase, o *tenantObservation) {

@@ -22,3 +22,29 @@ const (
 	// status.approval and the audit log of every target tenant.
 	AnnotationApprovedBy = "privacy.lethe.dev/approved-by"
 )
+
+// Annotations a user sets.
+const (
+	// AnnotationDraftInventory, set to "true" on a TenantDatabase, makes the
+	// controller draft a DataInventory of the database's schema into the
+	// ConfigMap `<name>-inventory-draft` (key datainventory.yaml), owned by
+	// the TenantDatabase and drafted again when the schema changes. Removing
+	// the annotation (or any other value) deletes the ConfigMap. It works
+	// before the TenantDatabase's DataInventory exists: the draft is named
+	// after spec.inventoryRef, ready to review and apply.
+	AnnotationDraftInventory = "privacy.lethe.dev/draft-inventory"
+
+	// AnnotationSchemaDigest, on a draft's ConfigMap, identifies the schema
+	// (and the drafter's version) the draft was made from; the controller
+	// drafts again when it differs.
+	AnnotationSchemaDigest = "privacy.lethe.dev/schema-digest"
+)
+
+// The draft ConfigMap's name suffix and key.
+const (
+	// DraftConfigMapSuffix follows the TenantDatabase's name in the name of
+	// its draft's ConfigMap.
+	DraftConfigMapSuffix = "-inventory-draft"
+	// DraftConfigMapKey is the ConfigMap key that holds the draft's YAML.
+	DraftConfigMapKey = "datainventory.yaml"
+)

@@ -107,6 +107,12 @@ const (
 	// ReasonUnindexedLookups: lookups of the subject graph have no index
 	// (MissingIndexes).
 	ReasonUnindexedLookups = "UnindexedLookups"
+	// ReasonInventoryDrafted (event): a DataInventory was drafted into the
+	// TenantDatabase's draft ConfigMap (annotation
+	// privacy.lethe.dev/draft-inventory).
+	ReasonInventoryDrafted = "InventoryDrafted"
+	// ReasonDraftFailed (event): the draft could not be made or written.
+	ReasonDraftFailed = "DraftFailed"
 	// ReasonAllLookupsIndexed: every lookup of the subject graph has an
 	// index.
 	ReasonAllLookupsIndexed = "AllLookupsIndexed"

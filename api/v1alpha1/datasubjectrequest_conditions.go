@@ -53,6 +53,8 @@ const (
 	ReasonUnknownSubjectType = "UnknownSubjectType"
 	// ReasonRectificationInvalid: the rectification values are unusable.
 	ReasonRectificationInvalid = "RectificationInvalid"
+	// ReasonTimeZoneInvalid: spec.timeZone is not an IANA time zone.
+	ReasonTimeZoneInvalid = "TimeZoneInvalid"
 	// ReasonMissingIndex: the plan would scan a large table for lack of an
 	// index; the message names the index to create.
 	ReasonMissingIndex = "MissingIndex"

@@ -65,6 +65,7 @@ const (
 // something else.
 // +kubebuilder:validation:XValidation:rule="self.type == oldSelf.type && self.subject == oldSelf.subject && self.targets == oldSelf.targets && self.regulation == oldSelf.regulation",message="spec is immutable except approval and extension: create a new request instead"
 // +kubebuilder:validation:XValidation:rule="has(self.receivedAt) == has(oldSelf.receivedAt) && (!has(self.receivedAt) || self.receivedAt == oldSelf.receivedAt)",message="spec.receivedAt is immutable: create a new request instead"
+// +kubebuilder:validation:XValidation:rule="has(self.timeZone) == has(oldSelf.timeZone) && (!has(self.timeZone) || self.timeZone == oldSelf.timeZone)",message="spec.timeZone is immutable: create a new request instead"
 // +kubebuilder:validation:XValidation:rule="has(self.erasure) == has(oldSelf.erasure) && (!has(self.erasure) || self.erasure == oldSelf.erasure)",message="spec.erasure is immutable: create a new request instead"
 // +kubebuilder:validation:XValidation:rule="has(self.export) == has(oldSelf.export) && (!has(self.export) || self.export == oldSelf.export)",message="spec.export is immutable: create a new request instead"
 // +kubebuilder:validation:XValidation:rule="has(self.rectification) == has(oldSelf.rectification) && (!has(self.rectification) || self.rectification == oldSelf.rectification)",message="spec.rectification is immutable: create a new request instead"
@@ -102,6 +103,16 @@ type DataSubjectRequestSpec struct {
 	// object's creation time.
 	// +optional
 	ReceivedAt *metav1.Time `json:"receivedAt,omitempty"`
+
+	// timeZone is the IANA time zone the deadline is counted in (for
+	// example `Europe/Stockholm`); the default is UTC. The day of receipt
+	// does not count, and the request is due at the end of its last day
+	// there: a GDPR request received on 31 January is due at the end of
+	// 28 (or 29) February (Regulation 1182/71).
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*$`
+	TimeZone *string `json:"timeZone,omitempty"`
 
 	// extension extends the deadline (GDPR by two months, CCPA by 45 days).
 	// It is accepted only before the first deadline.
@@ -280,6 +291,19 @@ type EntityResult struct {
 	// +optional
 	// +kubebuilder:validation:MaxItems=64
 	Columns []ColumnCount `json:"columns,omitempty"`
+
+	// effects, for an erasure that deleted this entity's rows, are the rows
+	// other tables lost or had changed through foreign keys meanwhile: what
+	// an ON DELETE action of a table the inventory leaves out did,
+	// references set to NULL first. The most rows first.
+	// +optional
+	// +kubebuilder:validation:MaxItems=32
+	// +listType=atomic
+	Effects []ForeignKeyEffect `json:"effects,omitempty"`
+	// effectsOmitted counts the effects left out of effects (the smallest),
+	// which holds 32 at most.
+	// +optional
+	EffectsOmitted int32 `json:"effectsOmitted,omitempty"`
 }
 
 // ColumnCount counts rows for one column.
@@ -438,7 +462,7 @@ type ApprovalStatus struct {
 // +kubebuilder:printcolumn:name="Type",type=string,JSONPath=`.spec.type`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Progress",type=string,JSONPath=`.status.progress`
-// +kubebuilder:printcolumn:name="Due",type=date,JSONPath=`.status.dueTime`
+// +kubebuilder:printcolumn:name="Due",type=string,JSONPath=`.status.dueTime`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`,priority=1
 // +kubebuilder:printcolumn:name="Subject",type=string,JSONPath=`.status.subjectDigest`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`

@@ -309,6 +309,10 @@ type RetentionRuleStatus struct {
 	// +kubebuilder:validation:MaxItems=32
 	// +listType=atomic
 	Effects []ForeignKeyEffect `json:"effects,omitempty"`
+	// effectsOmitted counts the effects left out of effects (the smallest),
+	// which holds 32 at most.
+	// +optional
+	EffectsOmitted int32 `json:"effectsOmitted,omitempty"`
 	// locked is how many selected rows stayed locked by another transaction
 	// through every retry; the next run takes them.
 	// +optional

@@ -86,12 +86,27 @@ type TenantDatabaseStatus struct {
 	// +optional
 	InventoryGeneration int64 `json:"inventoryGeneration,omitempty"`
 
-	// uncoveredColumns lists `schema.table.column` names that look personal
-	// but are in no entity of the inventory. Names only, never values.
+	// uncoveredColumns lists the columns that look personal but are in no
+	// entity of the inventory (condition UncoveredPersonalData), each with
+	// the category guessed and the signals behind it (name, type, sampled
+	// content with its match ratio), at most 50, sorted by table and column.
+	// Names and counts only, never a value.
 	// +optional
-	// +kubebuilder:validation:MaxItems=100
-	// +kubebuilder:validation:items:MaxLength=200
-	UncoveredColumns []string `json:"uncoveredColumns,omitempty"`
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=50
+	UncoveredColumns []UncoveredColumn `json:"uncoveredColumns,omitempty"`
+
+	// uncoveredColumnsOmitted counts the uncovered columns found beyond
+	// those listed in uncoveredColumns.
+	// +optional
+	UncoveredColumnsOmitted int32 `json:"uncoveredColumnsOmitted,omitempty"`
+
+	// contentSampledTime is when the tables' content was last sampled for
+	// personal data: at the first check after the manager starts, when the
+	// schema changes, and every --sample-interval (default 24h). Checks in
+	// between weigh names and types against the last sample.
+	// +optional
+	ContentSampledTime *metav1.Time `json:"contentSampledTime,omitempty"`
 
 	// unmappedReferences lists the foreign keys from tables the inventory
 	// leaves out into tables it maps (condition UnmappedReferences), at most
@@ -169,6 +184,70 @@ type UnmappedReference struct {
 	// +required
 	// +kubebuilder:validation:MaxLength=63
 	Entity string `json:"entity"`
+}
+
+// UncoveredColumn is a column that looks personal and that no entity of the
+// inventory maps.
+type UncoveredColumn struct {
+	// column is `schema.table.column`, each part quoted where PostgreSQL
+	// needs it.
+	// +required
+	// +kubebuilder:validation:MaxLength=400
+	Column string `json:"column"`
+
+	// category is the kind of personal data the column seems to hold.
+	// +required
+	Category DataCategory `json:"category"`
+
+	// identifier says the column seems to identify its person (an e-mail
+	// address, a user name, a customer number, a national id): a candidate
+	// for a subject identifier.
+	// +optional
+	Identifier bool `json:"identifier,omitempty"`
+
+	// reasons are the signals behind the finding, the deciding one first.
+	// +required
+	// +listType=atomic
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=4
+	Reasons []ColumnReason `json:"reasons"`
+}
+
+// ColumnReasonKind is the kind of signal that makes a column look personal.
+// +kubebuilder:validation:Enum=Name;Type;Content
+type ColumnReasonKind string
+
+// The kinds of column reasons.
+const (
+	// ColumnReasonName: the column's name (read as words in English,
+	// Swedish, French, German and Spanish) says so.
+	ColumnReasonName ColumnReasonKind = "Name"
+	// ColumnReasonType: the column's type says so (inet, bytea, ...).
+	ColumnReasonType ColumnReasonKind = "Type"
+	// ColumnReasonContent: sampled values match a pattern (e-mail address,
+	// phone number, IP address, IBAN, card number, national id).
+	ColumnReasonContent ColumnReasonKind = "Content"
+)
+
+// ColumnReason is one signal that makes a column look personal.
+type ColumnReason struct {
+	// kind of the signal: Name, Type or Content.
+	// +required
+	Kind ColumnReasonKind `json:"kind"`
+
+	// detail says it in words, with names and counts only: `name matches
+	// "e-post"`, `type inet holds IP addresses`, `content: 48/50 sampled
+	// values are e-mail addresses (96%)`.
+	// +required
+	// +kubebuilder:validation:MaxLength=256
+	Detail string `json:"detail"`
+
+	// matchPercent, for kind Content, is the share of the sampled non-null
+	// values that matched, 0 to 100.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	MatchPercent *int32 `json:"matchPercent,omitempty"`
 }
 
 // MissingIndex is a lookup of the subject graph that no index serves.

@@ -44,7 +44,7 @@ import (
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
 	"github.com/lethe-dev/lethe/hack/internal/benchutil"
-	"github.com/lethe-dev/lethe/hack/internal/localenv"
+	"github.com/lethe-dev/lethe/hack/localenv"
 	"github.com/lethe-dev/lethe/internal/testutil/sampleapp"
 )
 

@@ -17,7 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"k8s.io/client-go/discovery"
 
-	"github.com/lethe-dev/lethe/hack/internal/localenv"
+	"github.com/lethe-dev/lethe/hack/localenv"
 	"github.com/lethe-dev/lethe/internal/testutil/pgtest"
 )
 

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/lethe-dev/lethe/hack/internal/benchutil"
-	"github.com/lethe-dev/lethe/hack/internal/localenv"
+	"github.com/lethe-dev/lethe/hack/localenv"
 )
 
 // formatDSRReport is dsr.txt: the header, the engine figures (the sample

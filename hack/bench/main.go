@@ -1,6 +1,6 @@
 // Command bench runs Lethe's benchmarks on a local environment (a local
 // PostgreSQL with its default durability settings and a local Kubernetes API
-// server, see hack/internal/localenv) and writes the results to -out.
+// server, see hack/localenv) and writes the results to -out.
 //
 //	go run ./hack/bench -manager bin/manager -out bench/results [-scenario all] [-runs 3]
 //
@@ -20,6 +20,8 @@
 //   - pseudonymization (pseudonymization.go): a PseudonymizationJob's keyed
 //     pseudonyms on the employees of two tenants against set-based HMAC
 //     UPDATEs of the same columns; results in <out>/pseudonymization.txt.
+//   - classify (classify.go): internal/classify's content sampler on one
+//     table of 1M rows of personal columns; results in <out>/classify.txt.
 //
 // Every results file also goes to stdout; progress goes to stderr. `-help`
 // lists the flags by scenario.
@@ -41,6 +43,7 @@ import (
 	"time"
 
 	"github.com/lethe-dev/lethe/hack/internal/benchutil"
+	"github.com/lethe-dev/lethe/internal/classify"
 )
 
 // config holds the flags the scenarios share.
@@ -72,7 +75,7 @@ type flagGroup struct {
 func main() {
 	var cfg config
 	var managerArgs string
-	scenarioName := flag.String("scenario", "all", "the scenario to run: tenants, roles, dsr, retention, pseudonymization or all (all five, in this order)")
+	scenarioName := flag.String("scenario", "all", "the scenario to run: tenants, roles, dsr, retention, pseudonymization, classify or all (all six, in this order)")
 	flag.StringVar(&cfg.manager, "manager", "bin/manager", "the manager binary (build it with: go build -o bin/manager .)")
 	flag.StringVar(&managerArgs, "manager-args", "", "extra flags for the manager, separated by spaces (default: none, the manager's defaults)")
 	flag.StringVar(&cfg.out, "out", "bench/results", "directory the results are written to")
@@ -103,6 +106,9 @@ func main() {
 	pc := &pseudonymizationConfig{}
 	flag.IntVar(&pc.employees, "pseudonymization-employees", 100000, "employees in all, split evenly over two tenant databases")
 	flag.IntVar(&pc.batch, "pseudonymization-batch", 5000, "the job's batchSize")
+	cc := &classifyConfig{}
+	flag.IntVar(&cc.rows, "classify-rows", 1000000, "rows of the classify table")
+	flag.IntVar(&cc.sample, "classify-sample", classify.DefaultSampleRows, "rows the sampler reads per table (classify.Options.SampleRows)")
 	groups := []flagGroup{
 		{"every scenario", []string{"scenario", "manager", "manager-args", "out", "runs", "keep"}},
 		{"tenants (-tenants and -timeout also apply to roles)", []string{"tenants", "customers", "timeout"}},
@@ -110,6 +116,7 @@ func main() {
 		{"dsr", []string{"subjects", "samples", "requests", "verify-samples", "dsr-timeout", "dsr-edge-members", "dsr-edge-payments"}},
 		{"retention", []string{"retention-sizes", "retention-monthly-rows", "retention-batch", "retention-workers"}},
 		{"pseudonymization", []string{"pseudonymization-employees", "pseudonymization-batch"}},
+		{"classify", []string{"classify-rows", "classify-sample"}},
 	}
 	flag.Usage = func() { usage(groups) }
 	flag.Parse()
@@ -124,6 +131,7 @@ func main() {
 		{"dsr", dc.validate, func(ctx context.Context, cfg config) { runDSRScenario(ctx, cfg, dc) }},
 		{"retention", rtc.validate, func(ctx context.Context, cfg config) { runRetentionScenario(ctx, cfg, rtc) }},
 		{"pseudonymization", pc.validate, func(ctx context.Context, cfg config) { runPseudonymizationScenario(ctx, cfg, pc) }},
+		{"classify", cc.validate, func(ctx context.Context, cfg config) { runClassifyScenario(ctx, cfg, cc) }},
 	}
 	var selected []scenario
 	for _, s := range scenarios {
@@ -132,7 +140,7 @@ func main() {
 		}
 	}
 	if len(selected) == 0 {
-		benchutil.Fatalf("-scenario must be tenants, roles, dsr, retention, pseudonymization or all")
+		benchutil.Fatalf("-scenario must be tenants, roles, dsr, retention, pseudonymization, classify or all")
 	}
 	// Every selected scenario's flags are checked before the first starts.
 	errs := []error{validateCommon(cfg)}
@@ -165,7 +173,7 @@ func usage(groups []flagGroup) {
 Runs Lethe's benchmarks on a local PostgreSQL and Kubernetes API server and
 writes each scenario's results to <out>/<scenario>.txt and stdout.
 
-Scenarios (-scenario; all runs the five in this order):
+Scenarios (-scenario; all runs the six in this order):
   tenants  -tenants TenantDatabases created at once: time until all are Ready,
            manager peak RSS (tenants.go)
   roles    -roles Roles synced into -tenants tenants: first sync, convergence
@@ -182,6 +190,8 @@ Scenarios (-scenario; all runs the five in this order):
   pseudonymization  a keyed PseudonymizationJob's work on
            -pseudonymization-employees employees of two tenants against
            set-based HMAC UPDATEs of the same columns (pseudonymization.go)
+  classify the personal-data classifier's content sampler on one table of
+           -classify-rows rows (classify.go)
 `)
 	for _, g := range groups {
 		fmt.Fprintf(out, "\n%s:\n", g.title)

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/lethe-dev/lethe/hack/internal/benchutil"
-	"github.com/lethe-dev/lethe/hack/internal/localenv"
+	"github.com/lethe-dev/lethe/hack/localenv"
 )
 
 // defaultBatch is a RetentionPolicy's default batchSize.
@@ -125,17 +125,6 @@ func maxOf(v []float64) float64 {
 	return m
 }
 
-// rowsLabel is a row count as the report names sizes: 100k, 3M.
-func rowsLabel(n int64) string {
-	switch {
-	case n >= 1000000 && n%1000000 == 0:
-		return fmt.Sprintf("%dM", n/1000000)
-	case n >= 1000 && n%1000 == 0:
-		return fmt.Sprintf("%dk", n/1000)
-	}
-	return strconv.FormatInt(n, 10)
-}
-
 // perRow is the executor's time per eligible row, in microseconds.
 func perRow(d time.Duration, eligible int64) float64 {
 	return float64(d.Microseconds()) / float64(max(eligible, 1))
@@ -152,7 +141,7 @@ func formatRetention(cfg config, rc *retentionConfig, started time.Time, load [2
 	rep.Printf("runs:        %d, each in a fresh PostgreSQL\n\n", cfg.runs)
 	rep.Printf("tables:      %s, at %s rows;\n", singleTable.what, sizesFlag{rc})
 	rep.Printf("             %s (%d partitions),\n", monthlyTable.what, len(monthsOf(started)))
-	rep.Printf("             at %s rows; both with closed_at, name, email, note, the same rows: half of them closed\n", rowsLabel(int64(rc.monthlyRows)))
+	rep.Printf("             at %s rows; both with closed_at, name, email, note, the same rows: half of them closed\n", rowsLabel(rc.monthlyRows))
 	rep.Printf("             more than a year before the run, spread evenly over the key of the first, the first\n")
 	rep.Printf("             half of the key of the second\n")
 	rep.Printf("rules:       age closed_at olderThan 1y; Replace/Nullify: Anonymize (name Replace, email Nullify);\n")
@@ -188,13 +177,13 @@ func formatRetention(cfg config, rc *retentionConfig, started time.Time, load [2
 
 	t := rep.TargetTable(52)
 	for i, n := range rc.sizes {
-		t.AtLeast(fmt.Sprintf("Replace/Nullify ratio, %s rows", rowsLabel(int64(n))), single(i, plainRatio), targetPlainRatio, "")
+		t.AtLeast(fmt.Sprintf("Replace/Nullify ratio, %s rows", rowsLabel(n)), single(i, plainRatio), targetPlainRatio, "")
 	}
 	for i, n := range rc.sizes {
-		t.AtLeast(fmt.Sprintf("keyed Hash ratio, %s rows", rowsLabel(int64(n))), single(i, hashRatio), targetHashRatio, "")
+		t.AtLeast(fmt.Sprintf("keyed Hash ratio, %s rows", rowsLabel(n)), single(i, hashRatio), targetHashRatio, "")
 	}
 	if last > first {
-		span := fmt.Sprintf("%s over %s", rowsLabel(int64(rc.sizes[last])), rowsLabel(int64(rc.sizes[first])))
+		span := fmt.Sprintf("%s over %s", rowsLabel(rc.sizes[last]), rowsLabel(rc.sizes[first]))
 		t.AtMost("time per row, "+span+", Replace/Nullify", benchutil.Column(runs, func(r retentionRun) float64 {
 			return perRow(r.single[last].execPlain, r.single[last].eligible) / perRow(r.single[first].execPlain, r.single[first].eligible)
 		}), targetLinearity, "")
@@ -209,12 +198,12 @@ func formatRetention(cfg config, rc *retentionConfig, started time.Time, load [2
 		return benchutil.Percentile(t.batches, 99)
 	}
 	for i, n := range rc.sizes {
-		t.AtMost(fmt.Sprintf("batch p99 at batchSize %d, %s rows (ms)", defaultBatch, rowsLabel(int64(n))), single(i, p99), targetBatchP99, "ms")
+		t.AtMost(fmt.Sprintf("batch p99 at batchSize %d, %s rows (ms)", defaultBatch, rowsLabel(n)), single(i, p99), targetBatchP99, "ms")
 	}
 	for i, n := range rc.sizes {
-		t.Info(fmt.Sprintf("two set-based halves at once, %s rows", rowsLabel(int64(n))), single(i, func(t tableRun) float64 { return ratio(t.setPlain, t.halves) }))
+		t.Info(fmt.Sprintf("two set-based halves at once, %s rows", rowsLabel(n)), single(i, func(t tableRun) float64 { return ratio(t.setPlain, t.halves) }))
 	}
-	mLabel := "by month, " + rowsLabel(int64(rc.monthlyRows)) + " rows: "
+	mLabel := "by month, " + rowsLabel(rc.monthlyRows) + " rows: "
 	t.Info(mLabel+"Replace/Nullify ratio", monthly(plainRatio))
 	t.Info(mLabel+"keyed Hash ratio", monthly(hashRatio))
 	if same >= 0 {
@@ -297,9 +286,9 @@ func writeRetentionSizes(rep *benchutil.Report, rc *retentionConfig, runs []rete
 		}
 	}
 	for i, n := range rc.sizes {
-		line(fmt.Sprintf("one-column %s", rowsLabel(int64(n))), func(r retentionRun) tableRun { return r.single[i] })
+		line(fmt.Sprintf("one-column %s", rowsLabel(n)), func(r retentionRun) tableRun { return r.single[i] })
 	}
-	line(fmt.Sprintf("by month %s", rowsLabel(int64(rc.monthlyRows))), func(r retentionRun) tableRun { return r.monthly })
+	line(fmt.Sprintf("by month %s", rowsLabel(rc.monthlyRows)), func(r retentionRun) tableRun { return r.monthly })
 }
 
 // writeRetentionRuns lists what each run changed and its batches.
@@ -310,9 +299,9 @@ func writeRetentionRuns(rep *benchutil.Report, rc *retentionConfig, runs []reten
 		rep.Printf("  run %d:\n", i+1)
 		all := append(append([]tableRun{}, r.single...), r.monthly)
 		for j, t := range all {
-			name := "one-column " + rowsLabel(t.rows)
+			name := "one-column " + rowsLabel(int(t.rows))
 			if j == len(all)-1 {
-				name = "by month " + rowsLabel(t.rows)
+				name = "by month " + rowsLabel(int(t.rows))
 			}
 			rep.Printf("    %-18s %8d eligible; changed %8d and %8d; again %d; %5d batches, %6.1f / %6.1f / %6.1f ms; loaded in %.1f s\n",
 				name, t.eligible, t.changedPlain, t.changedHash, t.again, len(t.batches), benchutil.Percentile(t.batches, 50),

@@ -28,7 +28,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
-	"github.com/lethe-dev/lethe/hack/internal/localenv"
+	"github.com/lethe-dev/lethe/hack/localenv"
 	"github.com/lethe-dev/lethe/internal/testutil/pgtest"
 	"github.com/lethe-dev/lethe/internal/testutil/sampleapp"
 )
@@ -210,6 +210,10 @@ func (d *demo) withManager(ctx context.Context) (err error) {
 		return err
 	}
 
+	if err := d.runDraft(ctx); err != nil {
+		return err
+	}
+
 	heading("kubectl get events -n " + namespace)
 	// The recorder sends events asynchronously: give the last ones a moment.
 	if err := sleep(ctx, time.Second); err != nil {
@@ -317,8 +321,12 @@ func (d *demo) printConditions(ctx context.Context) error {
 		fmt.Printf("TenantDatabase %s/%s (tenant %s): serverVersion %q, schemaVersion %d, auditRecords %d, observedGeneration %d/%d\n",
 			tdb.Namespace, tdb.Name, tdb.Spec.Tenant, s.ServerVersion, s.SchemaVersion, s.AuditRecords,
 			s.ObservedGeneration, tdb.Generation)
-		if len(s.UncoveredColumns) > 0 {
-			fmt.Printf("uncoveredColumns: %s\n", strings.Join(s.UncoveredColumns, ", "))
+		for _, u := range s.UncoveredColumns {
+			var why []string
+			for _, r := range u.Reasons {
+				why = append(why, r.Detail)
+			}
+			fmt.Printf("uncovered: %s (%s): %s\n", u.Column, u.Category, strings.Join(why, "; "))
 		}
 		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 		_, _ = fmt.Fprintln(tw, "  TYPE\tSTATUS\tREASON\tMESSAGE")

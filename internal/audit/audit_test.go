@@ -11,8 +11,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/lethe-dev/lethe/internal/tenantdb"
 	"github.com/lethe-dev/lethe/internal/testutil/pgtest"
+	"github.com/lethe-dev/lethe/internal/testutil/testdb"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
@@ -20,20 +20,7 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 // setup returns a migrated database and a pool on it as the operator's role.
 func setup(t *testing.T) (pgtest.Database, *pgxpool.Pool) {
 	t.Helper()
-	db := pgtest.NewDatabase(t)
-	cfg, err := tenantdb.ParseSecret(db.SecretData(), 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pools := tenantdb.NewPools()
-	t.Cleanup(pools.CloseAll)
-	pool, err := pools.Get(context.Background(), "t", cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := tenantdb.Migrate(context.Background(), pool); err != nil {
-		t.Fatal(err)
-	}
+	pool, db := testdb.New(t, 2)
 	return db, pool
 }
 

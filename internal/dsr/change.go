@@ -122,15 +122,7 @@ func deletes(in *Input, e *privacyv1alpha1.Entity) bool {
 
 // targetOf is an entity's table as the engine addresses it.
 func targetOf(cat *tenantdb.Catalog, e *privacyv1alpha1.Entity) (*engine.Target, error) {
-	t, ok := cat.Table(e.Table)
-	if !ok {
-		return nil, fmt.Errorf("entity %s: table %s does not exist", e.Name, e.Table)
-	}
-	tg, err := engine.NewTarget(t, e.PrimaryKey)
-	if err != nil {
-		return nil, fmt.Errorf("entity %s: %w", e.Name, err)
-	}
-	return tg, nil
+	return inventory.TargetOf(cat, e)
 }
 
 // deletion plans deleting an entity's rows: its children are steps of

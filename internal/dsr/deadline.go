@@ -18,22 +18,36 @@ const (
 	CCPA = "CCPA"
 )
 
-// Deadline is the legal deadline of a request received at received: GDPR one
-// month (three when extended), CCPA 45 days (90 when extended). Months are
-// calendar months.
-func Deadline(regulation string, received time.Time, extended bool) time.Time {
+// Deadline is the legal deadline of a request received at received,
+// counted in loc (nil means UTC) as Regulation 1182/71 counts periods: the
+// day of receipt does not count, and the period ends at the end of its
+// last day. GDPR: one month (three when extended), ending on the day of
+// the last month with the same date as the day of receipt, or on that
+// month's last day when it has no such date (received 31 January: due at
+// the end of 28 or 29 February). CCPA: 45 days (90 when extended) after the
+// day of receipt. The result is the last second of the due day in loc.
+func Deadline(regulation string, received time.Time, extended bool, loc *time.Location) time.Time {
+	if loc == nil {
+		loc = time.UTC
+	}
+	y, m, d := received.In(loc).Date()
+	var due time.Time
 	if regulation == CCPA {
 		days := 45
 		if extended {
 			days = 90
 		}
-		return received.AddDate(0, 0, days)
+		due = time.Date(y, m, d+days, 0, 0, 0, 0, loc)
+	} else {
+		months := 1
+		if extended {
+			months = 3
+		}
+		first := time.Date(y, m+time.Month(months), 1, 0, 0, 0, 0, loc)
+		last := first.AddDate(0, 1, -1).Day()
+		due = time.Date(first.Year(), first.Month(), min(d, last), 0, 0, 0, 0, loc)
 	}
-	months := 1
-	if extended {
-		months = 3
-	}
-	return received.AddDate(0, months, 0)
+	return time.Date(due.Year(), due.Month(), due.Day(), 23, 59, 59, 0, loc)
 }
 
 // Digest is the salted digest that stands for a subject outside the tenant

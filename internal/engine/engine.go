@@ -71,8 +71,11 @@ type Run struct {
 
 	// ledger holds the batches done, as Begin read or recorded them, and
 	// locked the rows of listed steps found locked and not done yet.
-	ledger map[batchKey]int64
+	ledger map[batchKey]doneBatch
 	locked map[string]lockedState
+	// batchSize is the batch size the run's listed batches are numbered
+	// by, once recorded (0: a new run, or one recorded before it was).
+	batchSize int
 	// unrecorded is the transaction that records a new run and its plan,
 	// until it is sent.
 	unrecorded []Statement
@@ -86,6 +89,15 @@ func (r *Run) now() time.Time {
 		return r.Clock()
 	}
 	return time.Now()
+}
+
+// listedBatchSize is the size of the run's listed batches: the one it
+// began with once recorded, else the options'.
+func (r *Run) listedBatchSize(opts Options) int {
+	if r.batchSize > 0 {
+		return r.batchSize
+	}
+	return opts.batchSize()
 }
 
 func (r *Run) kind() string {

@@ -13,6 +13,7 @@ import (
 	"github.com/lethe-dev/lethe/internal/masking"
 	"github.com/lethe-dev/lethe/internal/tenantdb"
 	"github.com/lethe-dev/lethe/internal/testutil/pgtest"
+	"github.com/lethe-dev/lethe/internal/testutil/testdb"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
@@ -22,20 +23,7 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 func setup(t *testing.T) *pgxpool.Pool {
 	t.Helper()
 	ctx := context.Background()
-	db := pgtest.NewDatabase(t)
-	cfg, err := tenantdb.ParseSecret(db.SecretData(), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pools := tenantdb.NewPools()
-	t.Cleanup(pools.CloseAll)
-	pool, err := pools.Get(ctx, "t", cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := tenantdb.Migrate(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
+	pool, _ := testdb.New(t, 1)
 	if _, err := pool.Exec(ctx, `CREATE TABLE public.items (id int PRIMARY KEY, v int NOT NULL CHECK (v < 10));
 		INSERT INTO public.items SELECT i, 0 FROM generate_series(1, 10) i`); err != nil {
 		t.Fatal(err)

@@ -76,12 +76,13 @@ func readRun(ctx context.Context, pool *pgxpool.Pool, run *Run, queue func(*pgx.
 	uid := run.UID
 	state := StateNew
 	p := &Plan{}
-	done := map[batchKey]int64{}
+	done := map[batchKey]doneBatch{}
 	locked := map[string]lockedState{}
 	b := &pgx.Batch{}
-	b.Queue("SELECT state FROM lethe.runs WHERE uid = $1", uid).QueryRow(func(row pgx.Row) error {
+	var size int
+	b.Queue("SELECT state, COALESCE(batch_size, 0) FROM lethe.runs WHERE uid = $1", uid).QueryRow(func(row pgx.Row) error {
 		var s string
-		err := row.Scan(&s)
+		err := row.Scan(&s, &size)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
 		}
@@ -98,14 +99,21 @@ func readRun(ctx context.Context, pool *pgxpool.Pool, run *Run, queue func(*pgx.
 		}
 		return rows.Err()
 	})
-	b.Queue("SELECT step, batch, rows FROM lethe.run_batches WHERE run_uid = $1 AND part = 0", uid).Query(func(rows pgx.Rows) error {
+	b.Queue("SELECT step, batch, rows, effects::text FROM lethe.run_batches WHERE run_uid = $1 AND part = 0", uid).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var k batchKey
-			var n int64
-			if err := rows.Scan(&k.step, &k.batch, &n); err != nil {
+			var d doneBatch
+			var fx *string
+			if err := rows.Scan(&k.step, &k.batch, &d.rows, &fx); err != nil {
 				return err
 			}
-			done[k] = n
+			if fx != nil {
+				var err error
+				if d.effects, err = parseEffects([]byte(*fx)); err != nil {
+					return err
+				}
+			}
+			done[k] = d
 		}
 		return rows.Err()
 	})
@@ -127,13 +135,19 @@ func readRun(ctx context.Context, pool *pgxpool.Pool, run *Run, queue func(*pgx.
 	if err := SendTx(ctx, pool, b); err != nil {
 		return StateNew, nil, err
 	}
-	run.ledger, run.locked = done, locked
+	run.ledger, run.locked, run.batchSize = done, locked, size
 	return state, p, nil
 }
 
 type batchKey struct {
 	step  string
 	batch int
+}
+
+// doneBatch is a batch the ledger records: its rows and its effects.
+type doneBatch struct {
+	rows    int64
+	effects Effects
 }
 
 // batchesPerTrip bounds how many batches travel to the database together.
@@ -160,13 +174,21 @@ type pendingBatch struct {
 // them) and committed in order: when one fails, the batches before it stay
 // committed. A batch that meets rows locked past the lock timeout is redone
 // without them, and they are retried later (RowsLockedError when they stay
-// locked).
+// locked). A run resumed keeps the batch size it began with, whatever
+// opts says: its ledger numbers batches by it.
 func Execute(ctx context.Context, pool *pgxpool.Pool, run *Run, steps []Step, opts Options) ([]StepResult, error) {
-	size := opts.batchSize()
 	if run.ledger == nil {
 		if _, _, err := readRun(ctx, pool, run, nil); err != nil {
 			return nil, err
 		}
+	}
+	size := run.listedBatchSize(opts)
+	if n := len(run.unrecorded); n > 0 && run.batchSize == 0 {
+		// A new run: its batch size is recorded with its plan, in the
+		// plan's transaction (before its COMMIT).
+		run.unrecorded = slices.Insert(run.unrecorded, n-1, Statement{SQL: "UPDATE lethe.runs SET batch_size = $2 WHERE uid = $1",
+			Args: []any{run.UID, size}})
+		run.batchSize = size
 	}
 	done := run.ledger
 	for i := range steps {
@@ -181,8 +203,9 @@ plan:
 	for i, s := range steps {
 		results[i] = StepResult{Step: s.name(), Entity: s.Entity, Action: s.Action}
 		for b := 0; b*size < len(s.Keys); b++ {
-			if n, ok := done[batchKey{s.name(), b}]; ok {
-				results[i].Changed += n
+			if d, ok := done[batchKey{s.name(), b}]; ok {
+				results[i].Changed += d.rows
+				results[i].Effects = results[i].Effects.Add(d.effects)
 				continue
 			}
 			if opts.BeforeBatch != nil {

@@ -47,6 +47,19 @@ func isConflict(err error) bool { return sqlState(err) == "40001" }
 // isUniqueViolation says rows collided in a unique column.
 func isUniqueViolation(err error) bool { return sqlState(err) == "23505" }
 
+// Concurrent says another attempt of the same run got there first: a batch
+// or a plan this attempt tried to record is in the ledger already
+// (lethe.run_batches, lethe.run_plan), and this attempt's change rolled
+// back with its record. A manager that dies with batches in flight leaves
+// them to its database session, which may commit them after a new manager
+// has read the ledger. It is no error of the data: trying again goes on
+// from the ledger.
+func Concurrent(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.SchemaName == "lethe" &&
+		(pgErr.ConstraintName == "run_batches_pkey" || pgErr.ConstraintName == "run_plan_pkey")
+}
+
 // setLocal applies the executor's settings inside tx.
 func setLocal(ctx context.Context, tx pgx.Tx, opts Options) error {
 	b := &pgx.Batch{}
@@ -132,7 +145,7 @@ func saveLocked(ctx context.Context, tx pgx.Tx, run *Run, s *Step, ls lockedStat
 // in one batch numbered after its planned ones. Rows still locked make a
 // RowsLockedError: the caller comes back later.
 func retryLocked(ctx context.Context, pool *pgxpool.Pool, run *Run, steps []Step, locked map[string]lockedState, results []StepResult, opts Options) error {
-	size := opts.batchSize()
+	size := run.listedBatchSize(opts)
 	var left *RowsLockedError
 	for i := range steps {
 		s := &steps[i]
@@ -141,8 +154,9 @@ func retryLocked(ctx context.Context, pool *pgxpool.Pool, run *Run, steps []Step
 			continue
 		}
 		batch := (len(s.Keys)+size-1)/size + ls.retries
-		if n, ok := run.ledger[batchKey{s.name(), batch}]; ok {
-			results[i].Changed += n
+		if d, ok := run.ledger[batchKey{s.name(), batch}]; ok {
+			results[i].Changed += d.rows
+			results[i].Effects = results[i].Effects.Add(d.effects)
 			continue
 		}
 		retries := ls.retries + 1

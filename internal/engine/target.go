@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -52,7 +53,7 @@ func NewTarget(t *tenantdb.Table, keyCols []string) (*Target, error) {
 	source := t.KeySource
 	if len(keyCols) == 0 {
 		keyCols = t.Key
-	} else if !equalCols(keyCols, t.Key) {
+	} else if !slices.Equal(keyCols, t.Key) {
 		source = "the inventory's primaryKey"
 		if !t.IsUniqueKey(keyCols) {
 			return nil, fmt.Errorf("table %s: columns (%s) are not a unique key of the table", t.TableName(), strings.Join(keyCols, ", "))
@@ -74,18 +75,6 @@ func NewTarget(t *tenantdb.Table, keyCols []string) (*Target, error) {
 		out.Key = append(out.Key, KeyColumn{Name: c.Name, Ident: pgx.Identifier{c.Name}.Sanitize(), Type: c.Type, Plain: plain})
 	}
 	return out, nil
-}
-
-func equalCols(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Composite says the key has more than one column.

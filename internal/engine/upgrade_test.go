@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/lethe-dev/lethe/internal/masking"
 	"github.com/lethe-dev/lethe/internal/tenantdb"
 	"github.com/lethe-dev/lethe/internal/testutil/pgtest"
+	"github.com/lethe-dev/lethe/internal/testutil/testdb"
 )
 
 // beforeOneExecutor is the last schema version of the two executors.
@@ -22,17 +24,7 @@ const beforeOneExecutor = 7
 // and no batch is done twice.
 func TestRunsInProgressBeforeTheUpgradeResume(t *testing.T) {
 	ctx := context.Background()
-	db := pgtest.NewDatabase(t)
-	cfg, err := tenantdb.ParseSecret(db.SecretData(), 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pools := tenantdb.NewPools()
-	t.Cleanup(pools.CloseAll)
-	pool, err := pools.Get(ctx, "t", cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pool := testdb.Pool(t, pgtest.NewDatabase(t), 2)
 	if _, _, err := tenantdb.MigrateTo(ctx, pool, beforeOneExecutor); err != nil {
 		t.Fatal(err)
 	}
@@ -127,5 +119,56 @@ func exec(t *testing.T, pool *pgxpool.Pool, sql string) {
 	t.Helper()
 	if _, err := pool.Exec(context.Background(), sql); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A resumed request reports what the ledger says its earlier batches did
+// to other tables, not only what its new batches did.
+func TestAResumedDeleteReportsTheEffectsOfItsEarlierBatches(t *testing.T) {
+	pool := setup(t)
+	ctx := context.Background()
+	exec(t, pool, `CREATE TABLE public.parents (id int PRIMARY KEY);
+		CREATE TABLE public.visits (id int PRIMARY KEY, parent_id int NOT NULL REFERENCES public.parents ON DELETE CASCADE);
+		INSERT INTO public.parents SELECT i FROM generate_series(1, 4) i;
+		INSERT INTO public.visits SELECT i, i FROM generate_series(1, 4) i`)
+	cat, err := tenantdb.ReadCatalog(ctx, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg, err := NewTarget(cat.Tables["public.parents"], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, blocked, err := PlanDeletion(cat, tg, Scope{Entity: func(string) string { return "" }}, false)
+	if err != nil || len(blocked) > 0 || len(d.Effects) != 1 {
+		t.Fatalf("plan: %+v, blocked %v, %v", d, blocked, err)
+	}
+	keys := []string{"1", "2", "3", "4"}
+	step := []Step{{Entity: "parent", Target: tg, Action: "Delete", Keys: keys, Delete: d}}
+	plan := &Plan{Entities: []PlannedEntity{{Entity: "parent", Keys: keys}}}
+	run := &Run{UID: "req-fx", Type: "Erasure", Object: audit.Object{Kind: "Test", UID: "req-fx"}}
+	if _, _, err := Begin(ctx, pool, run, func() (*Plan, error) { return plan, nil }); err != nil {
+		t.Fatal(err)
+	}
+	stop := errors.New("stopped")
+	_, err = Execute(ctx, pool, run, step, Options{BatchSize: 2, Complete: true, BeforeBatch: func(_ string, b int) error {
+		if b == 1 {
+			return stop
+		}
+		return nil
+	}})
+	if !errors.Is(err, stop) {
+		t.Fatalf("first attempt: %v", err)
+	}
+	resumed := &Run{UID: run.UID, Type: run.Type, Object: run.Object}
+	if _, _, err := Begin(ctx, pool, resumed, func() (*Plan, error) { t.Fatal("planned again"); return nil, nil }); err != nil {
+		t.Fatal(err)
+	}
+	results, err := Execute(ctx, pool, resumed, step, Options{BatchSize: 2, Complete: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if results[0].Changed != 4 || results[0].Effects.Total() != 4 {
+		t.Fatalf("the resumed run reports %d rows deleted and effects %v; want 4 and the 4 visits the CASCADE took", results[0].Changed, results[0].Effects)
 	}
 }

@@ -2,28 +2,39 @@ package inventory
 
 import (
 	"sort"
-	"strings"
-	"unicode"
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
+	"github.com/lethe-dev/lethe/internal/classify"
 	"github.com/lethe-dev/lethe/internal/tenantdb"
 )
 
-// personalWords are name tokens that make a column look personal.
-var personalWords = map[string]bool{
-	"name": true, "firstname": true, "lastname": true, "surname": true, "fullname": true, "username": true,
-	"email": true, "mail": true, "phone": true, "mobile": true, "fax": true, "telephone": true,
-	"address": true, "street": true, "postal": true, "postcode": true, "zip": true, "zipcode": true, "city": true,
-	"ip": true, "birth": true, "birthday": true, "birthdate": true, "dob": true, "ssn": true,
-	"comment": true, "comments": true, "note": true, "notes": true, "body": true, "transcript": true,
-	"description": true, "remarks": true, "message": true, "agent": true,
+// Uncovered lists the personal columns of the live schema that the
+// inventory does not mention, as UncoveredFindings finds them among what
+// internal/classify finds from the catalog alone, as sorted
+// `schema.table.column` names (each part double-quoted when it is not a
+// plain lower-case identifier).
+func Uncovered(spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog) []string {
+	var out []string
+	for _, f := range UncoveredFindings(spec, classify.FromCatalog(cat).Findings) {
+		out = append(out, ColumnName(f))
+	}
+	return out
 }
 
-// Uncovered lists the columns of the live schema whose names or types look
-// personal (names, e-mail, phone, address, IP, birth date, free text) but that
-// the inventory does not mention, as sorted `schema.table.column` names.
-// Integer key columns (`*_id`) are not counted.
-func Uncovered(spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog) []string {
+// ColumnName names a finding's column as status and messages name it:
+// `schema.table.column`, each part double-quoted when it is not a plain
+// lower-case identifier.
+func ColumnName(f classify.Finding) string {
+	return f.Table + "." + tenantdb.QuoteIdent(f.Column)
+}
+
+// UncoveredFindings keeps the findings (of classify.Classify or
+// FromCatalog: personal columns by their names, types and sampled
+// content, in tables that hold people's data or are reached from one
+// through foreign keys) whose column the inventory does not mention as a
+// personal, key, identifier, relation or reporting column, sorted by
+// table and column.
+func UncoveredFindings(spec *privacyv1alpha1.DataInventorySpec, findings []classify.Finding) []classify.Finding {
 	covered := map[string]bool{}
 	mark := func(table string, cols ...string) {
 		table = tenantdb.CanonicalTableName(table)
@@ -54,60 +65,12 @@ func Uncovered(spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog) [
 			mark(holder, r.Columns...)
 		}
 	}
-	var out []string
-	for key, t := range cat.Tables {
-		for _, c := range t.Columns {
-			name := key + "." + c.Name
-			if !covered[name] && looksPersonal(c) {
-				out = append(out, name)
-			}
+	var out []classify.Finding
+	for _, f := range findings {
+		if !covered[f.Table+"."+f.Column] {
+			out = append(out, f)
 		}
 	}
-	sort.Strings(out)
+	sort.SliceStable(out, func(i, j int) bool { return ColumnName(out[i]) < ColumnName(out[j]) })
 	return out
-}
-
-func looksPersonal(c tenantdb.Column) bool {
-	switch strings.ToLower(c.Type) {
-	case "inet", "cidr", "macaddr", "macaddr8":
-		return true
-	}
-	words := splitWords(c.Name)
-	if len(words) > 1 && words[len(words)-1] == "id" && c.Category == 'N' { // numeric (pg_type.typcategory)
-		return false // a key, not an identifier
-	}
-	for i, w := range words {
-		if personalWords[w] {
-			return true
-		}
-		if i > 0 && personalWords[words[i-1]+w] {
-			return true // first_name, user_name, birth_date, ...
-		}
-	}
-	return false
-}
-
-// splitWords splits snake_case and camelCase names into lower-case words.
-func splitWords(name string) []string {
-	var words []string
-	var cur []rune
-	flush := func() {
-		if len(cur) > 0 {
-			words = append(words, strings.ToLower(string(cur)))
-			cur = cur[:0]
-		}
-	}
-	for _, r := range name {
-		switch {
-		case r == '_' || r == '-' || r == ' ':
-			flush()
-		case unicode.IsUpper(r) && len(cur) > 0 && !unicode.IsUpper(cur[len(cur)-1]):
-			flush()
-			cur = append(cur, r)
-		default:
-			cur = append(cur, r)
-		}
-	}
-	flush()
-	return words
 }

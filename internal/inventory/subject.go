@@ -63,6 +63,20 @@ func Find(ctx context.Context, q tenantdb.BatchQuerier, spec *privacyv1alpha1.Da
 	return f.Rows(), nil
 }
 
+// TargetOf is an entity's table as the executor addresses it, by the
+// entity's key (spec resolved: primaryKey set).
+func TargetOf(cat *tenantdb.Catalog, e *privacyv1alpha1.Entity) (*engine.Target, error) {
+	t, ok := cat.Table(e.Table)
+	if !ok {
+		return nil, fmt.Errorf("entity %s: table %s does not exist", e.Name, e.Table)
+	}
+	tg, err := engine.NewTarget(t, e.PrimaryKey)
+	if err != nil {
+		return nil, fmt.Errorf("entity %s: %w", e.Name, err)
+	}
+	return tg, nil
+}
+
 // Finder is Find's statement, for a caller that sends it together with
 // statements of its own.
 type Finder struct {
@@ -88,17 +102,7 @@ func NewFinder(spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog, s
 	for i := range spec.Entities {
 		byName[spec.Entities[i].Name] = &spec.Entities[i]
 	}
-	targetOf := func(e *privacyv1alpha1.Entity) (*engine.Target, error) {
-		t, ok := cat.Table(e.Table)
-		if !ok {
-			return nil, fmt.Errorf("entity %s: table %s does not exist", e.Name, e.Table)
-		}
-		tg, err := engine.NewTarget(t, e.PrimaryKey)
-		if err != nil {
-			return nil, fmt.Errorf("entity %s: %w", e.Name, err)
-		}
-		return tg, nil
-	}
+	targetOf := func(e *privacyv1alpha1.Entity) (*engine.Target, error) { return TargetOf(cat, e) }
 
 	// Every lookup goes to the database in one statement: each entity is a
 	// common table expression over its lookups, in level order, so an

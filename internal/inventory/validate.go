@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -136,18 +137,6 @@ func fits(s privacyv1alpha1.MaskingStrategy, c tenantdb.Column) string {
 	return masking.Check(s, c)
 }
 
-func equal(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // KeyNotes says which entities are keyed by something else than their
 // table's primary key (a unique index over NOT NULL columns, for a table
 // without one), for the TenantDatabase to show.
@@ -156,7 +145,7 @@ func KeyNotes(spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog) []
 	var out []string
 	for _, e := range resolved.Entities {
 		t, ok := cat.Table(e.Table)
-		if !ok || len(t.PrimaryKey) > 0 || !equal(t.Key, e.PrimaryKey) || t.KeySource == "" {
+		if !ok || len(t.PrimaryKey) > 0 || !slices.Equal(t.Key, e.PrimaryKey) || t.KeySource == "" {
 			continue
 		}
 		out = append(out, fmt.Sprintf("entity %s is keyed by %s (%s) of %s, which has no primary key", e.Name, t.KeySource, strings.Join(t.Key, ", "), e.Table))

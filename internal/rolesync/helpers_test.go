@@ -13,8 +13,8 @@ import (
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
 	"github.com/lethe-dev/lethe/internal/audit"
 	"github.com/lethe-dev/lethe/internal/rbac"
-	"github.com/lethe-dev/lethe/internal/tenantdb"
 	"github.com/lethe-dev/lethe/internal/testutil/pgtest"
+	"github.com/lethe-dev/lethe/internal/testutil/testdb"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
@@ -47,20 +47,7 @@ var organization = &privacyv1alpha1.Organization{
 // the organization tables, and returns a pool to it.
 func newTenant(t *testing.T) *pgxpool.Pool {
 	t.Helper()
-	db := pgtest.NewDatabase(t)
-	cfg, err := tenantdb.ParseSecret(db.SecretData(), 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pools := tenantdb.NewPools()
-	t.Cleanup(pools.CloseAll)
-	pool, err := pools.Get(ctx, "test/"+db.Name, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := tenantdb.Migrate(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
+	pool, _ := testdb.New(t, 4)
 	if _, err := pool.Exec(ctx, organizationSQL); err != nil {
 		t.Fatal(err)
 	}

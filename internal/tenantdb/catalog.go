@@ -148,6 +148,10 @@ type ForeignKey struct {
 	// OnDelete is what deleting a referenced row does: one of the
 	// OnDelete constants.
 	OnDelete string
+	// OnUpdate is what changing a referenced row's key columns does: one
+	// of the OnDelete constants. Only CASCADE lets a masking strategy
+	// change a referenced column while rows refer to it.
+	OnUpdate string
 	// Deferrable says the check can be deferred to commit (SET CONSTRAINTS).
 	Deferrable bool
 }
@@ -231,7 +235,7 @@ SELECT con.contype::text, con.conname, n.nspname, c.relname,
        COALESCE(rn.nspname, ''), COALESCE(rc.relname, ''),
        ARRAY(SELECT a.attname::text FROM pg_catalog.unnest(con.confkey) WITH ORDINALITY AS k(attnum, ord)
              JOIN pg_catalog.pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum ORDER BY k.ord),
-       con.confdeltype::text, con.condeferrable
+       con.confdeltype::text, con.confupdtype::text, con.condeferrable
 FROM pg_catalog.pg_constraint con
 JOIN pg_catalog.pg_class c ON c.oid = con.conrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -256,7 +260,7 @@ SELECT n.nspname, c.relname FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('v', 'm') AND ` + userRelations
 
-var onDelete = map[string]string{"a": OnDeleteNoAction, "r": OnDeleteRestrict, "c": OnDeleteCascade,
+var fkActions = map[string]string{"a": OnDeleteNoAction, "r": OnDeleteRestrict, "c": OnDeleteCascade,
 	"n": OnDeleteSetNull, "d": OnDeleteSetDefault}
 
 // ReadCatalog reads the live catalog, in one round trip.
@@ -308,11 +312,11 @@ func ReadCatalog(ctx context.Context, q BatchQuerier) (*Catalog, error) {
 	b.Queue(constraintsSQL).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var (
-				kind, name, schema, table, refSchema, refTable, del string
-				cols, refCols                                       []string
-				deferrable                                          bool
+				kind, name, schema, table, refSchema, refTable, del, upd string
+				cols, refCols                                            []string
+				deferrable                                               bool
 			)
-			if err := rows.Scan(&kind, &name, &schema, &table, &cols, &refSchema, &refTable, &refCols, &del, &deferrable); err != nil {
+			if err := rows.Scan(&kind, &name, &schema, &table, &cols, &refSchema, &refTable, &refCols, &del, &upd, &deferrable); err != nil {
 				return err
 			}
 			key := TableName{schema, table}.String()
@@ -323,7 +327,7 @@ func ReadCatalog(ctx context.Context, q BatchQuerier) (*Catalog, error) {
 				}
 			case "f":
 				cat.ForeignKeys = append(cat.ForeignKeys, ForeignKey{Name: name, Table: key, Columns: cols,
-					RefTable: TableName{refSchema, refTable}.String(), RefColumns: refCols, OnDelete: onDelete[del], Deferrable: deferrable})
+					RefTable: TableName{refSchema, refTable}.String(), RefColumns: refCols, OnDelete: fkActions[del], OnUpdate: fkActions[upd], Deferrable: deferrable})
 			}
 		}
 		return rows.Err()

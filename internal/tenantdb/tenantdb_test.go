@@ -114,7 +114,7 @@ func TestReadCatalog(t *testing.T) {
 	if _, err := pool.Exec(ctx, `
 		CREATE SCHEMA crm;
 		CREATE TABLE crm.people (id bigint PRIMARY KEY, email text NOT NULL, born date);
-		CREATE TABLE crm.visits (id bigint, visited_at timestamptz NOT NULL, person_id bigint REFERENCES crm.people(id),
+		CREATE TABLE crm.visits (id bigint, visited_at timestamptz NOT NULL, person_id bigint REFERENCES crm.people(id) ON UPDATE CASCADE,
 			ip inet, PRIMARY KEY (id, visited_at)) PARTITION BY RANGE (visited_at);
 		CREATE TABLE crm.visits_2026 PARTITION OF crm.visits FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
 		CREATE TABLE crm.visits_2027 PARTITION OF crm.visits FOR VALUES FROM ('2027-01-01') TO ('2028-01-01') PARTITION BY RANGE (visited_at);
@@ -148,8 +148,52 @@ func TestReadCatalog(t *testing.T) {
 	if want := `crm."Visits 2027 H1",crm.visits_2026`; strings.Join(parts, ",") != want {
 		t.Errorf("visits: leaf partitions %v, want %s", parts, want)
 	}
-	if len(cat.ForeignKeys) != 1 || cat.ForeignKeys[0].RefTable != "crm.people" || cat.ForeignKeys[0].Columns[0] != "person_id" {
+	if len(cat.ForeignKeys) != 1 || cat.ForeignKeys[0].RefTable != "crm.people" || cat.ForeignKeys[0].Columns[0] != "person_id" ||
+		cat.ForeignKeys[0].OnDelete != OnDeleteNoAction || cat.ForeignKeys[0].OnUpdate != OnDeleteCascade {
 		t.Errorf("foreign keys: %+v", cat.ForeignKeys)
+	}
+}
+
+// TestDigestChangesWithTheSchemaOnly reads the catalog before and after
+// rows come (same digest) and after a column, an index and a foreign key
+// are added (a new digest each time).
+func TestDigestChangesWithTheSchemaOnly(t *testing.T) {
+	db := pgtest.NewDatabase(t)
+	ctx := context.Background()
+	pool := openPool(t, db.SecretData())
+	digest := func() string {
+		t.Helper()
+		cat, err := ReadCatalog(ctx, pool)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cat.Digest()
+	}
+	exec := func(sql string) {
+		t.Helper()
+		if _, err := pool.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exec(`CREATE SCHEMA crm; CREATE TABLE crm.people (id bigint PRIMARY KEY, email text); CREATE TABLE crm.notes (id bigint PRIMARY KEY, person_id bigint)`)
+	first := digest()
+	exec(`INSERT INTO crm.people SELECT i, 'p' || i FROM generate_series(1, 500) i; ANALYZE`)
+	if got := digest(); got != first {
+		t.Error("the digest changed when only rows did")
+	}
+	seen := map[string]string{first: "the first schema"}
+	for _, change := range []string{
+		"ALTER TABLE crm.people ADD COLUMN phone text",
+		"CREATE INDEX ON crm.people (email)",
+		"ALTER TABLE crm.notes ADD FOREIGN KEY (person_id) REFERENCES crm.people",
+		"ALTER TABLE crm.people ALTER COLUMN email SET NOT NULL",
+	} {
+		exec(change)
+		d := digest()
+		if prev, ok := seen[d]; ok {
+			t.Errorf("%s: the digest is the one of %s", change, prev)
+		}
+		seen[d] = change
 	}
 }
 

@@ -2,7 +2,7 @@
 // (hack/bench) share: progress and results output, the header of a results
 // file (machine, software versions), tables of min/median/max figures,
 // percentiles, and one run's local environment with the manager (see
-// hack/internal/localenv).
+// hack/localenv).
 package benchutil
 
 import (

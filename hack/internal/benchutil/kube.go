@@ -12,7 +12,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
-	"github.com/lethe-dev/lethe/hack/internal/localenv"
+	"github.com/lethe-dev/lethe/hack/localenv"
 )
 
 // SampleInventoryFile is the sample application's DataInventory, relative to

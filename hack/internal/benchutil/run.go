@@ -7,7 +7,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/lethe-dev/lethe/hack/internal/localenv"
+	"github.com/lethe-dev/lethe/hack/localenv"
 )
 
 // RunOptions configure StartRun.

@@ -14,9 +14,9 @@ import (
 	"sigs.k8s.io/yaml"
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
-	"github.com/lethe-dev/lethe/internal/tenantdb"
 	"github.com/lethe-dev/lethe/internal/testutil/pgtest"
 	"github.com/lethe-dev/lethe/internal/testutil/sampleapp"
+	"github.com/lethe-dev/lethe/internal/testutil/testdb"
 )
 
 // Open creates a database on the shared test server (pgtest.Main), loads
@@ -36,20 +36,7 @@ func Open(t testing.TB, opts sampleapp.Options) (*pgxpool.Pool, *privacyv1alpha1
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := tenantdb.ParseSecret(db.SecretData(), 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pools := tenantdb.NewPools()
-	t.Cleanup(pools.CloseAll)
-	pool, err := pools.Get(ctx, db.Name, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := tenantdb.Migrate(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
-	return pool, Inventory(t)
+	return testdb.Migrated(t, db, 4), Inventory(t)
 }
 
 // Inventory reads the sample DataInventory's spec.

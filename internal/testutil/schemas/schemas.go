@@ -29,8 +29,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
-	"github.com/lethe-dev/lethe/internal/tenantdb"
 	"github.com/lethe-dev/lethe/internal/testutil/pgtest"
+	"github.com/lethe-dev/lethe/internal/testutil/testdb"
 )
 
 // The schemas.
@@ -147,19 +147,7 @@ func Open(t testing.TB, name string, opts Options) (*pgxpool.Pool, pgtest.Databa
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := tenantdb.ParseSecret(db.SecretData(), 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pools := tenantdb.NewPools()
-	t.Cleanup(pools.CloseAll)
-	pool, err := pools.Get(ctx, db.Name, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := tenantdb.Migrate(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
+	pool := testdb.Migrated(t, db, 4)
 	inv, err := Inventory(name)
 	if err != nil {
 		t.Fatal(err)

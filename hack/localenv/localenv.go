@@ -23,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -221,21 +222,29 @@ func (e *Env) EnsureNamespace(ctx context.Context, name string) error {
 // missing. opts.Tenant defaults to tenant.
 func (e *Env) CreateTenant(ctx context.Context, namespace, secretName, tenant string,
 	opts sampleapp.Options) (pgtest.Database, error) {
+	if opts.Tenant == "" {
+		opts.Tenant = tenant
+	}
+	return e.CreateTenantWith(ctx, namespace, secretName, tenant, "the sample application",
+		func(ctx context.Context, conn *pgx.Conn) error { return sampleapp.Load(ctx, conn, opts) })
+}
+
+// CreateTenantWith is CreateTenant with another schema: load, named what in
+// errors, fills the new database over a connection as the application user.
+func (e *Env) CreateTenantWith(ctx context.Context, namespace, secretName, tenant, what string,
+	load func(context.Context, *pgx.Conn) error) (pgtest.Database, error) {
 	db, err := e.Postgres.CreateDatabase(ctx, tenant)
 	if err != nil {
 		return pgtest.Database{}, err
-	}
-	if opts.Tenant == "" {
-		opts.Tenant = tenant
 	}
 	conn, err := e.Postgres.AppConn(ctx, db)
 	if err != nil {
 		return pgtest.Database{}, fmt.Errorf("connect to database %s: %w", db.Name, err)
 	}
-	err = sampleapp.Load(ctx, conn, opts)
+	err = load(ctx, conn)
 	_ = conn.Close(context.Background())
 	if err != nil {
-		return pgtest.Database{}, fmt.Errorf("load the sample application into %s: %w", db.Name, err)
+		return pgtest.Database{}, fmt.Errorf("load %s into %s: %w", what, db.Name, err)
 	}
 	if err := e.EnsureNamespace(ctx, namespace); err != nil {
 		return pgtest.Database{}, err

@@ -33,8 +33,9 @@ type Manager struct {
 
 // StartManager runs the manager binary with KUBECONFIG set to the
 // environment's kubeconfig, the metrics and health endpoints disabled (args
-// may override them: the last occurrence of a flag wins) and its output in
-// <Dir>/manager.log.
+// may override them: the last occurrence of a flag wins) and its output
+// appended to <Dir>/manager.log (a manager started again after a crash
+// writes after the one before).
 func (e *Env) StartManager(ctx context.Context, managerBin string, args ...string) (*Manager, error) {
 	bin, err := filepath.Abs(managerBin)
 	if err != nil {
@@ -47,7 +48,7 @@ func (e *Env) StartManager(ctx context.Context, managerBin string, args ...strin
 		return nil, err
 	}
 	logPath := filepath.Join(e.Dir, "manager.log")
-	logFile, err := os.Create(logPath)
+	logFile, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600) // #nosec G304 -- our own work directory
 	if err != nil {
 		return nil, err
 	}
@@ -135,16 +136,8 @@ func (m *Manager) PeakRSS() (int64, error) {
 // and an error if it failed on SIGTERM or had to be killed.
 func (m *Manager) Stop() error {
 	m.stopOnce.Do(func() {
-		select {
-		case <-m.exited:
-			// It ended on its own: that is an error worth reporting.
-			if m.waitErr != nil {
-				m.stopErr = fmt.Errorf("%w: %w", ErrExited, m.waitErr)
-			} else {
-				m.stopErr = ErrExited
-			}
+		if m.stopErr = m.endedOnItsOwn(); m.stopErr != nil {
 			return
-		default:
 		}
 		_ = m.cmd.Process.Signal(syscall.SIGTERM)
 		select {
@@ -159,6 +152,36 @@ func (m *Manager) Stop() error {
 		}
 	})
 	return m.stopErr
+}
+
+// Kill ends the manager with SIGKILL, as a node failure or the kernel's
+// out-of-memory killer would: it gets no chance to finish a batch, close a
+// connection or write status. It waits until the process is gone and
+// returns an error wrapping ErrExited if the manager had ended on its own.
+// Stop after Kill does nothing.
+func (m *Manager) Kill() error {
+	m.stopOnce.Do(func() {
+		if m.stopErr = m.endedOnItsOwn(); m.stopErr != nil {
+			return
+		}
+		_ = m.cmd.Process.Kill()
+		<-m.exited
+	})
+	return m.stopErr
+}
+
+// endedOnItsOwn is an error wrapping ErrExited if the process has ended,
+// else nil: a manager that ends by itself is an error worth reporting.
+func (m *Manager) endedOnItsOwn() error {
+	select {
+	case <-m.exited:
+		if m.waitErr != nil {
+			return fmt.Errorf("%w: %w", ErrExited, m.waitErr)
+		}
+		return ErrExited
+	default:
+		return nil
+	}
 }
 
 // signaled says whether err is the exit of a process killed by sig.
