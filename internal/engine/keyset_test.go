@@ -9,6 +9,7 @@ import (
 	"github.com/lethe-dev/lethe/internal/masking"
 	"github.com/lethe-dev/lethe/internal/tenantdb"
 	"github.com/lethe-dev/lethe/internal/testutil/pgtest"
+	"github.com/lethe-dev/lethe/internal/testutil/testdb"
 )
 
 // A keyset batch updates the rows it selected through the row versions it
@@ -29,7 +30,7 @@ func TestAKeysetBatchChangesARowAnotherTransactionUpdatedMeanwhile(t *testing.T)
 
 func changesARowUpdatedMeanwhile(t *testing.T, ddl string) {
 	ctx := context.Background()
-	pool, db := migrated(t, 3)
+	pool, db := testdb.New(t, 3)
 	if _, err := pool.Exec(ctx, ddl+`;
 		INSERT INTO public.people SELECT i, 'person ' || i, NULL FROM generate_series(1, 20) i`); err != nil {
 		t.Fatal(err)
@@ -110,7 +111,7 @@ func changesARowUpdatedMeanwhile(t *testing.T, ddl string) {
 // too (the batch is done again by key).
 func TestAKeysetBatchChangesRowsOfAPartitionCreatedSince(t *testing.T) {
 	ctx := context.Background()
-	pool, _ := migrated(t, 3)
+	pool, _ := testdb.New(t, 3)
 	if _, err := pool.Exec(ctx, `CREATE TABLE public.people (id int PRIMARY KEY, name text NOT NULL) PARTITION BY RANGE (id);
 		CREATE TABLE public.people_low PARTITION OF public.people FOR VALUES FROM (1) TO (11);
 		INSERT INTO public.people SELECT i, 'person ' || i FROM generate_series(1, 10) i`); err != nil {

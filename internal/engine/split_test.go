@@ -5,40 +5,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/lethe-dev/lethe/internal/audit"
 	"github.com/lethe-dev/lethe/internal/masking"
 	"github.com/lethe-dev/lethe/internal/tenantdb"
-	"github.com/lethe-dev/lethe/internal/testutil/pgtest"
+	"github.com/lethe-dev/lethe/internal/testutil/testdb"
 )
-
-// migrated returns a migrated database's pool of conns connections.
-func migrated(t *testing.T, conns int32) (*pgxpool.Pool, pgtest.Database) {
-	t.Helper()
-	ctx := context.Background()
-	db := pgtest.NewDatabase(t)
-	cfg, err := tenantdb.ParseSecret(db.SecretData(), conns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pools := tenantdb.NewPools()
-	t.Cleanup(pools.CloseAll)
-	pool, err := pools.Get(ctx, "t", cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := tenantdb.Migrate(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
-	return pool, db
-}
 
 // A table keyed by time holds the rows a rule selects at the start of its
 // key range: the two workers must share them, not the key range.
 func TestWorkersShareTheRowsAStepMatches(t *testing.T) {
 	ctx := context.Background()
-	pool, _ := migrated(t, 3)
+	pool, _ := testdb.New(t, 3)
 	if _, err := pool.Exec(ctx, `CREATE TABLE public.events (at timestamptz PRIMARY KEY, v int NOT NULL);
 		INSERT INTO public.events SELECT timestamptz '2025-01-01 00:00+00' + i * interval '1 hour', 0 FROM generate_series(1, 2000) i;
 		ANALYZE public.events`); err != nil {

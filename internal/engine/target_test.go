@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/lethe-dev/lethe/internal/tenantdb"
+	"github.com/lethe-dev/lethe/internal/testutil/testdb"
 )
 
 // A composite key's text is written by concatenation when no column's text
@@ -14,7 +15,7 @@ import (
 // escaped.
 func TestCompositeKeyTextIsWhatJSONBuildArrayPrints(t *testing.T) {
 	ctx := context.Background()
-	pool, _ := migrated(t, 1)
+	pool, _ := testdb.New(t, 1)
 	if _, err := pool.Exec(ctx, `CREATE TABLE public.plain (
 			n numeric, f float8, i bigint, at timestamptz, d date, tm timetz, b boolean, ip inet, u uuid,
 			PRIMARY KEY (n, f, i, at, d, tm, b, ip, u));
