@@ -41,8 +41,7 @@ type KeyColumn struct {
 	Ident string // quoted for SQL
 	Type  string // as format_type prints it, from the catalog
 	// Plain says the column's text never holds a character JSON escapes
-	// (a quote, a backslash, a control character): numbers, dates and
-	// times, booleans, network addresses and uuids.
+	// (a quote, a backslash, a control character): see plainTypes.
 	Plain bool
 }
 
@@ -71,10 +70,36 @@ func NewTarget(t *tenantdb.Table, keyCols []string) (*Target, error) {
 		if !c.NotNull {
 			return nil, fmt.Errorf("table %s: key column %s may be NULL, so it cannot tell rows apart", t.TableName(), k)
 		}
-		plain := strings.ContainsRune("NDBI", rune(c.Category)) || c.Type == "uuid"
-		out.Key = append(out.Key, KeyColumn{Name: c.Name, Ident: pgx.Identifier{c.Name}.Sanitize(), Type: c.Type, Plain: plain})
+		out.Key = append(out.Key, KeyColumn{Name: c.Name, Ident: pgx.Identifier{c.Name}.Sanitize(), Type: c.Type, Plain: plainText(c)})
 	}
 	return out, nil
+}
+
+// plainTypes are the built-in types whose text never holds a character
+// JSON escapes, by the name format_type prints (type modifiers left out)
+// and their pg_type.typcategory. Every other type, a domain over one of
+// these, an enum or a type of an extension among them, has its key text
+// built by json_build_array.
+var plainTypes = map[string]byte{
+	"smallint": 'N', "integer": 'N', "bigint": 'N', "numeric": 'N', "real": 'N', "double precision": 'N',
+	"date": 'D', "timestamp without time zone": 'D', "timestamp with time zone": 'D',
+	"time without time zone": 'D', "time with time zone": 'D',
+	"boolean": 'B', "inet": 'I', "cidr": 'I', "uuid": 'U',
+}
+
+// plainText says c's text never holds a character JSON escapes: c is of
+// one of plainTypes. The category must match too, so that a type of the
+// same name in another schema (format_type qualifies it, unless the
+// search_path puts it first) does not pass.
+func plainText(c tenantdb.Column) bool {
+	name := c.Type
+	if i := strings.IndexByte(name, '('); i >= 0 {
+		if j := strings.IndexByte(name[i:], ')'); j >= 0 {
+			name = name[:i] + name[i+j+1:]
+		}
+	}
+	cat, ok := plainTypes[name]
+	return ok && cat == c.Category
 }
 
 // Composite says the key has more than one column.
