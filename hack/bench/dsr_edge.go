@@ -121,13 +121,16 @@ func runEdgeEngine(ctx context.Context, cfg dsrConfig) (res edgeResult, err erro
 			return 0, 0, 0, err
 		}
 		d := time.Since(start)
-		if len(out.RootKeys) != 1 {
-			return 0, 0, 0, fmt.Errorf("erasure found %d members, want 1", len(out.RootKeys))
-		}
-		var found, changed int64
+		var found, changed, members int64
 		for _, e := range out.Entities {
 			found += e.Found
 			changed += e.Changed
+			if e.Entity == "member" {
+				members = e.Found
+			}
+		}
+		if members != 1 {
+			return 0, 0, 0, fmt.Errorf("erasure found %d members, want 1", members)
 		}
 		if changed == 0 {
 			return 0, 0, 0, errors.New("erasure changed no row")

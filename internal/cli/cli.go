@@ -173,7 +173,8 @@ func draftInventory(ctx context.Context, name string, args []string, env Env) er
 	if err != nil {
 		return err
 	}
-	cfg, err := tenantdb.ParseSecret(src.data, 2)
+	src.conn.MaxConns = 2
+	cfg, err := src.conn.Config()
 	if err != nil {
 		return fmt.Errorf("%s %w", src.what, err)
 	}

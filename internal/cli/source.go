@@ -13,13 +13,14 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
+	"github.com/lethe-dev/lethe/internal/tenantdb"
 )
 
 // source is the database a draft is made from: its connection settings,
 // how to name it in messages (never a credential), and the inventory name
 // it suggests.
 type source struct {
-	data map[string][]byte
+	conn tenantdb.Connection
 	what string
 	name string
 }
@@ -33,7 +34,7 @@ func resolveSource(ctx context.Context, o draftOptions, env Env) (source, error)
 		if uri == "" {
 			return source{}, fmt.Errorf("environment variable %s is empty: set it to a postgres:// URI", o.uriEnv)
 		}
-		return source{data: map[string][]byte{privacyv1alpha1.ConnectionKeyURI: []byte(uri)},
+		return source{conn: tenantdb.Connection{Secret: map[string][]byte{privacyv1alpha1.ConnectionKeyURI: []byte(uri)}},
 			what: "the database of $" + o.uriEnv}, nil
 	}
 	cfg, ns, err := kubeConfig(o)
@@ -41,13 +42,18 @@ func resolveSource(ctx context.Context, o draftOptions, env Env) (source, error)
 		return source{}, err
 	}
 	src := source{}
-	secretName := o.secret
+	secretName, tlsSecretName := o.secret, ""
 	if o.tenantDatabase != "" {
 		tdb, err := getTenantDatabase(ctx, cfg, ns, o.tenantDatabase)
 		if err != nil {
 			return source{}, err
 		}
-		secretName = tdb.Spec.Connection.SecretRef.Name
+		c := tdb.Spec.Connection
+		secretName = c.SecretRef.Name
+		if c.TLSSecretRef != nil {
+			tlsSecretName = c.TLSSecretRef.Name
+		}
+		src.conn = tenantdb.Connection{Host: c.Host, Port: c.Port, Database: c.Database, SSLMode: c.SSLMode}
 		src.what = fmt.Sprintf("TenantDatabase %s/%s", ns, tdb.Name)
 		src.name = tdb.Spec.InventoryRef.Name
 	}
@@ -55,14 +61,24 @@ func resolveSource(ctx context.Context, o draftOptions, env Env) (source, error)
 	if err != nil {
 		return source{}, err
 	}
-	secret, err := cs.CoreV1().Secrets(ns).Get(ctx, secretName, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		return source{}, fmt.Errorf("secret %s not found in namespace %s", secretName, ns)
-	case err != nil:
-		return source{}, fmt.Errorf("read secret %s in namespace %s: %w", secretName, ns, err)
+	read := func(name string) (map[string][]byte, error) {
+		secret, err := cs.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			return nil, fmt.Errorf("secret %s not found in namespace %s", name, ns)
+		case err != nil:
+			return nil, fmt.Errorf("read secret %s in namespace %s: %w", name, ns, err)
+		}
+		return secret.Data, nil
 	}
-	src.data = secret.Data
+	if src.conn.Secret, err = read(secretName); err != nil {
+		return source{}, err
+	}
+	if tlsSecretName != "" {
+		if src.conn.TLS, err = read(tlsSecretName); err != nil {
+			return source{}, err
+		}
+	}
 	if src.what == "" {
 		src.what = fmt.Sprintf("Secret %s/%s", ns, secretName)
 	} else {
