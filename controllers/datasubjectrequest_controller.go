@@ -129,8 +129,11 @@ func (r *DataSubjectRequestReconciler) reconcile(ctx context.Context, obj *priva
 	setApprovalStatus(obj)
 	if !r.approved(obj) {
 		st.Phase = privacyv1alpha1.PhaseAwaitingApproval
-		setSummary(&st.Conditions, &st.ObservedGeneration, obj.Generation, verdictWaiting, privacyv1alpha1.ReasonAwaitingApproval,
-			"the request waits for spec.approval.approved: true")
+		message := "the request waits for spec.approval.approved: true"
+		if c := meta.FindStatusCondition(st.Conditions, privacyv1alpha1.ConditionApproved); c != nil && c.Reason != privacyv1alpha1.ReasonAwaitingApproval {
+			message = c.Message
+		}
+		setSummary(&st.Conditions, &st.ObservedGeneration, obj.Generation, verdictWaiting, privacyv1alpha1.ReasonAwaitingApproval, message)
 		return ctrl.Result{RequeueAfter: requeue}, nil
 	}
 
