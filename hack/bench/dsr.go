@@ -1,6 +1,6 @@
 package main
 
-// Scenario "dsr": DataSubjectRequests, in two parts. Results go to
+// Scenario "dsr": DataSubjectRequests, in three parts. Results go to
 // <out>/dsr.txt.
 //
 // Engine figures (dsr_engine.go): one tenant database holds the sample
@@ -12,6 +12,12 @@ package main
 // Anonymize method ("engine erasure"; the controller's verification re-scan
 // is timed apart, for -verify-samples subjects). Every run measures different
 // customers in the same database.
+//
+// Engine figure on a partitioned table (dsr_edge.go): a second database
+// holds the Edge schema scaled up (-dsr-edge-members members,
+// -dsr-edge-payments payments per account: 1M payments by default, keyed by
+// (paid_at, id) in monthly partitions, every foreign-key column indexed);
+// -samples erasures per run of different members are timed as above.
 //
 // API figure (dsr_api.go): per run, a fresh environment with two tenant
 // databases (the sample application at a small size), the sample
@@ -78,6 +84,9 @@ type dsrConfig struct {
 	requests      int
 	verifySamples int
 	apiTimeout    time.Duration
+	// The partitioned figure's Edge schema: members, payments per account.
+	edgeMembers  int
+	edgePayments int
 }
 
 func (dc *dsrConfig) validate(cfg config) error {
@@ -87,6 +96,12 @@ func (dc *dsrConfig) validate(cfg config) error {
 	if dc.subjects > sampleapp.MaxCustomers || dc.subjects < dc.samples*slots(cfg.runs) {
 		return fmt.Errorf("-subjects must be between -samples × %d (%d) and %d", slots(cfg.runs), dc.samples*slots(cfg.runs),
 			sampleapp.MaxCustomers)
+	}
+	if dc.edgeMembers < dc.samples*edgeSlots(cfg.runs) {
+		return fmt.Errorf("-dsr-edge-members must be at least -samples × %d (%d)", edgeSlots(cfg.runs), dc.samples*edgeSlots(cfg.runs))
+	}
+	if dc.edgePayments < 1 {
+		return errors.New("-dsr-edge-payments must be at least 1")
 	}
 	return nil
 }
@@ -108,6 +123,10 @@ func runDSRScenario(ctx context.Context, shared config, dc *dsrConfig) {
 	if err != nil {
 		benchutil.Fatalf("dsr engine figures: %v", err)
 	}
+	edge, err := runEdgeEngine(ctx, cfg)
+	if err != nil {
+		benchutil.Fatalf("dsr engine figure on the Edge schema: %v", err)
+	}
 
 	apiRuns, versions := benchutil.Repeat("dsr API run", cfg.runs, fmt.Sprintf("%d Erasure requests", cfg.requests),
 		func(n int) (apiRun, localenv.Versions, error) { return runAPI(ctx, cfg, inv, n) },
@@ -116,7 +135,7 @@ func runDSRScenario(ctx context.Context, shared config, dc *dsrConfig) {
 				benchutil.MiB(r.rss))
 		})
 	versions.PostgreSQL = eng.postgres
-	report := formatDSRReport(cfg, started, [2]string{loadBefore, benchutil.LoadAverage()}, versions, eng, apiRuns)
+	report := formatDSRReport(cfg, started, [2]string{loadBefore, benchutil.LoadAverage()}, versions, eng, edge, apiRuns)
 	benchutil.Publish(cfg.out, "dsr.txt", report)
 }
 

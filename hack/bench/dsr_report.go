@@ -14,15 +14,17 @@ import (
 	"github.com/lethe-dev/lethe/hack/localenv"
 )
 
-// formatDSRReport is dsr.txt: the header, the engine figures, the API figure
-// with where its time goes, and notes on reading them.
-func formatDSRReport(cfg dsrConfig, started time.Time, load [2]string, v localenv.Versions, eng engineResult, api []apiRun) string {
+// formatDSRReport is dsr.txt: the header, the engine figures (the sample
+// schema, then the partitioned Edge schema), the API figure with where its
+// time goes, and notes on reading them.
+func formatDSRReport(cfg dsrConfig, started time.Time, load [2]string, v localenv.Versions, eng engineResult, edge edgeResult, api []apiRun) string {
 	r := benchutil.NewReport("dsr", started)
 	r.Printf("load:        1-minute load average %s at the start, %s at the end (other work on the machine\n", load[0], load[1])
 	r.Printf("             shares its cores with the benchmark)\n")
 	r.Versions(v, "local, default durability settings: every commit is flushed to disk")
 	r.Printf("runs:        %d\n\n", cfg.runs)
 	writeEngineFigures(r, cfg, eng)
+	writeEdgeFigure(r, cfg, edge)
 	writeAPIFigure(r, cfg, api)
 	writeAPIProfile(r, cfg, api)
 	writeDSRNotes(r, cfg, api)

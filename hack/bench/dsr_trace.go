@@ -93,14 +93,14 @@ func statementKind(sql string) string {
 	switch {
 	case strings.Contains(s, "count(*) filter"):
 		return "verification re-scan (dsr.Verify)"
-	case strings.HasPrefix(s, "with changed as ("):
+	case strings.HasPrefix(s, "with lethe_sel as ("):
 		return "changing rows with their ledger row and audit record (one statement a batch)"
 	case strings.Contains(s, "lethe.audit_log") || strings.Contains(s, "lethe.audit_append") || strings.Contains(s, "advisory_xact_lock"):
 		return "audit record (lock, chain head, insert)"
 	case strings.Contains(s, "lethe."):
 		return "request bookkeeping (state, plan, ledger, pseudonym)"
-	case s == "begin" || strings.HasPrefix(s, "begin ") || s == "commit" || strings.HasPrefix(s, "set local synchronous_commit"):
-		return "begin and commit (and their synchronous_commit)"
+	case s == "begin" || strings.HasPrefix(s, "begin ") || s == "commit" || strings.HasPrefix(s, "set local "):
+		return "begin and commit (and their settings: timeouts, synchronous_commit)"
 	case strings.Contains(s, "row_to_json"):
 		return "reading the subject's rows (row_to_json)"
 	case strings.Contains(s, "pg_catalog.pg_class") || strings.Contains(s, "pg_catalog.pg_constraint"):

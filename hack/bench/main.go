@@ -13,9 +13,10 @@
 //   - dsr (dsr.go): DataSubjectRequests, through internal/dsr.Execute on one
 //     large tenant database and through the API server and the manager;
 //     results in <out>/dsr.txt.
-//   - retention (retention.go): the retention executor on one large table
-//     against set-based UPDATEs of the same rows; results in
-//     <out>/retention.txt.
+//   - retention (retention.go): the retention executor against set-based
+//     UPDATEs of the same rows, on a table keyed by one column at several
+//     sizes and on a table with a composite key partitioned by month;
+//     results in <out>/retention.txt.
 //   - pseudonymization (pseudonymization.go): a PseudonymizationJob's keyed
 //     pseudonyms on the employees of two tenants against set-based HMAC
 //     UPDATEs of the same columns; results in <out>/pseudonymization.txt.
@@ -95,10 +96,13 @@ func main() {
 	flag.IntVar(&dc.requests, "requests", 1000, "Erasure requests created at once in the API figure")
 	flag.IntVar(&dc.verifySamples, "verify-samples", 5, "erased customers whose verification re-scan is timed, per run")
 	flag.DurationVar(&dc.apiTimeout, "dsr-timeout", 10*time.Minute, "how long one API run may wait for every request to be Completed")
-	rtc := &retentionConfig{}
-	flag.IntVar(&rtc.rows, "retention-rows", 1000000, "rows of the retention table (half of them eligible)")
-	flag.IntVar(&rtc.batch, "retention-batch", 10000, "the retention rule's batchSize")
-	flag.IntVar(&rtc.workers, "retention-workers", 2, "transactions masking one rule at once, each in its own key range (the controller uses 2)")
+	flag.IntVar(&dc.edgeMembers, "dsr-edge-members", 20000, "members of the Edge schema in the partitioned engine figure (1.25 accounts each)")
+	flag.IntVar(&dc.edgePayments, "dsr-edge-payments", 40, "payments per account in the partitioned engine figure (40: 1M payments with 20000 members)")
+	rtc := &retentionConfig{sizes: []int{100000, 300000, 1000000, 3000000}}
+	flag.Var(sizesFlag{rtc}, "retention-sizes", "row counts of the one-column-key table, separated by commas, growing (half of each eligible)")
+	flag.IntVar(&rtc.monthlyRows, "retention-monthly-rows", 1000000, "rows of the table keyed by (closed_at, id) and partitioned by month (half eligible)")
+	flag.IntVar(&rtc.batch, "retention-batch", 10000, "the rules' batchSize for the ratios (batch times are also taken at 1000, the default)")
+	flag.IntVar(&rtc.workers, "retention-workers", 2, "transactions masking one rule at once, each in its own part of the rows (the controller uses 2)")
 	pc := &pseudonymizationConfig{}
 	flag.IntVar(&pc.employees, "pseudonymization-employees", 100000, "employees in all, split evenly over two tenant databases")
 	flag.IntVar(&pc.batch, "pseudonymization-batch", 5000, "the job's batchSize")
@@ -109,8 +113,8 @@ func main() {
 		{"every scenario", []string{"scenario", "manager", "manager-args", "out", "runs", "keep"}},
 		{"tenants (-tenants and -timeout also apply to roles)", []string{"tenants", "customers", "timeout"}},
 		{"roles", []string{"roles", "members", "permissions", "probes", "roles-timeout"}},
-		{"dsr", []string{"subjects", "samples", "requests", "verify-samples", "dsr-timeout"}},
-		{"retention", []string{"retention-rows", "retention-batch", "retention-workers"}},
+		{"dsr", []string{"subjects", "samples", "requests", "verify-samples", "dsr-timeout", "dsr-edge-members", "dsr-edge-payments"}},
+		{"retention", []string{"retention-sizes", "retention-monthly-rows", "retention-batch", "retention-workers"}},
 		{"pseudonymization", []string{"pseudonymization-employees", "pseudonymization-batch"}},
 		{"classify", []string{"classify-rows", "classify-sample"}},
 	}
@@ -176,10 +180,13 @@ Scenarios (-scenario; all runs the six in this order):
            after a catalog change, lethe.can and lethe.visible_users latency
            (roles.go)
   dsr      DataSubjectRequests: access export and erasure latency of the engine
-           on one database of -subjects customers, and -requests Erasure
+           on one database of -subjects customers, erasure latency on the Edge
+           schema with 1M payments partitioned by month, and -requests Erasure
            requests through the API server and the manager (dsr.go)
-  retention the retention executor on -retention-rows rows against one
-           set-based UPDATE of the same rows (retention.go)
+  retention the retention executor against one set-based UPDATE of the
+           same rows, on -retention-sizes rows of a table with a one-column
+           key and -retention-monthly-rows of one keyed (closed_at, id) and
+           partitioned by month (retention.go)
   pseudonymization  a keyed PseudonymizationJob's work on
            -pseudonymization-employees employees of two tenants against
            set-based HMAC UPDATEs of the same columns (pseudonymization.go)

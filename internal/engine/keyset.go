@@ -56,9 +56,10 @@ func scanCheckpoint(row pgx.Row) (*checkpoint, error) {
 // Advance carries a keyset step forward until it is done or the deadline
 // passes, and returns its progress. Its checkpoints are written on the
 // first call, one per part (Options.Workers parts split by the
-// distribution of the key's first column, for a step that updates; one
-// otherwise), with the run's record if it has none yet. Batches commit one
-// by one; call it again (after a crash, or with a new deadline) to go on.
+// distribution of the key's first column over the rows the step matches,
+// for a step that updates; one otherwise), with the run's record if it has
+// none yet. Batches commit one by one; call it again (after a crash, or
+// with a new deadline) to go on.
 // Rows found locked are retried in later calls, at most MaxRetries times,
 // then counted as locked.
 func Advance(ctx context.Context, pool *pgxpool.Pool, run *Run, s *Step, opts Options, deadline time.Time) (*Progress, error) {
@@ -108,7 +109,11 @@ func start(ctx context.Context, pool *pgxpool.Pool, run *Run, s *Step, opts Opti
 	}
 	bounds := [][2]*string{{nil, nil}}
 	if s.Set != nil && s.Archive == nil && opts.Workers > 1 {
-		if bounds, err = split(ctx, pool, s.Target, opts.Workers); err != nil {
+		where, args, err := Matching(ctx, pool, s)
+		if err == nil {
+			bounds, err = split(ctx, pool, s.Target, opts.Workers, where, args)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("step %s: split the keys: %w", s.name(), err)
 		}
 	}
@@ -176,7 +181,7 @@ func advancePart(ctx context.Context, pool *pgxpool.Pool, run *Run, s *Step, opt
 		var err error
 		if cp.keysetDone {
 			err = slowKeyset(ctx, pool, run, s, opts, cp, false)
-		} else if err = fastKeyset(ctx, pool, run, s, opts, cp); isLockTimeout(err) || (s.OneRowOnConflict && isUniqueViolation(err)) {
+		} else if err = fastKeyset(ctx, pool, run, s, opts, cp); isLockTimeout(err) || isConflict(err) || (s.OneRowOnConflict && isUniqueViolation(err)) {
 			err = slowKeyset(ctx, pool, run, s, opts, cp, isUniqueViolation(err))
 		}
 		if err != nil {

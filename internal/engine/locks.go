@@ -40,6 +40,10 @@ func sqlState(err error) string {
 // isLockTimeout says a statement gave up waiting for a row lock.
 func isLockTimeout(err error) bool { return sqlState(err) == "55P03" }
 
+// isConflict says a batch's rows were changed by another transaction
+// between its selection and its change (lethe.raise_conflict, byTID).
+func isConflict(err error) bool { return sqlState(err) == "40001" }
+
 // isUniqueViolation says rows collided in a unique column.
 func isUniqueViolation(err error) bool { return sqlState(err) == "23505" }
 

@@ -53,6 +53,10 @@ type batchSQL struct {
 	changed []string
 	// auditEmpty appends an audit record even when no row changed.
 	auditEmpty bool
+	// changedRel is what the ledger and the marks read the changed rows
+	// from: lethe_changed, or the union of a partitioned batch's changes
+	// by row versions, one a partition, read in place.
+	changedRel string
 }
 
 // The columns the batch statement returns.
@@ -65,6 +69,38 @@ type batchResult struct {
 
 func (r *batchResult) dest() []any { return []any{&r.rows, &r.selected, &r.last, &r.effects} }
 
+// byTID says the batch updates its rows through the row versions its
+// selection read (ctid), not through the key's index: a keyset batch that
+// updates. The rows are then fetched directly, without one index search
+// per row. A partitioned table's ctids repeat from one partition to the
+// next, so there the selection also reads each row's partition (tableoid)
+// and the batch updates each partition that holds some of its rows by
+// name (a table of more than maxTIDPartitions partitions is updated by
+// key). A selected row another transaction updated or deleted since has a
+// new version, or none, which the update by ctid does not find, and so
+// has a row of a partition created since the catalog was read: then the
+// statement fails through lethe.raise_conflict (SQLSTATE 40001,
+// isConflict), and the batch is done again by key (slowKeyset), which
+// takes rows as they are now.
+func (b *batchSQL) byTID() bool {
+	s, t := b.step, b.step.Target
+	if b.sel.keys != nil || b.changed != nil || s.Set == nil {
+		return false
+	}
+	return !t.Partitioned || (t.Table != nil && len(t.Table.Partitions) > 0 && len(t.Table.Partitions) <= maxTIDPartitions)
+}
+
+// maxTIDPartitions bounds the partitions a batch by row versions names
+// one UPDATE each for.
+const maxTIDPartitions = 64
+
+// The columns of the selection holding a row's version and its partition
+// (byTID).
+const (
+	tid  = "lethe_tid"
+	toid = "lethe_toid"
+)
+
 // statement builds the batch's one statement: select the rows, change
 // them and what the plan says goes with them, record the ledger row, the
 // checkpoint and the marks, and append the audit record.
@@ -73,10 +109,12 @@ func (b *batchSQL) statement() (string, []any, error) {
 	args := &masking.Args{}
 	var ctes []string
 	add := func(name, body string) { ctes = append(ctes, name+" AS ("+body+")") }
+	b.changedRel = "lethe_changed"
 
 	if b.changed != nil {
 		add("lethe_sel", t.listed(args.Add(nonNil(b.changed))))
-		add("lethe_changed", fmt.Sprintf("SELECT %s AS lethe_k, %s FROM lethe_sel", t.KeyText("lethe_sel"), t.ordered("lethe_sel")))
+		add("lethe_stat", t.stat())
+		add("lethe_changed", fmt.Sprintf("SELECT %s AS lethe_k FROM lethe_sel", t.KeyText("lethe_sel")))
 		add("lethe_fx", "SELECT '[]'::jsonb AS fx")
 	} else {
 		sel, err := b.selectSQL(args)
@@ -84,6 +122,7 @@ func (b *batchSQL) statement() (string, []any, error) {
 			return "", nil, err
 		}
 		add("lethe_sel", sel)
+		add("lethe_stat", t.stat())
 		if s.Archive != nil {
 			add("lethe_arch", b.archiveSQL(args))
 		}
@@ -99,14 +138,14 @@ func (b *batchSQL) statement() (string, []any, error) {
 			vals = append(vals, args.Add(v))
 		}
 		vals = append(vals, "lethe_k")
-		add(fmt.Sprintf("lethe_m%d", i), fmt.Sprintf("%s SELECT %s FROM lethe_changed ON CONFLICT DO NOTHING", m.Insert, strings.Join(vals, ", ")))
+		add(fmt.Sprintf("lethe_m%d", i), fmt.Sprintf("%s SELECT %s FROM %s ON CONFLICT DO NOTHING", m.Insert, strings.Join(vals, ", "), b.changedRel))
 	}
 	now := args.Add(b.run.now())
 	add("lethe_led", fmt.Sprintf(`INSERT INTO lethe.run_batches (run_uid, step, part, batch, entity, table_name, action, rows, keys, effects, done_at)
-		SELECT %s, %s, %s, %s, %s, %s, %s, count(*), COALESCE(array_agg(lethe_k ORDER BY %s), '{}'::text[]),
-			NULLIF((SELECT fx FROM lethe_fx), '[]'::jsonb), %s FROM lethe_changed RETURNING rows`,
+		SELECT %s, %s, %s, %s, %s, %s, %s, count(*), COALESCE(array_agg(lethe_k), '{}'::text[]),
+			NULLIF((SELECT fx FROM lethe_fx), '[]'::jsonb), %s FROM %s RETURNING rows`,
 		args.Add(b.run.UID), args.Add(s.name()), args.Add(b.part), args.Add(b.batch), args.Add(s.Entity), args.Add(t.Name),
-		args.Add(s.Action), t.orderedNames(), now))
+		args.Add(s.Action), now, b.changedRel))
 	if b.cp != nil {
 		add("lethe_cp", b.checkpointSQL(args, now))
 	}
@@ -121,10 +160,14 @@ func (b *batchSQL) statement() (string, []any, error) {
 	if b.auditEmpty {
 		when = "true"
 	}
+	if b.byTID() {
+		when = fmt.Sprintf("CASE WHEN lethe_led.rows < lethe_stat.n THEN lethe.raise_conflict(%s) ELSE %s END",
+			args.Add("a selected row of "+t.Name+" was changed by another transaction; the batch is done again by key"), when)
+	}
 	sql := "WITH " + strings.Join(ctes, ",\n") + fmt.Sprintf(`
-SELECT lethe_led.rows, (SELECT count(*) FROM lethe_sel), (SELECT %s FROM lethe_sel ORDER BY %s LIMIT 1), (SELECT fx FROM lethe_fx)::text,
+SELECT lethe_led.rows, lethe_stat.n, lethe_stat.last, (SELECT fx FROM lethe_fx)::text,
 	CASE WHEN %s THEN (SELECT entry_id FROM %s) END
-FROM lethe_led`, t.KeyText("lethe_sel"), t.descending("lethe_sel"), when, call)
+FROM lethe_led, lethe_stat`, when, call)
 	return sql, args.Values(), nil
 }
 
@@ -152,26 +195,46 @@ func (b *batchSQL) selectSQL(args *masking.Args) (string, error) {
 			params[i] = args.Add(v)
 		}
 		conds = append(conds, t.After(Row, params, false))
+		if t.Composite() {
+			// Implied by the row comparison; stated, it lets the executor
+			// leave out the partitions before the batch's first key.
+			conds = append(conds, fmt.Sprintf("%s.%s >= CAST(%s::text AS %s)", Row, first.Ident, params[0], first.Type))
+		}
+	}
+	cols := t.Cols(Row)
+	if b.byTID() {
+		cols += ", " + Row + ".ctid AS " + tid
+		if t.Partitioned {
+			cols += ", " + Row + ".tableoid AS " + toid
+		}
 	}
 	return fmt.Sprintf("SELECT %s FROM %s AS %s WHERE %s ORDER BY %s LIMIT %d", // #nosec G201 -- identifiers sanitized, values are parameters
-		t.Cols(Row), t.Ident, Row, strings.Join(conds, " AND "), t.OrderBy(Row), b.sel.limit), nil
+		cols, t.Ident, Row, strings.Join(conds, " AND "), t.OrderBy(Row), b.sel.limit), nil
 }
 
 // changeCTEs adds the change and what goes with it, ending with
-// lethe_changed (the keys of the rows changed, lethe_k, and their key
-// columns, lethe_o0...), and returns the body of lethe_fx: the effects on
-// other tables as a JSON array.
+// lethe_changed (the keys of the rows changed, lethe_k), and returns the
+// body of lethe_fx: the effects on other tables as a JSON array.
 func (b *batchSQL) changeCTEs(args *masking.Args, add func(name, body string)) (string, error) {
 	s, t := b.step, b.step.Target
-	returning := fmt.Sprintf(" RETURNING %s AS lethe_k, %s", t.KeyText(Row), t.ordered(Row))
+	returning := fmt.Sprintf(" RETURNING %s AS lethe_k", t.KeyText(Row))
 	var effects []string
 	switch {
 	case s.Set != nil:
-		head, err := s.Set(args, "((SELECT count(*) FROM lethe_sel) > 1)")
+		head, err := s.Set(args, "((SELECT n FROM lethe_stat) > 1)")
 		if err != nil {
 			return "", err
 		}
-		add("lethe_changed", head+" WHERE "+t.inRel(Row, "lethe_sel")+returning)
+		switch {
+		case !b.byTID():
+			add("lethe_changed", head+" WHERE "+t.inRel(Row, "lethe_sel")+returning)
+		case !t.Partitioned:
+			add("lethe_changed", fmt.Sprintf("%s WHERE %s.ctid = ANY(ARRAY(SELECT %s FROM lethe_sel))%s", head, Row, tid, returning))
+		default:
+			if err := b.partitionChanges(args, head, returning, add); err != nil {
+				return "", err
+			}
+		}
 	case s.Delete != nil:
 		var err error
 		if effects, err = b.deletionCTEs(args, add); err != nil {
@@ -179,13 +242,37 @@ func (b *batchSQL) changeCTEs(args *masking.Args, add func(name, body string)) (
 		}
 		add("lethe_changed", fmt.Sprintf("DELETE FROM %s AS %s WHERE %s", t.Ident, Row, t.inRel(Row, "lethe_sel"))+returning) // #nosec G202 -- identifiers sanitized
 	default:
-		add("lethe_changed", fmt.Sprintf("SELECT %s AS lethe_k, %s FROM lethe_sel", t.KeyText("lethe_sel"), t.ordered("lethe_sel")))
+		add("lethe_changed", fmt.Sprintf("SELECT %s AS lethe_k FROM lethe_sel", t.KeyText("lethe_sel")))
 	}
 	if len(effects) == 0 {
 		return "SELECT '[]'::jsonb AS fx", nil
 	}
 	return fmt.Sprintf(`SELECT COALESCE(jsonb_agg(x) FILTER (WHERE (x ->> 'rows')::bigint > 0), '[]'::jsonb) AS fx FROM (VALUES %s) AS v (x)`,
 		strings.Join(effects, ", ")), nil
+}
+
+// partitionChanges adds a partitioned batch's change by row versions: the
+// selection's ctids grouped by partition (lethe_tids), then one UPDATE of
+// each leaf partition, by name, of its ctids (none for a partition that
+// holds none of the batch's rows: its TID scan reads nothing). head is the
+// step's `UPDATE <target> AS lethe_row SET ...`.
+func (b *batchSQL) partitionChanges(args *masking.Args, head, returning string, add func(name, body string)) error {
+	t := b.step.Target
+	at := strings.Index(head, " AS "+Row+" SET ")
+	if !strings.HasPrefix(head, "UPDATE ") || at < 0 {
+		return fmt.Errorf("step %s: its change does not start with UPDATE <table> AS %s SET", b.step.name(), Row)
+	}
+	set := head[at:]
+	add("lethe_tids", fmt.Sprintf("SELECT %s, array_agg(%s) AS tids FROM lethe_sel GROUP BY %s", toid, tid, toid))
+	changes := make([]string, len(t.Table.Partitions))
+	for i, p := range t.Table.Partitions {
+		name := fmt.Sprintf("lethe_p%d", i)
+		add(name, fmt.Sprintf("UPDATE ONLY %s%s WHERE %s.ctid = ANY((SELECT tids FROM lethe_tids WHERE %s = CAST(%s::text AS pg_catalog.regclass))::pg_catalog.tid[])%s", // #nosec G201 -- identifiers sanitized
+			p.Sanitize(), set, Row, toid, args.Add(p.Sanitize()), returning))
+		changes[i] = "SELECT lethe_k FROM " + name
+	}
+	b.changedRel = "(" + strings.Join(changes, " UNION ALL ") + ") AS lethe_changed"
+	return nil
 }
 
 // deletionCTEs adds the rows that go with the deleted rows (children
@@ -295,15 +382,15 @@ func (b *batchSQL) checkpointSQL(args *masking.Args, now string) string {
 	if b.cp.computed {
 		limit := args.Add(b.sel.limit)
 		return fmt.Sprintf(`UPDATE lethe.run_steps SET batches = batches + 1,
-			matched = matched + (SELECT count(*) FROM lethe_sel), changed = changed + (SELECT count(*) FROM lethe_changed),
-			last_key = COALESCE((SELECT %s FROM lethe_sel ORDER BY %s LIMIT 1), last_key),
-			keyset_done = (SELECT count(*) FROM lethe_sel) < %s::int,
-			done = (SELECT count(*) FROM lethe_sel) < %s::int AND cardinality(locked_keys) = 0,
-			updated_at = %s WHERE %s`, b.step.Target.KeyText("lethe_sel"), b.step.Target.descending("lethe_sel"), limit, limit, now, where)
+			matched = matched + lethe_stat.n, changed = changed + (SELECT rows FROM lethe_led),
+			last_key = COALESCE(lethe_stat.last, last_key),
+			keyset_done = lethe_stat.n < %s::int,
+			done = lethe_stat.n < %s::int AND cardinality(locked_keys) = 0,
+			updated_at = %s FROM lethe_stat WHERE %s`, limit, limit, now, where)
 	}
 	c := b.cp
 	return fmt.Sprintf(`UPDATE lethe.run_steps SET batches = batches + 1, matched = matched + %s::bigint,
-		changed = changed + (SELECT count(*) FROM lethe_changed), last_key = COALESCE(%s::text, last_key), keyset_done = %s::boolean,
+		changed = changed + (SELECT rows FROM lethe_led), last_key = COALESCE(%s::text, last_key), keyset_done = %s::boolean,
 		locked_keys = %s::text[], retries = %s::int, done = %s::boolean, updated_at = %s WHERE %s`,
 		args.Add(c.matched), args.Add(c.last), args.Add(c.keyset), args.Add(nonNil(c.locked)), args.Add(c.retries), args.Add(c.done), now, where)
 }
@@ -366,29 +453,14 @@ func refersTo(alias string, cols []string, parent *Target, rel string, refs []st
 	return fmt.Sprintf("(%s) IN (%s)", strings.Join(mine, ", "), sub)
 }
 
-// ordered are alias's key columns named lethe_o0, lethe_o1, ..., so rows
-// can be ordered by key after they leave the table.
-func (t *Target) ordered(alias string) string {
-	parts := make([]string, len(t.Key))
+// stat is the body of lethe_stat: how many rows lethe_sel holds (n) and
+// the key text of the last in key order (last; NULL when none), each
+// computed once for the whole statement.
+func (t *Target) stat() string {
+	desc := make([]string, len(t.Key))
 	for i, k := range t.Key {
-		parts[i] = fmt.Sprintf("%s.%s AS lethe_o%d", alias, k.Ident, i)
+		desc[i] = "lethe_sel." + k.Ident + " DESC"
 	}
-	return strings.Join(parts, ", ")
-}
-
-func (t *Target) orderedNames() string {
-	parts := make([]string, len(t.Key))
-	for i := range t.Key {
-		parts[i] = fmt.Sprintf("lethe_o%d", i)
-	}
-	return strings.Join(parts, ", ")
-}
-
-// descending is the reverse key order of alias.
-func (t *Target) descending(alias string) string {
-	parts := make([]string, len(t.Key))
-	for i, k := range t.Key {
-		parts[i] = alias + "." + k.Ident + " DESC"
-	}
-	return strings.Join(parts, ", ")
+	return fmt.Sprintf("SELECT (SELECT count(*) FROM lethe_sel) AS n, (SELECT %s FROM (SELECT %s FROM lethe_sel ORDER BY %s LIMIT 1) AS lethe_last) AS last",
+		t.KeyText("lethe_last"), t.Cols("lethe_sel"), strings.Join(desc, ", "))
 }

@@ -40,6 +40,9 @@ type KeyColumn struct {
 	Name  string
 	Ident string // quoted for SQL
 	Type  string // as format_type prints it, from the catalog
+	// Plain says the column's text never holds a character JSON escapes
+	// (a quote, a backslash, a control character): see plainTypes.
+	Plain bool
 }
 
 // NewTarget addresses a live table by keyCols, or by the table's own key
@@ -67,9 +70,36 @@ func NewTarget(t *tenantdb.Table, keyCols []string) (*Target, error) {
 		if !c.NotNull {
 			return nil, fmt.Errorf("table %s: key column %s may be NULL, so it cannot tell rows apart", t.TableName(), k)
 		}
-		out.Key = append(out.Key, KeyColumn{Name: c.Name, Ident: pgx.Identifier{c.Name}.Sanitize(), Type: c.Type})
+		out.Key = append(out.Key, KeyColumn{Name: c.Name, Ident: pgx.Identifier{c.Name}.Sanitize(), Type: c.Type, Plain: plainText(c)})
 	}
 	return out, nil
+}
+
+// plainTypes are the built-in types whose text never holds a character
+// JSON escapes, by the name format_type prints (type modifiers left out)
+// and their pg_type.typcategory. Every other type, a domain over one of
+// these, an enum or a type of an extension among them, has its key text
+// built by json_build_array.
+var plainTypes = map[string]byte{
+	"smallint": 'N', "integer": 'N', "bigint": 'N', "numeric": 'N', "real": 'N', "double precision": 'N',
+	"date": 'D', "timestamp without time zone": 'D', "timestamp with time zone": 'D',
+	"time without time zone": 'D', "time with time zone": 'D',
+	"boolean": 'B', "inet": 'I', "cidr": 'I', "uuid": 'U',
+}
+
+// plainText says c's text never holds a character JSON escapes: c is of
+// one of plainTypes. The category must match too, so that a type of the
+// same name in another schema (format_type qualifies it, unless the
+// search_path puts it first) does not pass.
+func plainText(c tenantdb.Column) bool {
+	name := c.Type
+	if i := strings.IndexByte(name, '('); i >= 0 {
+		if j := strings.IndexByte(name[i:], ')'); j >= 0 {
+			name = name[:i] + name[i+j+1:]
+		}
+	}
+	cat, ok := plainTypes[name]
+	return ok && cat == c.Category
 }
 
 // Composite says the key has more than one column.
@@ -87,16 +117,24 @@ func (t *Target) Cols(alias string) string {
 
 // KeyText is the SQL expression of a row's key as text: the column's text
 // for a one-column key, a JSON array of the columns' texts for a composite
-// one (`["2025-03-01 10:00:00+00", "17"]`). Connections print values the
-// same way (tenantdb pins TimeZone and DateStyle), so a row's key text is
-// the same on every connection.
+// one (`["2025-03-01 10:00:00+00", "17"]`, as json_build_array prints it).
+// Connections print values the same way (tenantdb pins TimeZone and
+// DateStyle), so a row's key text is the same on every connection. When
+// no key column's text needs escaping in JSON, the array is written by
+// concatenation, the same text at a fraction of json_build_array's cost
+// (a batch writes one for every row it changes).
 func (t *Target) KeyText(alias string) string {
 	if !t.Composite() {
 		return alias + "." + t.Key[0].Ident + "::text"
 	}
 	parts := make([]string, len(t.Key))
+	plain := true
 	for i, k := range t.Key {
 		parts[i] = alias + "." + k.Ident + "::text"
+		plain = plain && k.Plain
+	}
+	if plain {
+		return `('["' || ` + strings.Join(parts, ` || '", "' || `) + ` || '"]')`
 	}
 	return "pg_catalog.json_build_array(" + strings.Join(parts, ", ") + ")::text"
 }

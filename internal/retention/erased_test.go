@@ -2,7 +2,6 @@ package retention
 
 import (
 	"testing"
-	"time"
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
 	"github.com/lethe-dev/lethe/internal/audit"

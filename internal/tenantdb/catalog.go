@@ -46,14 +46,17 @@ type Column struct {
 	Constrained bool
 }
 
-// Table is a live table (ordinary or partitioned; partitions are not listed:
-// they are reached through their parent).
+// Table is a live table (ordinary or partitioned; partitions are not listed
+// as tables: they are reached through their parent).
 type Table struct {
 	Schema      string
 	Name        string
 	Partitioned bool
-	Columns     []Column
-	PrimaryKey  []string
+	// Partitions are a partitioned table's leaf partitions (partitions of
+	// partitions included), by name.
+	Partitions []TableName
+	Columns    []Column
+	PrimaryKey []string
 	// Key is the columns that identify a row: the primary key, or, for a
 	// table without one, the unique index over NOT NULL columns with the
 	// fewest columns (then the first by name). Empty when there is neither.
@@ -244,6 +247,17 @@ LEFT JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace
 WHERE con.contype IN ('p', 'f') AND con.conparentid = 0 AND NOT c.relispartition AND ` + userRelations + `
 ORDER BY 1, 3, 4, con.conname`
 
+// partitionsSQL lists the leaf partitions of every partitioned user table.
+const partitionsSQL = `
+SELECT n.nspname, c.relname, pn.nspname, p.relname
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+CROSS JOIN LATERAL pg_catalog.pg_partition_tree(c.oid) AS t
+JOIN pg_catalog.pg_class p ON p.oid = t.relid
+JOIN pg_catalog.pg_namespace pn ON pn.oid = p.relnamespace
+WHERE c.relkind = 'p' AND NOT c.relispartition AND t.isleaf AND ` + userRelations + `
+ORDER BY n.nspname, c.relname, pn.nspname, p.relname`
+
 const viewsSQL = `
 SELECT n.nspname, c.relname FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -317,6 +331,18 @@ func ReadCatalog(ctx context.Context, q BatchQuerier) (*Catalog, error) {
 			case "f":
 				cat.ForeignKeys = append(cat.ForeignKeys, ForeignKey{Name: name, Table: key, Columns: cols,
 					RefTable: TableName{refSchema, refTable}.String(), RefColumns: refCols, OnDelete: fkActions[del], OnUpdate: fkActions[upd], Deferrable: deferrable})
+			}
+		}
+		return rows.Err()
+	})
+	b.Queue(partitionsSQL).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var schema, table, partSchema, part string
+			if err := rows.Scan(&schema, &table, &partSchema, &part); err != nil {
+				return err
+			}
+			if t, ok := cat.Tables[TableName{schema, table}.String()]; ok {
+				t.Partitions = append(t.Partitions, TableName{partSchema, part})
 			}
 		}
 		return rows.Err()

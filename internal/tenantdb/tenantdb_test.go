@@ -147,6 +147,8 @@ func TestReadCatalog(t *testing.T) {
 		CREATE TABLE crm.visits (id bigint, visited_at timestamptz NOT NULL, person_id bigint REFERENCES crm.people(id) ON UPDATE CASCADE,
 			ip inet, PRIMARY KEY (id, visited_at)) PARTITION BY RANGE (visited_at);
 		CREATE TABLE crm.visits_2026 PARTITION OF crm.visits FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+		CREATE TABLE crm.visits_2027 PARTITION OF crm.visits FOR VALUES FROM ('2027-01-01') TO ('2028-01-01') PARTITION BY RANGE (visited_at);
+		CREATE TABLE crm."Visits 2027 H1" PARTITION OF crm.visits_2027 FOR VALUES FROM ('2027-01-01') TO ('2027-07-01');
 		CREATE SCHEMA lethe; CREATE TABLE lethe.internal (id int)`); err != nil {
 		t.Fatal(err)
 	}
@@ -168,6 +170,13 @@ func TestReadCatalog(t *testing.T) {
 	visits := cat.Tables["crm.visits"]
 	if !visits.Partitioned || strings.Join(visits.PrimaryKey, ",") != "id,visited_at" {
 		t.Errorf("visits: partitioned %v, pk %v", visits.Partitioned, visits.PrimaryKey)
+	}
+	var parts []string
+	for _, p := range visits.Partitions {
+		parts = append(parts, p.String())
+	}
+	if want := `crm."Visits 2027 H1",crm.visits_2026`; strings.Join(parts, ",") != want {
+		t.Errorf("visits: leaf partitions %v, want %s", parts, want)
 	}
 	if len(cat.ForeignKeys) != 1 || cat.ForeignKeys[0].RefTable != "crm.people" || cat.ForeignKeys[0].Columns[0] != "person_id" ||
 		cat.ForeignKeys[0].OnDelete != OnDeleteNoAction || cat.ForeignKeys[0].OnUpdate != OnDeleteCascade {
@@ -339,5 +348,28 @@ func TestSafeErrorKeepsNoRowValue(t *testing.T) {
 	}
 	if !strings.Contains(cast.Error(), canary) {
 		t.Fatal("the raw error no longer quotes the value; the test proves nothing")
+	}
+}
+
+// The ledger's keys are compressed with lz4 where the server has it, and
+// the migration passes where it has not.
+func TestTheLedgerKeysAreCompressedWithLZ4WhereTheServerHasIt(t *testing.T) {
+	db := pgtest.NewDatabase(t)
+	ctx := context.Background()
+	pool := openPool(t, db.SecretData())
+	if _, _, err := Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	want := "l"
+	if _, err := pool.Exec(ctx, "SET default_toast_compression = lz4"); err != nil {
+		want = ""
+	}
+	var got string
+	if err := pool.QueryRow(ctx, `SELECT attcompression::text FROM pg_catalog.pg_attribute
+		WHERE attrelid = 'lethe.run_batches'::pg_catalog.regclass AND attname = 'keys'`).Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got != want {
+		t.Fatalf("lethe.run_batches.keys compression %q, want %q", got, want)
 	}
 }
