@@ -229,10 +229,14 @@ var _ = Describe("Argo CD health checks and kstatus", Ordered, func() {
 		expectRole(ns, "r", privacyv1alpha1.ConditionStalled, metav1.ConditionTrue, privacyv1alpha1.ReasonCatalogInvalid)
 		expectHealth(script, getRole(ns, "r"), "Degraded", "", kstatus.FailedStatus)
 
+		// Admission refuses the zone; a policy created before the webhook
+		// ran (or past it) stalls.
+		restore := withoutValidatingWebhook(retentionPolicyWebhook)
 		p := retentionPolicy(t.ns, "on-mars", anonymizeClosedCustomers)
 		p.Annotations = nil
 		p.Spec.TimeZone = ptr.To("Mars/Olympus_Mons")
 		Expect(k8s.Create(ctx, p)).To(Succeed())
+		restore()
 		waitCondition(p, func() []metav1.Condition { return p.Status.Conditions },
 			privacyv1alpha1.ConditionStalled, metav1.ConditionTrue, privacyv1alpha1.ReasonScheduleInvalid)
 		expectHealth(script, p, "Degraded", "Mars/Olympus_Mons", kstatus.FailedStatus)

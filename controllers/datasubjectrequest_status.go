@@ -8,8 +8,10 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/ptr"
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
+	"github.com/lethe-dev/lethe/internal/calendar"
 	"github.com/lethe-dev/lethe/internal/dsr"
 )
 
@@ -25,14 +27,7 @@ func regulationOf(obj *privacyv1alpha1.DataSubjectRequest) string {
 
 // requestLocation is the time zone a request's deadline is counted in.
 func requestLocation(obj *privacyv1alpha1.DataSubjectRequest) (*time.Location, error) {
-	if obj.Spec.TimeZone == nil {
-		return time.UTC, nil
-	}
-	loc, err := time.LoadLocation(*obj.Spec.TimeZone)
-	if err != nil {
-		return nil, fmt.Errorf("spec.timeZone %q is not an IANA time zone (for example Europe/Stockholm or America/Los_Angeles)", *obj.Spec.TimeZone)
-	}
-	return loc, nil
+	return calendar.Zone(ptr.Deref(obj.Spec.TimeZone, ""))
 }
 
 // setDeadline computes receivedAt and the due time in the request's time

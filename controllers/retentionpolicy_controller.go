@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -24,6 +25,7 @@ import (
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
 	"github.com/lethe-dev/lethe/internal/audit"
+	"github.com/lethe-dev/lethe/internal/calendar"
 	"github.com/lethe-dev/lethe/internal/engine"
 	"github.com/lethe-dev/lethe/internal/identity"
 	"github.com/lethe-dev/lethe/internal/retention"
@@ -91,19 +93,17 @@ func (r *RetentionPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	return result, err
 }
 
-// schedule parses spec.schedule and spec.timeZone.
+// schedule parses spec.schedule and spec.timeZone. The admission webhook
+// refuses what this refuses; a policy admitted before the webhook ran, or
+// past it, stalls here.
 func schedule(p *privacyv1alpha1.RetentionPolicy) (cron.Schedule, *time.Location, error) {
-	tz := "UTC"
-	if p.Spec.TimeZone != nil {
-		tz = *p.Spec.TimeZone
-	}
-	loc, err := time.LoadLocation(tz)
+	loc, err := calendar.Zone(ptr.Deref(p.Spec.TimeZone, ""))
 	if err != nil {
-		return nil, nil, fmt.Errorf("spec.timeZone %q is not an IANA time zone (for example Europe/Berlin)", tz)
+		return nil, nil, err
 	}
-	s, err := cron.ParseStandard(p.Spec.Schedule)
+	s, err := calendar.Schedule(p.Spec.Schedule)
 	if err != nil {
-		return nil, nil, fmt.Errorf("spec.schedule %q is not a cron expression of five fields or a descriptor such as @daily: %v", p.Spec.Schedule, err)
+		return nil, nil, err
 	}
 	return s, loc, nil
 }
