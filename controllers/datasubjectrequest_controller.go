@@ -74,13 +74,12 @@ func (r *DataSubjectRequestReconciler) Reconcile(ctx context.Context, req ctrl.R
 		return ctrl.Result{}, nil
 	}
 	before := obj.DeepCopy()
-	story := &requestStory{recorder: r.Recorder}
-	result, err := r.reconcile(ctx, &obj, story)
-	recordRequestTransitions(story, before, &obj)
+	ev := &requestEvents{recorder: r.Recorder}
+	result, err := r.reconcile(ctx, &obj, ev)
 	if perr := r.Status().Patch(ctx, &obj, client.MergeFrom(before)); perr != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(perr)
 	}
-	story.tell(&obj)
+	ev.send(before, &obj)
 	return result, err
 }
 

@@ -102,28 +102,3 @@ func (r *DataSubjectRequestReconciler) approved(obj *privacyv1alpha1.DataSubject
 		return false
 	}
 }
-
-// recordRequestTransitions emits events for approval, overdue and the
-// summary's changes.
-func recordRequestTransitions(ev events.EventRecorder, before, after *privacyv1alpha1.DataSubjectRequest) {
-	for _, typ := range []string{privacyv1alpha1.ConditionApproved, privacyv1alpha1.ConditionOverdue, privacyv1alpha1.ConditionVerified, privacyv1alpha1.ConditionReady} {
-		was := meta.FindStatusCondition(before.Status.Conditions, typ)
-		now := meta.FindStatusCondition(after.Status.Conditions, typ)
-		if now == nil || (was != nil && was.Status == now.Status && was.Reason == now.Reason) {
-			continue
-		}
-		if now.Reason == privacyv1alpha1.ReasonWithinDeadline || now.Reason == privacyv1alpha1.ReasonCompletedInTime ||
-			now.Reason == privacyv1alpha1.ReasonApprovalNotRequired || now.Reason == privacyv1alpha1.ReasonExtensionRefused {
-			continue
-		}
-		kind := corev1.EventTypeNormal
-		bad := now.Status == metav1.ConditionFalse
-		if typ == privacyv1alpha1.ConditionOverdue {
-			bad = now.Status == metav1.ConditionTrue || now.Reason == privacyv1alpha1.ReasonDeadlineApproaching
-		}
-		if bad && now.Reason != privacyv1alpha1.ReasonAwaitingApproval {
-			kind = corev1.EventTypeWarning
-		}
-		ev.Eventf(after, nil, kind, now.Reason, "Reconcile", "%s", now.Message)
-	}
-}
