@@ -501,8 +501,27 @@ func (r *DataSubjectRequestReconciler) listTargets(ctx context.Context, namespac
 	return out, nil
 }
 
+// namingSecret lists the unfinished requests of a namespace that name a
+// Secret.
+func (r *DataSubjectRequestReconciler) namingSecret(ctx context.Context, namespace, secret string) ([]types.NamespacedName, error) {
+	var list privacyv1alpha1.DataSubjectRequestList
+	if err := r.List(ctx, &list, client.InNamespace(namespace), client.MatchingFields{indexSecretNames: secret}); err != nil {
+		return nil, err
+	}
+	var out []types.NamespacedName
+	for _, d := range list.Items {
+		if d.Status.Phase != privacyv1alpha1.PhaseCompleted {
+			out = append(out, types.NamespacedName{Namespace: d.Namespace, Name: d.Name})
+		}
+	}
+	return out, nil
+}
+
 // SetupWithManager registers the controller.
 func (r *DataSubjectRequestReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if err := indexSecrets(mgr, &privacyv1alpha1.DataSubjectRequest{}); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		// Annotation changes reconcile too: `kubectl annotate` asks for a
 		// fresh look without touching the spec.
@@ -510,6 +529,10 @@ func (r *DataSubjectRequestReconciler) SetupWithManager(mgr ctrl.Manager) error 
 			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Owns(&corev1.Secret{}, builder.OnlyMetadata).
 		Owns(&privacyv1alpha1.PseudonymizationJob{}).
+		// A request waiting for a Secret, or stalled on its content, goes
+		// on when it changes.
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(secretWaiters(r.Client, r.namingSecret, r.listTargets)),
+			builder.OnlyMetadata).
 		// A request stalled on its inventory or its database is tried
 		// again when either changes.
 		Watches(&privacyv1alpha1.TenantDatabase{}, handler.EnqueueRequestsFromMapFunc(targeting(r.Client, r.listTargets)),

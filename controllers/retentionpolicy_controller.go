@@ -499,9 +499,25 @@ func (r *RetentionPolicyReconciler) listTargets(ctx context.Context, namespace s
 	return out, nil
 }
 
-// SetupWithManager watches policies, and the TenantDatabases and
-// DataInventories they depend on.
+// namingSecret lists the policies of a namespace that name a Secret.
+func (r *RetentionPolicyReconciler) namingSecret(ctx context.Context, namespace, secret string) ([]types.NamespacedName, error) {
+	var list privacyv1alpha1.RetentionPolicyList
+	if err := r.List(ctx, &list, client.InNamespace(namespace), client.MatchingFields{indexSecretNames: secret}); err != nil {
+		return nil, err
+	}
+	out := make([]types.NamespacedName, 0, len(list.Items))
+	for _, p := range list.Items {
+		out = append(out, types.NamespacedName{Namespace: p.Namespace, Name: p.Name})
+	}
+	return out, nil
+}
+
+// SetupWithManager watches policies, the TenantDatabases and
+// DataInventories they depend on, and the Secrets they wait for.
 func (r *RetentionPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if err := indexSecrets(mgr, &privacyv1alpha1.RetentionPolicy{}); err != nil {
+		return err
+	}
 	if r.LockRetryDelay <= 0 {
 		r.LockRetryDelay = 2 * time.Second
 	}
@@ -521,6 +537,8 @@ func (r *RetentionPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			builder.WithPredicates(generationOrLabelsChanged())).
 		Watches(&privacyv1alpha1.DataInventory{}, handler.EnqueueRequestsFromMapFunc(targeting(r.Client, r.listTargets)),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(secretWaiters(r.Client, r.namingSecret, r.listTargets)),
+			builder.OnlyMetadata).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.MaxConcurrentReconciles, 1)}).
 		Named("retentionpolicy").
 		Complete(r)
