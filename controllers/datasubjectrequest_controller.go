@@ -37,9 +37,6 @@ import (
 // objects over 1 MiB, and the Secret needs room for its metadata.
 const maxExportSize = 1000 * 1024
 
-// exportKey is the key of the zip in the export Secret.
-const exportKey = "export.zip"
-
 // DataSubjectRequestReconciler carries out one person's request in every
 // selected tenant database, before its legal deadline.
 type DataSubjectRequestReconciler struct {
@@ -321,7 +318,7 @@ func (r *DataSubjectRequestReconciler) writeExport(ctx context.Context, obj *pri
 	secret := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: obj.Namespace, Name: obj.Name + "-export",
 			Labels: map[string]string{"app.kubernetes.io/managed-by": "lethe", "privacy.lethe.dev/request": obj.Name}},
-		Data: map[string][]byte{exportKey: data},
+		Data: map[string][]byte{privacyv1alpha1.ExportSecretKey: data},
 	}
 	if err := controllerutil.SetControllerReference(obj, secret, r.Scheme()); err != nil {
 		return err

@@ -32,10 +32,6 @@ import (
 	"github.com/lethe-dev/lethe/internal/tenantdb"
 )
 
-// RunNowAnnotation starts a run of a RetentionPolicy at once each time its
-// value changes (for example to the current time).
-const RunNowAnnotation = "privacy.lethe.dev/run-now"
-
 // retentionWorkers is how many transactions mask one rule's rows at once in
 // a tenant database (each in its own key range): two use both cores a
 // database server commonly has for one tenant without taking every
@@ -147,7 +143,7 @@ func (r *RetentionPolicyReconciler) reconcile(ctx context.Context, p *privacyv1a
 // new value, or a scheduled time passed since the last run (only the latest
 // missed time runs).
 func (r *RetentionPolicyReconciler) due(p *privacyv1alpha1.RetentionPolicy, sched cron.Schedule, loc *time.Location, now time.Time) (time.Time, string, bool) {
-	if v := p.Annotations[RunNowAnnotation]; v != "" && v != p.Status.LastRunNow {
+	if v := p.Annotations[privacyv1alpha1.AnnotationRunNow]; v != "" && v != p.Status.LastRunNow {
 		return now, v, true
 	}
 	from := p.CreationTimestamp.Time
@@ -186,7 +182,7 @@ func (r *RetentionPolicyReconciler) startRun(p *privacyv1alpha1.RetentionPolicy,
 	st.Targets, st.LastError = nil, ""
 	how := "scheduled"
 	if runNow != "" {
-		how = "requested by the " + RunNowAnnotation + " annotation"
+		how = "requested by the " + privacyv1alpha1.AnnotationRunNow + " annotation"
 	}
 	dry := ""
 	if p.Spec.DryRun {

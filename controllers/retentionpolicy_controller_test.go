@@ -24,7 +24,7 @@ import (
 // now, through the run-now annotation.
 func retentionPolicy(ns, name string, rules ...privacyv1alpha1.RetentionRule) *privacyv1alpha1.RetentionPolicy {
 	return &privacyv1alpha1.RetentionPolicy{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Annotations: map[string]string{RunNowAnnotation: "1"}},
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Annotations: map[string]string{privacyv1alpha1.AnnotationRunNow: "1"}},
 		Spec: privacyv1alpha1.RetentionPolicySpec{
 			Targets:   privacyv1alpha1.Targets{Names: []string{"acme", "globex"}},
 			Schedule:  "0 3 * * *",
@@ -85,7 +85,7 @@ func ruleStatus(p *privacyv1alpha1.RetentionPolicy, target, rule string) privacy
 func runNow(ns, name, value string) {
 	GinkgoHelper()
 	p := getPolicy(ns, name)
-	p.Annotations[RunNowAnnotation] = value
+	p.Annotations[privacyv1alpha1.AnnotationRunNow] = value
 	Expect(k8s.Update(ctx, p)).To(Succeed())
 }
 
@@ -312,7 +312,7 @@ var _ = Describe("RetentionPolicy samples", func() {
 		var p privacyv1alpha1.RetentionPolicy
 		Expect(yaml.UnmarshalStrict(sampleDocuments("privacy_v1alpha1_retentionpolicy.yaml")[0], &p)).To(Succeed())
 		p.Namespace = t.ns
-		p.Annotations = map[string]string{RunNowAnnotation: "1"}
+		p.Annotations = map[string]string{privacyv1alpha1.AnnotationRunNow: "1"}
 		Expect(k8s.Create(ctx, &p)).To(Succeed())
 		done := completedRun(t.ns, p.Name, "1")
 		Expect(done.Status.LastError).To(BeEmpty())

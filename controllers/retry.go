@@ -164,7 +164,7 @@ func targeting(c client.Client, list func(ctx context.Context, namespace string)
 		}
 		var out []reconcile.Request
 		for key, t := range objs {
-			if slices.ContainsFunc(tdbs, func(tdb privacyv1alpha1.TenantDatabase) bool { return selects(t, &tdb) }) {
+			if slices.ContainsFunc(tdbs, func(tdb privacyv1alpha1.TenantDatabase) bool { return t.Selects(&tdb) }) {
 				out = append(out, reconcile.Request{NamespacedName: key})
 			}
 		}

@@ -100,7 +100,7 @@ var _ = Describe("A drafted DataInventory", func() {
 				By(fmt.Sprintf("an access request about the %s whose %s is %s", s.Name, id, value))
 				Expect(k8s.Create(ctx, t.schemaRequest(name, privacyv1alpha1.RequestAccess, s.Name, map[string]string{id: value}))).To(Succeed())
 				r := expectPhase(t.ns, name, privacyv1alpha1.PhaseCompleted)
-				exported := exportedRows(getSecret(t.ns, r.Status.Export.SecretRef.Name).Data[exportKey], "tenant")
+				exported := exportedRows(getSecret(t.ns, r.Status.Export.SecretRef.Name).Data[privacyv1alpha1.ExportSecretKey], "tenant")
 				direct := t.directRows(inv, s.Name, root, id, value)
 				var found int64
 				for _, e := range inv.Spec.Entities {
