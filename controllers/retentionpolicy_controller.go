@@ -228,6 +228,11 @@ func (r *RetentionPolicyReconciler) idle(p *privacyv1alpha1.RetentionPolicy, now
 		setSummary(&st.Conditions, &st.ObservedGeneration, p.Generation, verdictReady, privacyv1alpha1.ReasonSucceeded,
 			msg+"; next run at "+st.NextScheduleTime.UTC().Format(time.RFC3339))
 	}
+	if v := p.Annotations[privacyv1alpha1.AnnotationRunNow]; v != "" && v != st.LastRunNow {
+		// A run asked for while another ran starts now, not at the next
+		// scheduled time.
+		return ctrl.Result{RequeueAfter: time.Millisecond}
+	}
 	return ctrl.Result{RequeueAfter: max(st.NextScheduleTime.Sub(now), time.Second)}
 }
 

@@ -338,3 +338,20 @@ var _ = Describe("RetentionPolicy samples", func() {
 		Expect(k8s.Create(ctx, &p)).To(Succeed())
 	})
 })
+
+var _ = Describe("A run asked for while another ran", func() {
+	It("starts once the run under way completes, not at the next scheduled time", func() {
+		now := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+		next := metav1.NewTime(now.Add(18 * time.Hour))
+		p := retentionPolicy("ns", "p", anonymizeClosedCustomers)
+		p.Status = privacyv1alpha1.RetentionPolicyStatus{LastRunNow: "1", NextScheduleTime: &next,
+			Run: &privacyv1alpha1.RetentionRun{ID: "run-1", Completed: true}}
+		r := &RetentionPolicyReconciler{}
+		p.Annotations[privacyv1alpha1.AnnotationRunNow] = "1"
+		Expect(r.idle(p, now).RequeueAfter).To(Equal(18*time.Hour), "nothing asked for: the next scheduled time")
+		p.Annotations[privacyv1alpha1.AnnotationRunNow] = "2"
+		Expect(r.idle(p, now).RequeueAfter).To(BeNumerically("<", time.Second), "run-now 2 came during run 1")
+		p.Spec.Suspend = true
+		Expect(r.idle(p, now).RequeueAfter).To(BeZero(), "a suspended policy waits for spec.suspend to be cleared")
+	})
+})
