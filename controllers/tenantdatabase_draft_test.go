@@ -195,9 +195,22 @@ var _ = Describe("lethe inventory draft", func() {
 // context in namespace ns.
 func writeKubeconfig(path, ns string) {
 	GinkgoHelper()
+	writeKubeconfigAs(path, ns, "")
+}
+
+// writeKubeconfigAs writes a kubeconfig for the suite's API server whose
+// admin impersonates a user (as userClient does), its context in namespace
+// ns; no user means the admin itself.
+func writeKubeconfigAs(path, ns, user string) {
+	GinkgoHelper()
 	kc := clientcmdapi.NewConfig()
 	kc.Clusters["envtest"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
 	kc.AuthInfos["admin"] = &clientcmdapi.AuthInfo{ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData, Token: cfg.BearerToken}
+	if user != "" {
+		kc.AuthInfos["admin"].Impersonate = user
+		kc.AuthInfos["admin"].ImpersonateUID = "uid-" + user
+		kc.AuthInfos["admin"].ImpersonateGroups = []string{"lethe-testers", "system:authenticated"}
+	}
 	kc.Contexts["envtest"] = &clientcmdapi.Context{Cluster: "envtest", AuthInfo: "admin", Namespace: ns}
 	kc.CurrentContext = "envtest"
 	Expect(clientcmd.WriteToFile(*kc, path)).To(Succeed())

@@ -4,15 +4,10 @@ import (
 	"context"
 	"fmt"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
+	"github.com/lethe-dev/lethe/internal/tenantdb"
 )
 
 // source is the database a draft is made from: its connection settings,
@@ -36,80 +31,47 @@ func resolveSource(ctx context.Context, o draftOptions, env Env) (source, error)
 		return source{data: map[string][]byte{privacyv1alpha1.ConnectionKeyURI: []byte(uri)},
 			what: "the database of $" + o.uriEnv}, nil
 	}
-	cfg, ns, err := kubeConfig(o)
+	c, err := connect(o.kubeFlags)
 	if err != nil {
 		return source{}, err
 	}
 	src := source{}
 	secretName := o.secret
 	if o.tenantDatabase != "" {
-		tdb, err := getTenantDatabase(ctx, cfg, ns, o.tenantDatabase)
-		if err != nil {
+		var tdb privacyv1alpha1.TenantDatabase
+		if err := c.get(ctx, "tenantdatabases", o.tenantDatabase, &tdb); err != nil {
 			return source{}, err
 		}
 		secretName = tdb.Spec.Connection.SecretRef.Name
-		src.what = fmt.Sprintf("TenantDatabase %s/%s", ns, tdb.Name)
+		src.what = fmt.Sprintf("TenantDatabase %s/%s", c.ns, tdb.Name)
 		src.name = tdb.Spec.InventoryRef.Name
 	}
-	cs, err := kubernetes.NewForConfig(cfg)
+	data, err := c.secretData(ctx, secretName)
 	if err != nil {
 		return source{}, err
 	}
-	secret, err := cs.CoreV1().Secrets(ns).Get(ctx, secretName, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		return source{}, fmt.Errorf("secret %s not found in namespace %s", secretName, ns)
-	case err != nil:
-		return source{}, fmt.Errorf("read secret %s in namespace %s: %w", secretName, ns, err)
-	}
-	src.data = secret.Data
+	src.data = data
 	if src.what == "" {
-		src.what = fmt.Sprintf("Secret %s/%s", ns, secretName)
+		src.what = fmt.Sprintf("Secret %s/%s", c.ns, secretName)
 	} else {
 		src.what += fmt.Sprintf(" (Secret %s)", secretName)
 	}
 	return src, nil
 }
 
-// kubeConfig loads the kubeconfig as kubectl does: --kubeconfig, else
-// $KUBECONFIG, else ~/.kube/config; --context; and the namespace, -n or
-// the context's.
-func kubeConfig(o draftOptions) (*rest.Config, string, error) {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	if o.kubeconfig != "" {
-		rules.ExplicitPath = o.kubeconfig
-	}
-	overrides := &clientcmd.ConfigOverrides{CurrentContext: o.context}
-	overrides.Context.Namespace = o.namespace
-	kc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides)
-	cfg, err := kc.ClientConfig()
+// openDatabase connects to a source's database with a pool of two
+// connections (search_path pinned, as the operator's are), and returns a
+// function that closes it. Messages name the source, never a credential.
+func openDatabase(ctx context.Context, src source) (*pgxpool.Pool, func(), error) {
+	cfg, err := tenantdb.ParseSecret(src.data, 2)
 	if err != nil {
-		return nil, "", fmt.Errorf("load the kubeconfig: %w", err)
+		return nil, nil, fmt.Errorf("%s %w", src.what, err)
 	}
-	ns, _, err := kc.Namespace()
+	pools := tenantdb.NewPools()
+	pool, err := pools.Get(ctx, "lethe", cfg)
 	if err != nil {
-		return nil, "", fmt.Errorf("load the kubeconfig's namespace: %w", err)
+		pools.CloseAll()
+		return nil, nil, fmt.Errorf("connect with %s: %s", src.what, tenantdb.SafeError(err))
 	}
-	return cfg, ns, nil
-}
-
-// getTenantDatabase reads a TenantDatabase.
-func getTenantDatabase(ctx context.Context, cfg *rest.Config, ns, name string) (*privacyv1alpha1.TenantDatabase, error) {
-	dc, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	gvr := privacyv1alpha1.GroupVersion.WithResource("tenantdatabases")
-	u, err := dc.Resource(gvr).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		return nil, fmt.Errorf("TenantDatabase %s not found in namespace %s", name, ns)
-	case err != nil:
-		return nil, fmt.Errorf("read TenantDatabase %s in namespace %s: %w", name, ns, err)
-	}
-	var tdb privacyv1alpha1.TenantDatabase
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &tdb); err != nil {
-		return nil, fmt.Errorf("read TenantDatabase %s in namespace %s: %w", name, ns, err)
-	}
-	return &tdb, nil
+	return pool, pools.CloseAll, nil
 }
