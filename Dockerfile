@@ -7,7 +7,7 @@
 # tests keep the RUN line below and .dockerignore in step), without Docker.
 #
 #   docker build --build-arg VERSION=0.1.0 --build-arg COMMIT=$(git rev-parse HEAD) -t ghcr.io/lethe-dev/lethe:0.1.0 .
-FROM golang:1.26 AS build
+FROM golang:1.27.3 AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download

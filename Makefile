@@ -12,17 +12,27 @@ ETCD_VERSION             ?= 3.7.3
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 HELM_VERSION             ?= v3.16.4
 GOLANGCI_LINT_VERSION    ?= v2.15.0
+GOVULNCHECK_VERSION      ?= v1.9.0
+# The vulnerability database: golang.org/x/vulndb at this version, fetched
+# through the Go module proxy. `make vulncheck VULNDB_VERSION=latest` checks
+# against the newest one the proxy serves.
+VULNDB_VERSION           ?= v0.0.0-20261105234957-e22db6528018
+# The Go toolchain is go.mod's toolchain line.
+GO_TOOLCHAIN             := $(shell sed -n 's/^toolchain //p' go.mod)
 
 ROOT        := $(abspath .)
 BIN         := $(ROOT)/bin
 TOOLS       := $(BIN)/tools
 K8S_ASSETS  := $(BIN)/k8s/$(K8S_VERSION)-etcd-$(ETCD_VERSION)
 KUBECTL     := $(K8S_ASSETS)/kubectl
-CONTROLLER_GEN := $(TOOLS)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
+# Tools that load Go packages are built with the toolchain that builds Lethe,
+# so their file names carry it: changing either rebuilds them.
+CONTROLLER_GEN := $(TOOLS)/controller-gen-$(CONTROLLER_TOOLS_VERSION)-$(GO_TOOLCHAIN)
 HELM        := $(TOOLS)/helm-$(HELM_VERSION)
-GOLANGCI_LINT := $(TOOLS)/golangci-lint-$(GOLANGCI_LINT_VERSION)
+GOLANGCI_LINT := $(TOOLS)/golangci-lint-$(GOLANGCI_LINT_VERSION)-$(GO_TOOLCHAIN)
+GOVULNCHECK := $(TOOLS)/govulncheck-$(GOVULNCHECK_VERSION)-$(GO_TOOLCHAIN)
 
-export GOTOOLCHAIN := local
+export GOTOOLCHAIN := $(GO_TOOLCHAIN)
 export KUBEBUILDER_ASSETS := $(K8S_ASSETS)
 export K8S_VERSION ETCD_VERSION
 
@@ -89,6 +99,8 @@ helm-check: $(HELM) ## helm lint and helm template the chart, with each way of p
 	$(HELM) template lethe charts/lethe --namespace lethe-system --set webhook.certManager.enabled=true \
 		--set webhook.certManager.issuerRef.kind=ClusterIssuer --set webhook.certManager.issuerRef.name=corp-ca > /dev/null
 	$(HELM) template lethe charts/lethe --namespace lethe-system --set webhook.enabled=false > /dev/null
+	$(HELM) lint charts/lethe --set 'watchNamespaces={tenants-a,tenants-b}'
+	$(HELM) template lethe charts/lethe --namespace lethe-system --set 'watchNamespaces={tenants-a,tenants-b}' > /dev/null
 
 .PHONY: kustomize-check
 kustomize-check: envtest ## Build the kustomize config.
@@ -112,6 +124,10 @@ test: envtest postgres ## Run unit, PostgreSQL integration and envtest suites.
 .PHONY: bench
 bench: envtest postgres build ## Run the benchmarks; results go to bench/results/.
 	go run ./hack/bench -manager $(BIN)/manager -out bench/results
+
+.PHONY: vulncheck
+vulncheck: $(GOVULNCHECK) ## Fail on any vulnerability reachable from Lethe's code (Go standard library and modules).
+	hack/vulncheck.sh $(GOVULNCHECK) $(VULNDB_VERSION)
 
 ##@ Build and run
 
@@ -154,6 +170,9 @@ $(HELM):
 
 $(GOLANGCI_LINT):
 	hack/go-install-tool.sh $@ github.com/golangci/golangci-lint/v2/cmd/golangci-lint $(GOLANGCI_LINT_VERSION)
+
+$(GOVULNCHECK):
+	hack/go-install-tool.sh $@ golang.org/x/vuln/cmd/govulncheck $(GOVULNCHECK_VERSION)
 
 .PHONY: help
 help: ## Show this help.

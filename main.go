@@ -12,6 +12,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -44,6 +45,7 @@ func run() int {
 		maxConcurrentRequests         int
 		showVersion                   bool
 		requestBatchSize              int
+		watchNamespaces               string
 	)
 	flag.BoolVar(&showVersion, "version", false, "Print the version and commit, and exit.")
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address of the metrics endpoint; 0 disables it.")
@@ -60,6 +62,8 @@ func run() int {
 		"a request mostly waits on tenant databases and the API server, and erasures verified at once share their re-scans.")
 	flag.IntVar(&requestBatchSize, "request-batch-size", engine.DefaultBatchSize, "How many rows of one table one transaction of a "+
 		"DataSubjectRequest changes at most; smaller batches hold row locks for less time.")
+	flag.StringVar(&watchNamespaces, "watch-namespaces", "", "Namespaces, separated by commas, whose Lethe objects and Secrets the "+
+		"manager watches (its RBAC may then be a Role in each); empty watches every namespace.")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -74,12 +78,19 @@ func run() int {
 		return 1
 	}
 
+	namespaces, err := watchedNamespaces(watchNamespaces)
+	if err != nil {
+		log.Error(err, "invalid flag")
+		return 1
+	}
+
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(privacyv1alpha1.AddToScheme(scheme))
 
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                        scheme,
+		Cache:                         cache.Options{DefaultNamespaces: namespaces},
 		Metrics:                       metricsserver.Options{BindAddress: metricsAddr},
 		HealthProbeBindAddress:        probeAddr,
 		LeaderElection:                leaderElect,
@@ -185,7 +196,7 @@ func run() int {
 		return 1
 	}
 
-	log.Info("starting manager", "version", version, "commit", commit)
+	log.Info("starting manager", "version", version, "commit", commit, "watchNamespaces", watchNamespaces)
 	if err := mgr.Start(ctx); err != nil {
 		log.Error(err, "manager stopped with an error")
 		return 1

@@ -196,7 +196,7 @@ func (r *DataSubjectRequestReconciler) reconcile(ctx context.Context, obj *priva
 func (r *DataSubjectRequestReconciler) complete(ctx context.Context, obj *privacyv1alpha1.DataSubjectRequest, targets []privacyv1alpha1.TenantDatabase,
 	tables []export.Table, ids map[string]string, due, now time.Time, ev events.EventRecorder) (ctrl.Result, error) {
 	st := &obj.Status
-	if obj.Spec.Type == privacyv1alpha1.RequestAccess {
+	if obj.Spec.Type == privacyv1alpha1.RequestAccess || obj.Spec.Type == privacyv1alpha1.RequestDiscovery {
 		if err := r.writeExport(ctx, obj, tables, now); err != nil {
 			return r.fail(ctx, obj, err)
 		}
@@ -346,11 +346,16 @@ func (r *DataSubjectRequestReconciler) expireExport(ctx context.Context, obj *pr
 	if wait := ex.ExpiresAt.Sub(now); wait > 0 {
 		return ctrl.Result{RequeueAfter: wait}, nil
 	}
-	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: obj.Namespace, Name: ex.SecretRef.Name}}
-	if err := r.Delete(ctx, secret); err != nil && !apierrors.IsNotFound(err) {
+	deleted, err := deleteOwnedSecret(ctx, r.APIReader, r.Client, obj, ex.SecretRef.Name)
+	if err != nil {
 		return ctrl.Result{}, err
 	}
 	ex.Expired = true
+	if !deleted {
+		ev.Eventf(obj, nil, corev1.EventTypeWarning, privacyv1alpha1.ReasonExportExpired, "Expire",
+			"export secret %s does not belong to this request: left alone", ex.SecretRef.Name)
+		return ctrl.Result{}, nil
+	}
 	ev.Eventf(obj, nil, corev1.EventTypeNormal, privacyv1alpha1.ReasonExportExpired, "Expire",
 		"export secret %s deleted after spec.export.ttl", ex.SecretRef.Name)
 	return ctrl.Result{}, nil
@@ -451,7 +456,6 @@ func targetResult(obj *privacyv1alpha1.DataSubjectRequest, name string) *privacy
 func fillTargetResult(res *privacyv1alpha1.TargetResult, out *dsr.Outcome) {
 	res.Phase = privacyv1alpha1.PhaseCompleted
 	res.Error = ""
-	res.RootKeys = limit(out.RootKeys, 64)
 	res.Entities = nil
 	for _, e := range out.Entities {
 		res.Entities = append(res.Entities, privacyv1alpha1.EntityResult{Entity: e.Entity, Found: e.Found,

@@ -36,12 +36,17 @@ var _ = Describe("DataSubjectRequest", func() {
 		Expect(k8s.Create(ctx, t.request("find", privacyv1alpha1.RequestDiscovery, "who"))).To(Succeed())
 		r := expectPhase(t.ns, "find", privacyv1alpha1.PhaseCompleted)
 		acme, globex := targetOf(r, "acme"), targetOf(r, "globex")
-		Expect(acme.RootKeys).To(Equal([]string{fmt.Sprint(id)}))
 		Expect(entityOf(acme, "customer").Columns).To(ContainElement(privacyv1alpha1.ColumnCount{Column: "email", Rows: 1}))
-		Expect(entityOf(acme, "case").Found).To(BeNumerically(">", 0))
+		cases := entityOf(acme, "case").Found
+		Expect(cases).To(BeNumerically(">", 0))
 		Expect(globex.Phase).To(Equal(privacyv1alpha1.PhaseCompleted), "globex was searched")
-		Expect(globex.RootKeys).To(BeEmpty())
 		Expect(globex.Entities).To(BeEmpty())
+		// Where the rows are (table and key) is in the export, not in status.
+		Expect(r.Status.Export).NotTo(BeNil())
+		found := exportedRows(getSecret(t.ns, r.Status.Export.SecretRef.Name).Data[privacyv1alpha1.ExportSecretKey], "acme")
+		Expect(found["customer"]).To(Equal([]string{fmt.Sprintf(`{"key":"%d","root":true,"shared":false,"table":"app.customers"}`, id)}))
+		Expect(found["case"]).To(HaveLen(int(cases)))
+		Expect(exportedRows(getSecret(t.ns, r.Status.Export.SecretRef.Name).Data[privacyv1alpha1.ExportSecretKey], "globex")).To(BeEmpty())
 		Expect(r.Status.Progress).To(Equal("2/2"))
 		Expect(r.Status.SubjectDigest).To(HavePrefix("sha256:"))
 		Expect(requestText(r)).NotTo(ContainSubstring(email))
@@ -75,6 +80,24 @@ var _ = Describe("DataSubjectRequest", func() {
 		Eventually(func() bool { return getRequest(t.ns, "access").Status.Export.Expired }, timeout, interval).Should(BeTrue())
 		var gone corev1.Secret
 		Expect(k8s.Get(ctx, keyOf(t.ns, r.Status.Export.SecretRef.Name), &gone)).NotTo(Succeed())
+	})
+
+	It("leaves alone, at the export's expiry, a Secret of the export's name that the request does not own", func() {
+		t.identifiersSecret("who", map[string]string{"email": email})
+		req := t.request("access-foreign", privacyv1alpha1.RequestAccess, "who")
+		req.Spec.Export = &privacyv1alpha1.ExportOptions{TTL: &metav1.Duration{Duration: time.Hour}}
+		Expect(k8s.Create(ctx, req)).To(Succeed())
+		r := expectPhase(t.ns, "access-foreign", privacyv1alpha1.PhaseCompleted)
+		name := r.Status.Export.SecretRef.Name
+		Expect(k8s.Delete(ctx, getSecret(t.ns, name))).To(Succeed())
+		Eventually(func() error { var s corev1.Secret; return k8s.Get(ctx, keyOf(t.ns, name), &s) }, timeout, interval).ShouldNot(Succeed())
+		Expect(k8s.Create(ctx, secret(t.ns, name, map[string][]byte{"other": []byte("someone else's")}))).To(Succeed())
+
+		requestClock.Step(2 * time.Hour)
+		touch(t.ns, "access-foreign")
+		Eventually(func() bool { return getRequest(t.ns, "access-foreign").Status.Export.Expired }, timeout, interval).Should(BeTrue())
+		Expect(getSecret(t.ns, name).Data).To(HaveKey("other"))
+		Expect(eventsOf(t.ns, "access-foreign")).To(ContainSubstring("does not belong to this request: left alone"))
 	})
 
 	It("completes with zero rows for a subject found nowhere", func() {
@@ -331,6 +354,15 @@ var _ = Describe("DataSubjectRequest", func() {
 		}
 		Expect(leakSurface(t.ns)).NotTo(ContainSubstring(canary))
 		Expect(leakSurface(t.ns)).NotTo(ContainSubstring("C-CANARY"))
+		// Nothing taken from the canary's rows, its keys included, is in
+		// the status of any Lethe object.
+		strs := statusStrings(t.ns)
+		Expect(strs).NotTo(BeEmpty())
+		for where, s := range strs {
+			for _, v := range []string{canary, "C-CANARY", "Canary", "100000"} {
+				Expect(s).NotTo(ContainSubstring(v), "%s holds a value of the subject's rows", where)
+			}
+		}
 	})
 })
 

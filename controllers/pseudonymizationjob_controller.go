@@ -317,12 +317,17 @@ func (r *PseudonymizationJobReconciler) carry(ctx context.Context, j *privacyv1a
 		return ctrl.Result{RequeueAfter: time.Millisecond}, nil
 	}
 	if j.Spec.Pseudonym.Mode == privacyv1alpha1.PseudonymRandom && !retainsMapping(j) && st.KeySecretName != "" {
-		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: j.Namespace, Name: st.KeySecretName}}
-		if err := r.Delete(ctx, s); client.IgnoreNotFound(err) != nil {
+		deleted, err := deleteOwnedSecret(ctx, r.APIReader, r.Client, j, st.KeySecretName)
+		if err != nil {
 			return ctrl.Result{}, err
 		}
-		r.Recorder.Eventf(j, nil, corev1.EventTypeNormal, privacyv1alpha1.ReasonKeyDiscarded, "Discard",
-			"deleted secret %s: the job's key is gone, and no pseudonym can be linked to a person any more", st.KeySecretName)
+		if deleted {
+			r.Recorder.Eventf(j, nil, corev1.EventTypeNormal, privacyv1alpha1.ReasonKeyDiscarded, "Discard",
+				"deleted secret %s: the job's key is gone, and no pseudonym can be linked to a person any more", st.KeySecretName)
+		} else {
+			r.Recorder.Eventf(j, nil, corev1.EventTypeWarning, privacyv1alpha1.ReasonKeySecretConflict, "Discard",
+				"secret %s does not belong to this job: left alone", st.KeySecretName)
+		}
 	}
 	st.Phase = privacyv1alpha1.JobSucceeded
 	t := metav1.NewTime(r.Clock.Now())

@@ -126,6 +126,9 @@ func (r *PseudonymizationJobReconciler) recordMapping(ctx context.Context, j *pr
 	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: j.Namespace, Name: j.Status.KeySecretName}, &s); err != nil {
 		return err
 	}
+	if !metav1.IsControlledBy(&s, j) {
+		return stalled(privacyv1alpha1.ReasonKeySecretConflict, "secret %s does not belong to this job; delete it or rename the job", s.Name)
+	}
 	m := map[string]string{}
 	if raw := s.Data[mappingKey]; len(raw) > 0 {
 		if err := json.Unmarshal(raw, &m); err != nil {

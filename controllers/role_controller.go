@@ -60,7 +60,7 @@ type RoleReconciler struct {
 
 	// orgs holds an orgMapping per tenant pool key.
 	orgs sync.Map
-	// conns holds a connEntry per connection Secret (namespace/name).
+	// conns holds a connEntry per TenantDatabase (namespace/name).
 	conns sync.Map
 	// seats caches the seats used per tenant and catalog.
 	seats seatCache

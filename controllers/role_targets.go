@@ -88,38 +88,42 @@ func (r *RoleReconciler) syncTarget(ctx context.Context, role *privacyv1alpha1.R
 	return t
 }
 
-// connEntry is a parsed connection Secret, for the Secret's resource
-// version and the TenantDatabase's pool bound it was parsed for.
+// connEntry is a parsed connection, for the resource versions of the
+// Secrets it was read from and the TenantDatabase's generation (its
+// connection settings and pool bound) it was parsed for.
 type connEntry struct {
-	resourceVersion string
-	maxConnections  int32
-	cfg             *tenantdb.Config
+	version string
+	cfg     *tenantdb.Config
 }
 
 // tenantPool returns the pool of a TenantDatabase, shared with its own
-// controller. The Secret is read from the API server only when its resource
+// controller. The Secrets are read from the API server only when a resource
 // version, in the manager's metadata cache of Secrets, changed: a catalog
-// change syncs every role into every tenant, and reading the Secret for each
-// would cost one API request per role and tenant.
+// change syncs every role into every tenant, and reading the Secrets for
+// each would cost API requests per role and tenant.
 func (r *RoleReconciler) tenantPool(ctx context.Context, tdb *privacyv1alpha1.TenantDatabase) (*pgxpool.Pool, error) {
-	key := types.NamespacedName{Namespace: tdb.Namespace, Name: tdb.Spec.Connection.SecretRef.Name}
-	var m metav1.PartialObjectMetadata
-	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
-	if err := r.Get(ctx, key, &m); err != nil {
-		return tenantPool(ctx, r.APIReader, r.Pools, tdb)
+	version := fmt.Sprintf("%d", tdb.Generation)
+	for _, name := range connectionSecretNames(tdb) {
+		var m metav1.PartialObjectMetadata
+		m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+		if err := r.Get(ctx, types.NamespacedName{Namespace: tdb.Namespace, Name: name}, &m); err != nil {
+			return tenantPool(ctx, r.APIReader, r.Pools, tdb)
+		}
+		version += "/" + m.ResourceVersion
 	}
-	if v, ok := r.conns.Load(key.String()); ok {
-		if e := v.(connEntry); e.resourceVersion == m.ResourceVersion && e.maxConnections == tdb.Spec.MaxConnections {
-			return r.Pools.Get(ctx, poolKey(tdb), e.cfg)
+	key := poolKey(tdb)
+	if v, ok := r.conns.Load(key); ok {
+		if e := v.(connEntry); e.version == version {
+			return r.Pools.Get(ctx, key, e.cfg)
 		}
 	}
 	cfg, _, err := connectionConfig(ctx, r.APIReader, tdb)
 	if err != nil {
-		r.conns.Delete(key.String())
-		return nil, fmt.Errorf("connection secret %s: %w", key.Name, err)
+		r.conns.Delete(key)
+		return nil, fmt.Errorf("connection %s: %w", connectionSecrets(tdb), err)
 	}
-	r.conns.Store(key.String(), connEntry{resourceVersion: m.ResourceVersion, maxConnections: tdb.Spec.MaxConnections, cfg: cfg})
-	return r.Pools.Get(ctx, poolKey(tdb), cfg)
+	r.conns.Store(key, connEntry{version: version, cfg: cfg})
+	return r.Pools.Get(ctx, key, cfg)
 }
 
 // orgMapping is the inventory whose organization was last mapped into a

@@ -99,7 +99,9 @@ var _ = BeforeSuite(func() {
 	ctx, cancel = context.WithCancel(context.Background())
 
 	var err error
-	pg, err = pgtest.Start(pgtest.Options{})
+	// TLS too, for the connection specs: the other specs connect with
+	// sslmode disable.
+	pg, err = pgtest.Start(pgtest.Options{TLS: true})
 	Expect(err).NotTo(HaveOccurred())
 
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {

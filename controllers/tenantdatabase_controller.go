@@ -2,6 +2,9 @@ package controllers
 
 import (
 	"context"
+	"fmt"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -65,6 +68,10 @@ type TenantDatabaseReconciler struct {
 	SampleInterval time.Duration
 
 	classified classifications
+	// ignoredWarned holds, per TenantDatabase, the fingerprint of the
+	// connection whose ignored keys were last warned of: the Warning
+	// event is sent once per change of the Secrets, not per check.
+	ignoredWarned sync.Map
 }
 
 // +kubebuilder:rbac:groups=privacy.lethe.dev,resources=tenantdatabases,verbs=get;list;watch
@@ -87,6 +94,7 @@ func (r *TenantDatabaseReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 			// finalizer holds deletion up.
 			r.Pools.Close(key)
 			r.classified.forget(key)
+			r.ignoredWarned.Delete(key)
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err
@@ -94,6 +102,7 @@ func (r *TenantDatabaseReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	if !tdb.DeletionTimestamp.IsZero() {
 		r.Pools.Close(key)
 		r.classified.forget(key)
+		r.ignoredWarned.Delete(key)
 		return ctrl.Result{}, nil
 	}
 	current, err := r.currentDraft(ctx, &tdb)
@@ -117,6 +126,9 @@ func (r *TenantDatabaseReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	r.recordTransitions(before, &tdb)
 	if err := r.Status().Patch(ctx, &tdb, client.MergeFrom(before)); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	for _, msg := range obs.ignoredKeys {
+		r.Recorder.Eventf(&tdb, nil, corev1.EventTypeWarning, privacyv1alpha1.ReasonSecretKeysIgnored, "ReadSecret", "%s", msg)
 	}
 	if obs.draftErr != nil {
 		r.Recorder.Eventf(&tdb, nil, corev1.EventTypeWarning, privacyv1alpha1.ReasonDraftFailed, "DraftInventory",
@@ -146,20 +158,23 @@ func (r *TenantDatabaseReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 // ConfigMap as it is.
 func (r *TenantDatabaseReconciler) observe(ctx context.Context, key string, tdb *privacyv1alpha1.TenantDatabase,
 	inv *privacyv1alpha1.DataInventory, current draftState) *tenantObservation {
-	o := &tenantObservation{secretName: tdb.Spec.Connection.SecretRef.Name, inventoryName: tdb.Spec.InventoryRef.Name}
+	o := &tenantObservation{secretName: tdb.Spec.Connection.SecretRef.Name, secrets: connectionSecrets(tdb),
+		inventoryName: tdb.Spec.InventoryRef.Name}
 	if inv != nil {
 		o.inventoryFound, o.inventoryGen = true, inv.Generation
 	}
 
 	cfg, missing, err := connectionConfig(ctx, r.APIReader, tdb)
 	if err != nil {
-		o.secretMissing, o.secretErr = missing, err
-		if missing {
+		o.missingSecret, o.secretErr = missing, err
+		if missing != "" {
 			o.secretErr = nil
 		}
 		r.Pools.Close(key)
 		return o
 	}
+	o.sslMode = cfg.SSLMode
+	o.ignoredKeys = r.newlyIgnored(key, tdb, cfg)
 	pool, err := r.Pools.Get(ctx, key, cfg)
 	if err != nil {
 		o.connErr = tenantdb.Classify(err)
@@ -232,6 +247,31 @@ func (r *TenantDatabaseReconciler) observe(ctx context.Context, key string, tdb 
 	}
 	o.inventoryIssues = append(o.inventoryIssues, refused...)
 	return o
+}
+
+// newlyIgnored says which keys of the TenantDatabase's Secrets Lethe
+// ignores, once per change of the connection: one message per Secret,
+// naming keys, never values.
+func (r *TenantDatabaseReconciler) newlyIgnored(key string, tdb *privacyv1alpha1.TenantDatabase, cfg *tenantdb.Config) []string {
+	if len(cfg.IgnoredKeys) == 0 && len(cfg.IgnoredTLSKeys) == 0 {
+		r.ignoredWarned.Delete(key)
+		return nil
+	}
+	if last, ok := r.ignoredWarned.Load(key); ok && last.(string) == cfg.Fingerprint {
+		return nil
+	}
+	r.ignoredWarned.Store(key, cfg.Fingerprint)
+	var msgs []string
+	for _, s := range []struct {
+		keys []string
+		in   tenantdb.Origin
+	}{{cfg.IgnoredKeys, tenantdb.InConnectionSecret}, {cfg.IgnoredTLSKeys, tenantdb.InTLSSecret}} {
+		if len(s.keys) > 0 {
+			msgs = append(msgs, fmt.Sprintf("secret %s has keys Lethe does not read, ignored: %s (a misspelt key is ignored too: check them)",
+				secretOf(tdb, s.in), strings.Join(s.keys, ", ")))
+		}
+	}
+	return msgs
 }
 
 // trialTimeout bounds the trial updates of one check.
@@ -307,7 +347,7 @@ func conditionsOf(obj client.Object) []metav1.Condition {
 func (r *TenantDatabaseReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
 	idx := mgr.GetFieldIndexer()
 	if err := idx.IndexField(ctx, &privacyv1alpha1.TenantDatabase{}, indexSecretRef, func(o client.Object) []string {
-		return []string{o.(*privacyv1alpha1.TenantDatabase).Spec.Connection.SecretRef.Name}
+		return connectionSecretNames(o.(*privacyv1alpha1.TenantDatabase))
 	}); err != nil {
 		return err
 	}

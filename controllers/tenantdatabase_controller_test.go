@@ -66,17 +66,6 @@ var _ = Describe("TenantDatabase", func() {
 		Expect(apimeta.FindStatusCondition(getTenant(ns, "tenant").Status.Conditions, privacyv1alpha1.ConditionStalled)).To(BeNil())
 	})
 
-	It("refuses an unknown Secret key", func() {
-		ns, _ := tenantWithSecret(func(data map[string][]byte) {
-			data["passwd"] = data["password"]
-		})
-		c := expectCondition(ns, "tenant", privacyv1alpha1.ConditionReady, metav1.ConditionFalse, privacyv1alpha1.ReasonSecretInvalid)
-		Expect(c.Message).To(ContainSubstring(`unknown key "passwd"`))
-
-		updateSecret(ns, "db", func(d map[string][]byte) { delete(d, "passwd") })
-		expectCondition(ns, "tenant", privacyv1alpha1.ConditionReady, metav1.ConditionTrue, privacyv1alpha1.ReasonSucceeded)
-	})
-
 	It("reports a wrong password as AuthenticationFailed without revealing it, and heals when the Secret is fixed", func() {
 		ns, db := tenantWithSecret(func(data map[string][]byte) {
 			data["password"] = []byte("not-the-password-4711")

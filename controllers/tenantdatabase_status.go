@@ -19,8 +19,11 @@ import (
 // from the Secret and no personal data.
 type tenantObservation struct {
 	secretName      string
-	secretMissing   bool
+	secrets         string
+	missingSecret   string
 	secretErr       error
+	sslMode         string
+	ignoredKeys     []string
 	connErr         *tenantdb.ConnectError
 	serverVersion   string
 	migrateErr      error
@@ -44,7 +47,7 @@ type tenantObservation struct {
 
 // connected says whether the database was reached and its schema migrated.
 func (o *tenantObservation) connected() bool {
-	return !o.secretMissing && o.secretErr == nil && o.connErr == nil && o.migrateErr == nil
+	return o.missingSecret == "" && o.secretErr == nil && o.connErr == nil && o.migrateErr == nil
 }
 
 // maxUncoveredInStatus bounds status.uncoveredColumns, and maxRisksInStatus
@@ -91,15 +94,24 @@ func setTenantConnected(tdb *privacyv1alpha1.TenantDatabase, o *tenantObservatio
 	var keyMissing *tenantdb.KeyMissingError
 	var invalid *tenantdb.InvalidSecretError
 	switch {
-	case o.secretMissing:
+	case o.missingSecret != "" && o.missingSecret != o.secretName:
+		set(verdictWaiting, privacyv1alpha1.ReasonSecretNotFound,
+			fmt.Sprintf("TLS secret %s not found in namespace %s: create it with the key \"ca.crt\" (and \"tls.crt\", \"tls.key\" for a client certificate)",
+				o.missingSecret, tdb.Namespace))
+	case o.missingSecret != "":
 		set(verdictWaiting, privacyv1alpha1.ReasonSecretNotFound,
 			fmt.Sprintf("secret %s not found in namespace %s: create it with the key \"uri\", or host, port, dbname, user, password and sslmode", o.secretName, tdb.Namespace))
 	case errors.As(o.secretErr, &keyMissing):
 		set(verdictStalled, privacyv1alpha1.ReasonSecretKeyMissing, fmt.Sprintf("secret %s %s", o.secretName, keyMissing.Error()))
 	case errors.As(o.secretErr, &invalid):
-		set(verdictStalled, privacyv1alpha1.ReasonSecretInvalid, fmt.Sprintf("secret %s %s", o.secretName, invalid.Error()))
+		set(verdictStalled, privacyv1alpha1.ReasonSecretInvalid, fmt.Sprintf("secret %s %s", secretOf(tdb, invalid.In), invalid.Error()))
 	case o.secretErr != nil:
-		set(verdictWaiting, privacyv1alpha1.ReasonConnectionFailed, fmt.Sprintf("secret %s: %v", o.secretName, o.secretErr))
+		set(verdictWaiting, privacyv1alpha1.ReasonConnectionFailed, fmt.Sprintf("%s: %v", o.secrets, o.secretErr))
+	case o.connErr != nil && o.connErr.Kind == tenantdb.FailureTLS:
+		// A certificate that does not verify is never worked around: the
+		// connection fails closed until the Secrets or the server change.
+		set(verdictStalled, privacyv1alpha1.ReasonTLSVerificationFailed,
+			fmt.Sprintf("TLS with the database server of %s failed (sslmode %s): %s", o.secrets, o.sslMode, o.connErr.Error()))
 	case o.connErr != nil:
 		switch o.connErr.Kind {
 		case tenantdb.FailureAuthentication:

@@ -16,16 +16,60 @@ import (
 	"github.com/lethe-dev/lethe/internal/tenantdb"
 )
 
-// connectionConfig reads a TenantDatabase's connection Secret (uncached) and
-// parses it. missing is true when the Secret does not exist.
-func connectionConfig(ctx context.Context, reader client.Reader, tdb *privacyv1alpha1.TenantDatabase) (cfg *tenantdb.Config, missing bool, err error) {
-	var secret corev1.Secret
-	key := types.NamespacedName{Namespace: tdb.Namespace, Name: tdb.Spec.Connection.SecretRef.Name}
-	if err := reader.Get(ctx, key, &secret); err != nil {
-		return nil, apierrors.IsNotFound(err), err
+// connectionConfig reads a TenantDatabase's connection Secret and TLS
+// Secret (uncached) and parses them with the spec's settings. missing
+// names the Secret that does not exist, if one does not.
+func connectionConfig(ctx context.Context, reader client.Reader, tdb *privacyv1alpha1.TenantDatabase) (cfg *tenantdb.Config, missing string, err error) {
+	spec := tdb.Spec.Connection
+	read := func(name string) (map[string][]byte, error) {
+		var secret corev1.Secret
+		if err := reader.Get(ctx, types.NamespacedName{Namespace: tdb.Namespace, Name: name}, &secret); err != nil {
+			if apierrors.IsNotFound(err) {
+				missing = name
+			}
+			return nil, err
+		}
+		return secret.Data, nil
 	}
-	cfg, err = tenantdb.ParseSecret(secret.Data, tdb.Spec.MaxConnections)
-	return cfg, false, err
+	conn := tenantdb.Connection{Host: spec.Host, Port: spec.Port, Database: spec.Database, SSLMode: spec.SSLMode,
+		MaxConns: tdb.Spec.MaxConnections}
+	if conn.Secret, err = read(spec.SecretRef.Name); err != nil {
+		return nil, missing, err
+	}
+	if spec.TLSSecretRef != nil {
+		if conn.TLS, err = read(spec.TLSSecretRef.Name); err != nil {
+			return nil, missing, err
+		}
+	}
+	cfg, err = conn.Config()
+	return cfg, "", err
+}
+
+// connectionSecrets names a TenantDatabase's Secrets in messages: the
+// connection Secret, and the TLS Secret where there is one.
+func connectionSecrets(tdb *privacyv1alpha1.TenantDatabase) string {
+	if ref := tdb.Spec.Connection.TLSSecretRef; ref != nil {
+		return fmt.Sprintf("secrets %s and %s", tdb.Spec.Connection.SecretRef.Name, ref.Name)
+	}
+	return "secret " + tdb.Spec.Connection.SecretRef.Name
+}
+
+// secretOf names the Secret a problem of a connection is in.
+func secretOf(tdb *privacyv1alpha1.TenantDatabase, in tenantdb.Origin) string {
+	if ref := tdb.Spec.Connection.TLSSecretRef; ref != nil && in == tenantdb.InTLSSecret {
+		return ref.Name
+	}
+	return tdb.Spec.Connection.SecretRef.Name
+}
+
+// connectionSecretNames lists the Secrets a TenantDatabase reads: the
+// connection Secret, and the TLS Secret where there is one.
+func connectionSecretNames(tdb *privacyv1alpha1.TenantDatabase) []string {
+	names := []string{tdb.Spec.Connection.SecretRef.Name}
+	if ref := tdb.Spec.Connection.TLSSecretRef; ref != nil {
+		names = append(names, ref.Name)
+	}
+	return names
 }
 
 // poolKey is the cache key of a TenantDatabase's pool.
@@ -38,7 +82,7 @@ func poolKey(tdb *privacyv1alpha1.TenantDatabase) string {
 func tenantPool(ctx context.Context, reader client.Reader, pools *tenantdb.Pools, tdb *privacyv1alpha1.TenantDatabase) (*pgxpool.Pool, error) {
 	cfg, _, err := connectionConfig(ctx, reader, tdb)
 	if err != nil {
-		return nil, fmt.Errorf("connection secret %s: %w", tdb.Spec.Connection.SecretRef.Name, err)
+		return nil, fmt.Errorf("connection %s: %w", connectionSecrets(tdb), err)
 	}
 	return pools.Get(ctx, poolKey(tdb), cfg)
 }

@@ -36,9 +36,10 @@ if [[ -f "$OUT_DIR/.complete" && "$(cat "$OUT_DIR/.complete")" == "$STAMP" ]]; t
   exit 0
 fi
 
-# Never let the go command fetch a toolchain (offline) or pick up a go.work,
-# a vendor directory or cross-compilation settings from the caller.
-export GOTOOLCHAIN=local GOWORK=off GO111MODULE=on CGO_ENABLED=0
+# Build with the caller's toolchain (the Makefile exports go.mod's; the local
+# one when run alone), and never pick up a go.work, a vendor directory or
+# cross-compilation settings from the caller.
+export GOTOOLCHAIN="${GOTOOLCHAIN:-local}" GOWORK=off GO111MODULE=on CGO_ENABLED=0
 export GOFLAGS=-buildvcs=false
 export GOOS="$(go env GOHOSTOS)" GOARCH="$(go env GOHOSTARCH)"
 

@@ -58,13 +58,22 @@ const (
 	// ReasonProgressing: work towards the current generation is under way.
 	ReasonProgressing = "Progressing"
 
-	// ReasonSecretNotFound: the connection Secret does not exist.
+	// ReasonSecretNotFound: the connection Secret, or the TLS Secret, does
+	// not exist.
 	ReasonSecretNotFound = "SecretNotFound"
 	// ReasonSecretKeyMissing: the connection Secret lacks a required key.
 	ReasonSecretKeyMissing = "SecretKeyMissing"
-	// ReasonSecretInvalid: the connection Secret has an unknown key or a value
-	// that cannot be used.
+	// ReasonSecretInvalid: the connection Secret or the TLS Secret has a
+	// value that cannot be used, or settings that contradict each other.
 	ReasonSecretInvalid = "SecretInvalid"
+	// ReasonSecretKeysIgnored (event, Warning): the connection Secret or the
+	// TLS Secret has keys Lethe does not read; they are ignored.
+	ReasonSecretKeysIgnored = "SecretKeysIgnored" // #nosec G101 -- an event reason, not a credential
+	// ReasonTLSVerificationFailed: the TLS handshake failed: the server's
+	// certificate did not verify against the CA given (or its name did not
+	// match, or it expired), or the server does not speak TLS. The
+	// connection fails closed.
+	ReasonTLSVerificationFailed = "TLSVerificationFailed"
 	// ReasonAuthenticationFailed: the database refused the credentials.
 	ReasonAuthenticationFailed = "AuthenticationFailed"
 	// ReasonUnreachable: the database server did not answer.

@@ -128,7 +128,7 @@ type DataSubjectRequestSpec struct {
 	// +optional
 	Erasure *ErasureOptions `json:"erasure,omitempty"`
 
-	// export options, for type Access.
+	// export options, for types Access and Discovery.
 	// +optional
 	Export *ExportOptions `json:"export,omitempty"`
 
@@ -327,12 +327,6 @@ type TargetResult struct {
 	// +optional
 	Phase RequestPhase `json:"phase,omitempty"`
 
-	// rootKeys, for Discovery, are the primary keys of the subject's root
-	// rows.
-	// +optional
-	// +kubebuilder:validation:MaxItems=64
-	RootKeys []string `json:"rootKeys,omitempty"`
-
 	// entities with rows of the subject.
 	// +optional
 	// +kubebuilder:validation:MaxItems=48
@@ -429,7 +423,8 @@ type DataSubjectRequestStatus struct {
 	// +kubebuilder:validation:MaxItems=256
 	Targets []TargetResult `json:"targets,omitempty"`
 
-	// export, for Access, says where the export is.
+	// export, for Access (the subject's rows) and Discovery (where they
+	// are: table and key of each), says where the export is.
 	// +optional
 	Export *ExportStatus `json:"export,omitempty"`
 

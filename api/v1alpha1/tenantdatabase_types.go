@@ -4,16 +4,23 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// Keys a connection Secret may hold. A Secret holds either KeyURI, or the
-// discrete keys; any other key is refused so a typo cannot go unnoticed.
+// Keys a connection Secret may hold: KeyURI, the discrete keys, or both
+// (the URI's parts win), as the PostgreSQL operators write them; and the
+// TLS keys, here or in the Secret spec.connection.tlsSecretRef names. Other
+// keys are ignored with a Warning event (SecretKeysIgnored), so a typo does
+// not go unnoticed.
 const (
 	ConnectionKeyURI      = "uri"
 	ConnectionKeyHost     = "host"
 	ConnectionKeyPort     = "port"
 	ConnectionKeyDBName   = "dbname"
 	ConnectionKeyUser     = "user"
+	ConnectionKeyUsername = "username"
 	ConnectionKeyPassword = "password"
 	ConnectionKeySSLMode  = "sslmode"
+	ConnectionKeyCACert   = "ca.crt"
+	ConnectionKeyTLSCert  = "tls.crt"
+	ConnectionKeyTLSKey   = "tls.key"
 )
 
 // TenantDatabaseSpec says where one tenant's PostgreSQL database is and which
@@ -46,14 +53,56 @@ type TenantDatabaseSpec struct {
 }
 
 // ConnectionSpec points at the credentials of a tenant database.
+// +kubebuilder:validation:XValidation:rule="!has(self.tlsSecretRef) || self.tlsSecretRef.name != self.secretRef.name",message="spec.connection.tlsSecretRef names the connection Secret itself, whose ca.crt, tls.crt and tls.key are read anyway: remove tlsSecretRef"
+// +kubebuilder:validation:XValidation:rule="!has(self.tlsSecretRef) || !has(self.sslMode) || self.sslMode in ['require', 'verify-ca', 'verify-full']",message="spec.connection.sslMode must be require, verify-ca or verify-full with a tlsSecretRef (disable, allow and prefer never check the server's certificate); leave it out for verify-full"
 type ConnectionSpec struct {
-	// secretRef names a Secret in the same namespace. It holds either the key
+	// secretRef names a Secret in the same namespace. It holds the key
 	// `uri` (a postgres:// URI), or the keys `host`, `port` (default 5432),
-	// `dbname`, `user`, `password` and `sslmode` (default `prefer`). No other
-	// key is accepted. The operator watches the Secret: fixing it heals the
-	// TenantDatabase.
+	// `dbname`, `user` (or `username`), `password` and `sslmode`, or both
+	// (the URI's parts win; the keys fill what it leaves out): the
+	// application Secrets of CloudNativePG and Crunchy PGO are used as they
+	// are. It may hold `ca.crt`, `tls.crt` and `tls.key` too. Other keys
+	// are ignored with a Warning event. The operator watches the Secret:
+	// fixing it heals the TenantDatabase.
 	// +required
 	SecretRef LocalObjectReference `json:"secretRef"`
+
+	// tlsSecretRef names a Secret in the same namespace holding `ca.crt`
+	// (the CA that issued the server's certificate: with it, sslmode
+	// defaults to verify-full) and, for certificate authentication,
+	// `tls.crt` and `tls.key`: for example CloudNativePG's
+	// `<cluster>-ca`, Crunchy PGO's `<cluster>-cluster-cert`, or a
+	// cert-manager Certificate's Secret. Watched like secretRef.
+	// +optional
+	TLSSecretRef *LocalObjectReference `json:"tlsSecretRef,omitempty"`
+
+	// host overrides the Secret's host: a DNS name or an IP address, for
+	// example `acid-main.tenants` for a Zalando postgres-operator cluster,
+	// whose Secret holds only `username` and `password`.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[A-Za-z0-9]([-A-Za-z0-9.:]*[A-Za-z0-9])?$')",message="spec.connection.host is a DNS name or an IP address, without scheme, port or path, for example db.tenants.svc"
+	Host string `json:"host,omitempty"`
+
+	// port overrides the Secret's port (default 5432).
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	Port int32 `json:"port,omitempty"`
+
+	// database overrides the Secret's dbname.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Database string `json:"database,omitempty"`
+
+	// sslMode overrides the Secret's sslmode: disable, allow, prefer,
+	// require, verify-ca or verify-full. Without it and the Secret's,
+	// verify-full is used when a CA (ca.crt) is given, require when only a
+	// client certificate is, and prefer otherwise.
+	// +optional
+	// +kubebuilder:validation:Enum=disable;allow;prefer;require;verify-ca;verify-full
+	SSLMode string `json:"sslMode,omitempty"`
 }
 
 // TenantDatabaseStatus is what the operator last observed of the database.

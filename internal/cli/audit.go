@@ -49,13 +49,12 @@ the latest records. It exits 1 when the chain is broken.
 	if err := c.get(ctx, "tenantdatabases", pos[0], &tdb); err != nil {
 		return err
 	}
-	secret := tdb.Spec.Connection.SecretRef.Name
-	data, err := c.secretData(ctx, secret)
+	src, err := tenantSource(ctx, c, &tdb)
 	if err != nil {
 		return err
 	}
 	what := fmt.Sprintf("TenantDatabase %s/%s", c.ns, tdb.Name)
-	pool, closePool, err := openDatabase(ctx, source{data: data, what: fmt.Sprintf("%s (Secret %s)", what, secret)})
+	pool, closePool, err := openDatabase(ctx, src)
 	if err != nil {
 		return err
 	}

@@ -68,9 +68,6 @@ func change(ctx context.Context, pool *pgxpool.Pool, in *Input, spec *privacyv1a
 		return nil, err
 	}
 	out := &Outcome{}
-	if found != nil {
-		out.RootKeys = found.RootKeys
-	}
 
 	if state == engine.StateCompleted {
 		ledger, err := engine.Ledger(ctx, pool, in.Run.UID)
@@ -134,7 +131,8 @@ func deletion(spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog, t 
 
 // eraseSteps turns the plan into steps, in the plan's delete order: Keep
 // entities are skipped, DeleteRow entities and the Delete method delete,
-// the rest are masked column by column.
+// the rest are masked column by column, and their keys recorded in
+// lethe.erased_rows so that no retention rule or job masks them again.
 func eraseSteps(in *Input, spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog, byName map[string]*privacyv1alpha1.Entity, plan *engine.Plan, number int64) ([]engine.Step, error) {
 	var steps []engine.Step
 	for _, pe := range plan.Entities {
@@ -162,7 +160,8 @@ func eraseSteps(in *Input, spec *privacyv1alpha1.DataInventorySpec, cat *tenantd
 		if err != nil {
 			return nil, err
 		}
-		steps = append(steps, engine.Step{Entity: e.Name, Target: t, Action: "Mask", Keys: pe.Keys, Set: set})
+		steps = append(steps, engine.Step{Entity: e.Name, Target: t, Action: "Mask", Keys: pe.Keys, Set: set,
+			Marks: []engine.Mark{{Insert: "INSERT INTO lethe.erased_rows (table_name, key)", Values: []any{t.Name}}}})
 	}
 	return steps, nil
 }

@@ -4,9 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"maps"
-	"slices"
-	"sort"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -57,9 +54,10 @@ type EntityOutcome struct {
 
 // Outcome is what a request did in one tenant database.
 type Outcome struct {
-	RootKeys []string
 	Entities []EntityOutcome
-	// Export holds the subject's rows, for Access.
+	// Export holds the subject's rows, for Access, and where they were
+	// found (table and key of each row), for Discovery: it goes into the
+	// request's export, never into its status.
 	Export []export.Table
 	// Remaining lists `schema.table.column` still holding an identifier
 	// after erasure; empty means verified.
@@ -124,7 +122,7 @@ func discover(ctx context.Context, pool *pgxpool.Pool, in *Input, spec *privacyv
 	if err != nil {
 		return nil, err
 	}
-	out := &Outcome{RootKeys: rows.RootKeys}
+	out := &Outcome{Export: discoveryExport(in.Tenant, rows)}
 	counts, err := scan(ctx, pool, spec, cat.Tables, in.Identifiers)
 	if err != nil {
 		return nil, err
@@ -143,12 +141,47 @@ func discover(ctx context.Context, pool *pgxpool.Pool, in *Input, spec *privacyv
 	return out, engine.Record(ctx, pool, &in.Run, "Discover", "", rows.Total())
 }
 
+// DiscoveryColumns are the columns of a Discovery export's rows: the table
+// a row of the subject is in, its key (a JSON array of the columns' texts
+// for a composite key), whether the identifiers found it (a root row) and
+// whether other subjects share it.
+var DiscoveryColumns = []string{"table", "key", "root", "shared"}
+
+// discoveryExport lists where the subject's rows are, per entity.
+func discoveryExport(tenant string, rows *inventory.SubjectRows) []export.Table {
+	out := make([]export.Table, 0, len(rows.Entities))
+	for _, e := range rows.Entities {
+		root := make(map[string]bool, len(e.Roots))
+		for _, k := range e.Roots {
+			root[k] = true
+		}
+		t := export.Table{Tenant: tenant, Entity: e.Entity.Name, Columns: DiscoveryColumns}
+		add := func(k string, shared bool) {
+			row, _ := json.Marshal(struct {
+				Table  string `json:"table"`
+				Key    string `json:"key"`
+				Root   bool   `json:"root"`
+				Shared bool   `json:"shared"`
+			}{e.Entity.Table, k, root[k], shared})
+			t.Rows = append(t.Rows, row)
+		}
+		for _, k := range e.Keys {
+			add(k, false)
+		}
+		for _, k := range e.Shared {
+			add(k, true)
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
 func access(ctx context.Context, pool *pgxpool.Pool, in *Input, cat *tenantdb.Catalog, find func() (*inventory.SubjectRows, error)) (*Outcome, error) {
 	rows, err := find()
 	if err != nil {
 		return nil, err
 	}
-	out := &Outcome{RootKeys: rows.RootKeys}
+	out := &Outcome{}
 	// Every entity's rows are read, and the export audited, in one round
 	// trip.
 	b := &pgx.Batch{}
@@ -192,155 +225,6 @@ func rowsSQL(t *engine.Target) string {
 	return fmt.Sprintf("SELECT pg_catalog.row_to_json(r)::text FROM %s AS r WHERE %s ORDER BY %s", t.Ident, t.In("r", "$1"), t.OrderBy("r")) // #nosec G201 -- identifiers sanitized
 }
 
-// scan counts, per entity and text column of every inventory table, the rows
-// holding any of the identifier values: counts only (see scanSets).
-func scan(ctx context.Context, q tenantdb.BatchQuerier, spec *privacyv1alpha1.DataInventorySpec, tables map[string]*tenantdb.Table,
-	identifiers map[string]string) (map[string][]privacyv1alpha1.ColumnCount, error) {
-	counts, err := scanSets(ctx, q, spec, tables, []map[string]string{identifiers})
-	if err != nil {
-		return nil, err
-	}
-	return counts[0], nil
-}
-
-// scanSets counts, for each set of identifiers, per entity and text column
-// of every inventory table, the rows holding any of the set's values: one
-// pass per table for all the sets, every table's statement sent in one
-// round trip. Each statement keeps in its WHERE clause only the rows
-// holding a value in some column, so a row without one costs one
-// comparison per column and value and nothing more (and a table whose
-// every text column is indexed is read through its indexes); the counting
-// happens for those rows alone.
-func scanSets(ctx context.Context, q tenantdb.BatchQuerier, spec *privacyv1alpha1.DataInventorySpec, tables map[string]*tenantdb.Table,
-	sets []map[string]string) ([]map[string][]privacyv1alpha1.ColumnCount, error) {
-	// Every distinct value is one parameter; a set names its parameters.
-	var values []any
-	param := map[string]int{}
-	setParams := make([][]int, len(sets))
-	for i, set := range sets {
-		for _, v := range slices.Sorted(maps.Values(set)) {
-			n, ok := param[v]
-			if !ok {
-				values = append(values, v)
-				n = len(values)
-				param[v] = n
-			}
-			if !slices.Contains(setParams[i], n) {
-				setParams[i] = append(setParams[i], n)
-			}
-		}
-	}
-	out := make([]map[string][]privacyv1alpha1.ColumnCount, len(sets))
-	for i := range out {
-		out[i] = map[string][]privacyv1alpha1.ColumnCount{}
-	}
-	if len(values) == 0 {
-		return out, nil
-	}
-	// One comparison per value: cheaper for the executor than = ANY over
-	// an array, and the values are few.
-	matches := func(col string, params []int) string {
-		eqs := make([]string, len(params))
-		for i, n := range params {
-			eqs[i] = fmt.Sprintf("%s::text = $%d::text", col, n)
-		}
-		return "(" + strings.Join(eqs, " OR ") + ")"
-	}
-	all := make([]int, len(values))
-	for i := range all {
-		all[i] = i + 1
-	}
-	b := &pgx.Batch{}
-	for _, e := range spec.Entities {
-		t, ok := tables[tenantdb.CanonicalTableName(e.Table)]
-		if !ok {
-			continue
-		}
-		var cols []tenantdb.Column
-		var conds, exprs []string
-		for _, c := range t.Columns {
-			if c.Category != 'S' {
-				continue
-			}
-			cols = append(cols, c)
-			col := pgx.Identifier{c.Name}.Sanitize()
-			conds = append(conds, matches(col, all))
-			for _, params := range setParams {
-				exprs = append(exprs, "count(*) FILTER (WHERE "+matches(col, params)+")")
-			}
-		}
-		if len(cols) == 0 {
-			continue
-		}
-		sql := fmt.Sprintf("SELECT %s FROM %s WHERE %s", strings.Join(exprs, ", "), pgx.Identifier{t.Schema, t.Name}.Sanitize(), // #nosec G201 -- identifiers sanitized
-			strings.Join(conds, " OR "))
-		b.Queue(sql, values...).QueryRow(func(row pgx.Row) error {
-			counts := make([]int64, len(exprs))
-			dest := make([]any, len(exprs))
-			for i := range counts {
-				dest[i] = &counts[i]
-			}
-			if err := row.Scan(dest...); err != nil {
-				return fmt.Errorf("scan %s: %w", e.Table, err)
-			}
-			for i, c := range cols {
-				for j := range sets {
-					if n := counts[i*len(sets)+j]; n > 0 {
-						out[j][e.Name] = append(out[j][e.Name], privacyv1alpha1.ColumnCount{Column: c.Name, Rows: n})
-					}
-				}
-			}
-			return nil
-		})
-	}
-	if err := q.SendBatch(ctx, b).Close(); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// Verify scans every text column of every inventory table for the subject's
-// identifiers and lists the columns that still hold one. The columns are
-// read from the live catalog first, so a column added since the inventory
-// was last checked is searched too.
-func Verify(ctx context.Context, q tenantdb.BatchQuerier, spec *privacyv1alpha1.DataInventorySpec, identifiers map[string]string) ([]string, error) {
-	remaining, err := verifySets(ctx, q, spec, []map[string]string{identifiers})
-	if err != nil {
-		return nil, err
-	}
-	return remaining[0], nil
-}
-
-// verifySets is Verify for several subjects in one pass over the tables.
-func verifySets(ctx context.Context, q tenantdb.BatchQuerier, spec *privacyv1alpha1.DataInventorySpec, sets []map[string]string) ([][]string, error) {
-	tables, err := tenantdb.ReadTextColumns(ctx, q, inventoryTables(spec))
-	if err != nil {
-		return nil, err
-	}
-	counts, err := scanSets(ctx, q, spec, tables, sets)
-	if err != nil {
-		return nil, err
-	}
-	out := make([][]string, len(sets))
-	for i := range sets {
-		for _, e := range spec.Entities {
-			for _, c := range counts[i][e.Name] {
-				out[i] = append(out[i], e.Table+"."+c.Column)
-			}
-		}
-		sort.Strings(out[i])
-	}
-	return out, nil
-}
-
-func inventoryTables(spec *privacyv1alpha1.DataInventorySpec) []string {
-	names := make([]string, len(spec.Entities))
-	for i, e := range spec.Entities {
-		names[i] = e.Table
-	}
-	return names
-}
-
 // restrict marks the subject restricted, and records its rows so retention
 // and pseudonymization skip them; lifting removes both.
 func restrict(ctx context.Context, pool *pgxpool.Pool, in *Input, spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog, find func() (*inventory.SubjectRows, error)) (*Outcome, error) {
@@ -356,7 +240,6 @@ func restrict(ctx context.Context, pool *pgxpool.Pool, in *Input, spec *privacyv
 		if found, err = find(); err != nil {
 			return nil, err
 		}
-		out.RootKeys = found.RootKeys
 	}
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}

@@ -23,12 +23,12 @@ type EntityRows struct {
 	// Shared are rows the subject references but other subjects reference
 	// too (a shared address): exported, never erased.
 	Shared []string
+	// Roots are the keys, among Keys, of the rows the identifiers found.
+	Roots []string
 }
 
 // SubjectRows are every row of one subject in one database.
 type SubjectRows struct {
-	// RootKeys are the keys of the rows found by the identifiers.
-	RootKeys []string
 	// Entities with rows of the subject, in delete order: rows that hold a
 	// foreign key before the rows they point to.
 	Entities []EntityRows
@@ -160,6 +160,7 @@ func NewFinder(spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog, s
 func (f *Finder) Queue(b *pgx.Batch) {
 	keys := map[string][]string{}
 	shared := map[string][]string{}
+	roots := map[string][]string{}
 	if len(f.found) > 0 {
 		b.Queue(f.query.sql(f.found), f.query.args...).Query(func(rows pgx.Rows) error {
 			for rows.Next() {
@@ -176,22 +177,22 @@ func (f *Finder) Queue(b *pgx.Batch) {
 					keys[name] = append(keys[name], k)
 				}
 				if isRoot {
-					f.rows.RootKeys = append(f.rows.RootKeys, k)
+					roots[name] = append(roots[name], k)
 				}
 			}
 			if err := rows.Err(); err != nil {
 				return fmt.Errorf("find the subject's rows: %w", err)
 			}
-			f.collect(keys, shared)
+			f.collect(keys, shared, roots)
 			return nil
 		})
 		return
 	}
-	f.collect(keys, shared)
+	f.collect(keys, shared, roots)
 }
 
 // collect orders the rows found for Rows.
-func (f *Finder) collect(keys, shared map[string][]string) {
+func (f *Finder) collect(keys, shared, roots map[string][]string) {
 	res := f.rows
 	for _, name := range f.graph.DeleteOrder(f.spec, f.cat) {
 		if len(keys[name]) == 0 && len(shared[name]) == 0 {
@@ -200,10 +201,10 @@ func (f *Finder) collect(keys, shared map[string][]string) {
 		e := f.byName[name]
 		sort.Strings(keys[name])
 		sort.Strings(shared[name])
+		sort.Strings(roots[name])
 		t, _ := f.cat.Table(e.Table)
-		res.Entities = append(res.Entities, EntityRows{Entity: e, Table: t, Keys: keys[name], Shared: shared[name]})
+		res.Entities = append(res.Entities, EntityRows{Entity: e, Table: t, Keys: keys[name], Shared: shared[name], Roots: roots[name]})
 	}
-	sort.Strings(res.RootKeys)
 }
 
 // Rows are the subject's rows, once the statement's results are read.

@@ -49,7 +49,8 @@ type Rule struct {
 //     key shared by every tenant (masking.Keys.Identifier), so the same
 //     person gets the same pseudonym in every system;
 //   - a row is done when lethe.pseudonymized_rows lists it (written with the
-//     change), since its new values no longer tell whether it was done;
+//     change), since its new values no longer tell whether it was done, or
+//     when lethe.erased_rows does (an erasure request masked it);
 //   - Only limits the rule to one subject's rows; Deactivate sets a column
 //     to false with the pseudonyms.
 type Pseudonyms struct {

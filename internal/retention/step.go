@@ -85,7 +85,8 @@ func (r *Rule) Step(env Env) *engine.Step {
 
 // where is the condition of the rule's rows: old enough, matching the
 // conditions, not of a restricted subject, and still pending (not masked,
-// not pseudonymized by a job, not archived and kept).
+// not erased by a request when the rule masks, not pseudonymized by a job,
+// not archived and kept).
 func (r *Rule) where(env Env, args *masking.Args, cutoff *time.Time) (string, error) {
 	row := engine.Row + "."
 	key := r.target.KeyText(engine.Row)
@@ -120,6 +121,10 @@ func (r *Rule) where(env Env, args *masking.Args, cutoff *time.Time) (string, er
 	}
 	conds = append(conds, fmt.Sprintf("NOT EXISTS (SELECT 1 FROM lethe.restricted_rows lethe_r WHERE lethe_r.entity = %s AND lethe_r.key = %s)",
 		args.Add(r.Entity.Name), key))
+	if r.masksRows() {
+		conds = append(conds, fmt.Sprintf("NOT EXISTS (SELECT 1 FROM lethe.erased_rows lethe_e WHERE lethe_e.table_name = %s AND lethe_e.key = %s)",
+			args.Add(r.target.Name), key))
+	}
 	pseudonymized := func() string {
 		return fmt.Sprintf("NOT EXISTS (SELECT 1 FROM lethe.pseudonymized_rows lethe_p WHERE lethe_p.table_name = %s AND lethe_p.key = %s)",
 			args.Add(r.target.Name), key)
@@ -149,6 +154,19 @@ func (r *Rule) where(env Env, args *masking.Args, cutoff *time.Time) (string, er
 		return "true", nil
 	}
 	return strings.Join(conds, " AND "), nil
+}
+
+// masksRows says whether the rule's change masks values (anonymizes or
+// pseudonymizes them, after archiving or not): a row an erasure request
+// masked is done for it.
+func (r *Rule) masksRows() bool {
+	switch r.Spec.Action {
+	case privacyv1alpha1.RetentionAnonymize, privacyv1alpha1.RetentionPseudonymize:
+		return true
+	case privacyv1alpha1.RetentionArchive:
+		return archiveThen(r.Spec) == privacyv1alpha1.ArchiveThenAnonymize
+	}
+	return false
 }
 
 func (r *Rule) keyNames() []string {

@@ -71,6 +71,9 @@ type Table struct {
 	// Rows is PostgreSQL's estimate of the table's rows (pg_class.reltuples,
 	// summed over partitions; 0 when never analysed).
 	Rows int64
+	// Referencing, in ReadTextColumns' answer, marks a table read because
+	// it holds a foreign key into one of the tables asked for.
+	Referencing bool
 }
 
 // Column finds a column by name.
@@ -352,44 +355,60 @@ func addIndex(t *Table, name string, unique, primary bool, cols []string, notNul
 }
 
 const textColumnsSQL = `
-SELECT n.nspname, c.relname, a.attname
-FROM pg_catalog.pg_class c
+WITH given AS (
+  SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  WHERE (n.nspname, c.relname) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+), scanned AS (
+  SELECT oid, false AS referencing FROM given
+  UNION
+  SELECT f.conrelid, true FROM pg_catalog.pg_constraint f
+  WHERE $3 AND f.contype = 'f' AND f.confrelid IN (SELECT oid FROM given) AND f.conrelid NOT IN (SELECT oid FROM given)
+)
+SELECT n.nspname, c.relname, bool_and(s.referencing), a.attname, t.typcategory::text, pg_catalog.format_type(a.atttypid, a.atttypmod)
+FROM scanned s
+JOIN pg_catalog.pg_class c ON c.oid = s.oid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
-WHERE c.relkind IN ('r', 'p') AND (n.nspname, c.relname) IN (SELECT * FROM unnest($1::text[], $2::text[]))
-  AND t.typcategory = 'S'
+LEFT JOIN pg_catalog.pg_type e ON e.oid = t.typelem AND t.typcategory = 'A'
+WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+  AND (t.typcategory = 'S' OR t.typname IN ('json', 'jsonb') OR e.typcategory = 'S')
+GROUP BY n.nspname, c.relname, a.attname, a.attnum, t.typcategory, a.atttypid, a.atttypmod
 ORDER BY n.nspname, c.relname, a.attnum`
 
-// ReadTextColumns reads from the live catalog, in one statement, the text
-// columns (type category S) of the given tables (as an inventory names
-// them), in column order, keyed by canonical name. A table that does not
-// exist, or has no text column, is left out.
-func ReadTextColumns(ctx context.Context, q Querier, tables []string) (map[string]*Table, error) {
+// ReadTextColumns reads from the live catalog, in one statement, the
+// columns of the given tables (as an inventory names them) that can hold an
+// identifier: text (type category S), json and jsonb, and arrays of text
+// (category A), with their category and type, in column order, keyed by
+// canonical name. With referencing, the tables that hold a foreign key into
+// one of them are read too, marked Referencing. A table that does not
+// exist, or has no such column, is left out.
+func ReadTextColumns(ctx context.Context, q Querier, tables []string, referencing bool) (map[string]*Table, error) {
 	schemas, names := make([]string, 0, len(tables)), make([]string, 0, len(tables))
 	for _, t := range tables {
 		if n, err := ParseTableName(t); err == nil {
 			schemas, names = append(schemas, n.Schema), append(names, n.Name)
 		}
 	}
-	rows, err := q.Query(ctx, textColumnsSQL, schemas, names)
+	rows, err := q.Query(ctx, textColumnsSQL, schemas, names, referencing)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	out := map[string]*Table{}
 	for rows.Next() {
-		var schema, table, col string
-		if err := rows.Scan(&schema, &table, &col); err != nil {
+		var schema, table, col, category, typ string
+		var ref bool
+		if err := rows.Scan(&schema, &table, &ref, &col, &category, &typ); err != nil {
 			return nil, err
 		}
 		key := TableName{schema, table}.String()
 		t, ok := out[key]
 		if !ok {
-			t = &Table{Schema: schema, Name: table}
+			t = &Table{Schema: schema, Name: table, Referencing: ref}
 			out[key] = t
 		}
-		t.Columns = append(t.Columns, Column{Name: col, Category: 'S'})
+		t.Columns = append(t.Columns, Column{Name: col, Category: category[0], Type: typ})
 	}
 	return out, rows.Err()
 }

@@ -36,10 +36,13 @@ func TestParseSecret(t *testing.T) {
 		{name: "uri without database", data: func() map[string][]byte {
 			return map[string][]byte{"uri": []byte("postgres://lethe:pw@db:5432")}
 		}, missing: "dbname"},
-		{name: "unknown key", data: func() map[string][]byte { d := discrete(); d["passwd"] = []byte("x"); return d }, invalid: `unknown key "passwd"`},
-		{name: "both forms", data: func() map[string][]byte { d := discrete(); d["uri"] = []byte("postgres://a@b/c"); return d }, invalid: `has both "uri" and`},
+		{name: "user and username differ", data: func() map[string][]byte { d := discrete(); d["username"] = []byte("other"); return d },
+			invalid: `keys "user" and "username" that differ`},
+		{name: "unknown sslmode in the uri", data: func() map[string][]byte {
+			return map[string][]byte{"uri": []byte("postgres://lethe:pw@db/acme?sslmode=sometimes")}
+		}, invalid: "has an unknown sslmode"},
 		{name: "bad port", data: func() map[string][]byte { d := discrete(); d["port"] = []byte("99999"); return d }, invalid: "not a port number"},
-		{name: "bad sslmode", data: func() map[string][]byte { d := discrete(); d["sslmode"] = []byte("sometimes"); return d }, invalid: `key "sslmode" must be one of`},
+		{name: "bad sslmode", data: func() map[string][]byte { d := discrete(); d["sslmode"] = []byte("sometimes"); return d }, invalid: "has an unknown sslmode; use one of disable, allow"},
 		{name: "uri with other scheme", data: func() map[string][]byte {
 			return map[string][]byte{"uri": []byte("mysql://lethe:pw@db/acme")}
 		}, invalid: "is not a postgres://"},
@@ -47,6 +50,9 @@ func TestParseSecret(t *testing.T) {
 			return map[string][]byte{"uri": []byte("postgres://lethe:pw@db/acme?sslrootcert=/etc/passwd")}
 		}, invalid: `parameter "sslrootcert"`},
 		{name: "unix socket", data: func() map[string][]byte { d := discrete(); d["host"] = []byte("/var/run/postgresql"); return d }, invalid: "unix socket"},
+		{name: "uri with a bad port", data: func() map[string][]byte {
+			return map[string][]byte{"uri": []byte("postgres://lethe:pw@db:0/acme")}
+		}, invalid: "port that is not a number"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

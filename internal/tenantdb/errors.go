@@ -2,6 +2,8 @@ package tenantdb
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -23,6 +25,9 @@ const (
 	FailureUnreachable
 	// FailureDatabaseNotFound means the server has no database of that name.
 	FailureDatabaseNotFound
+	// FailureTLS means the TLS handshake failed: the server's certificate
+	// did not verify, the server refused TLS or the client certificate.
+	FailureTLS
 )
 
 // ConnectError is a classified connection failure. Its message names no
@@ -60,6 +65,9 @@ func Classify(err error) *ConnectError {
 				msg: fmt.Sprintf("the server refused the connection (SQLSTATE %s)", pgErr.Code)}
 		}
 	}
+	if ce := classifyTLS(err); ce != nil {
+		return ce
+	}
 	var (
 		dnsErr *net.DNSError
 		opErr  *net.OpError
@@ -77,6 +85,45 @@ func Classify(err error) *ConnectError {
 		return &ConnectError{Kind: FailureUnreachable, err: err, msg: "network error: " + opErr.Err.Error()}
 	}
 	return &ConnectError{Kind: FailureOther, err: err, msg: "the connection failed"}
+}
+
+// classifyTLS recognizes a failed TLS handshake. Its messages are its own:
+// Go's x509 errors quote the certificates' names, and no certificate's
+// content goes to status.
+func classifyTLS(err error) *ConnectError {
+	tlsFailure := func(msg string) *ConnectError { return &ConnectError{Kind: FailureTLS, err: err, msg: msg} }
+	var (
+		unknown  x509.UnknownAuthorityError
+		hostname x509.HostnameError
+		invalid  x509.CertificateInvalidError
+		system   x509.SystemRootsError
+		record   tls.RecordHeaderError
+		opErr    *net.OpError
+	)
+	switch {
+	case errors.As(err, &unknown):
+		return tlsFailure("the server's certificate is not signed by the CA in ca.crt (or, without ca.crt, by one the system trusts)")
+	case errors.As(err, &hostname):
+		return tlsFailure("the server's certificate is not issued for the host connected to (sslmode verify-full checks the name): " +
+			"connect by a name the certificate holds, or use sslmode verify-ca")
+	case errors.As(err, &invalid):
+		if invalid.Reason == x509.Expired {
+			return tlsFailure("the server's certificate has expired or is not valid yet")
+		}
+		return tlsFailure("the server's certificate is not valid for a server")
+	case errors.As(err, &system):
+		return tlsFailure("the system has no CA certificates to verify the server with: give the server's CA in ca.crt")
+	case errors.As(err, &record):
+		return tlsFailure("the server did not answer in TLS")
+	case strings.Contains(err.Error(), "server refused TLS connection"):
+		return tlsFailure("the server does not accept TLS connections, and the sslmode asks for TLS")
+	case errors.As(err, &opErr) && opErr.Op == "remote error":
+		// An alert the server sent: its name only (for example "tls:
+		// unknown certificate authority" for a client certificate it does
+		// not trust).
+		return tlsFailure("the server ended the TLS handshake: " + opErr.Err.Error() + " (check tls.crt and tls.key)")
+	}
+	return nil
 }
 
 // SafeError describes an error without anything that may hold row values.

@@ -2,6 +2,7 @@ package tenantdb
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -233,32 +234,48 @@ func keys(m map[string]*Table) []string {
 	return out
 }
 
-func TestReadTextColumnsReadsTheTextColumnsOfTheTablesAsked(t *testing.T) {
+func TestReadTextColumnsReadsTheColumnsThatCanHoldAnIdentifier(t *testing.T) {
 	db := pgtest.NewDatabase(t)
 	ctx := context.Background()
 	pool := openPool(t, db.SecretData())
 	if _, err := pool.Exec(ctx, `
 		CREATE SCHEMA crm;
-		CREATE TABLE crm.users (id bigint PRIMARY KEY, login varchar(20), gone text, age int, note text, code char(3));
+		CREATE TABLE crm.users (id bigint PRIMARY KEY, login varchar(20), gone text, age int, note text, code char(3),
+			doc jsonb, raw json, tags text[], scores int[]);
 		ALTER TABLE crm.users DROP COLUMN gone;
 		ALTER TABLE crm.users ADD COLUMN backup_email text;
 		CREATE TABLE crm.other (x text);
+		CREATE TABLE crm.notes (id int PRIMARY KEY, user_id bigint REFERENCES crm.users (id), body text);
 		CREATE TABLE crm.counts (n int)`); err != nil {
 		t.Fatal(err)
 	}
-	got, err := ReadTextColumns(ctx, pool, []string{"crm.users", "crm.counts", "crm.missing"})
+	columns := func(t *Table) string {
+		var out []string
+		for _, c := range t.Columns {
+			out = append(out, fmt.Sprintf("%s %c %s", c.Name, c.Category, c.Type))
+		}
+		return strings.Join(out, ", ")
+	}
+	got, err := ReadTextColumns(ctx, pool, []string{"crm.users", "crm.counts", "crm.missing"}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != 1 || got["crm.users"] == nil {
 		t.Fatalf("tables: %v, want crm.users alone", keys(got))
 	}
-	var names []string
-	for _, c := range got["crm.users"].Columns {
-		names = append(names, c.Name)
+	want := "login S character varying(20), note S text, code S character(3), doc U jsonb, raw U json, tags A text[], backup_email S text"
+	if c := columns(got["crm.users"]); c != want {
+		t.Fatalf("columns: %s\nwant %s", c, want)
 	}
-	if want := "login,note,code,backup_email"; strings.Join(names, ",") != want {
-		t.Fatalf("columns: %v, want %s", names, want)
+	got, err = ReadTextColumns(ctx, pool, []string{"crm.users"}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got["crm.notes"] == nil || !got["crm.notes"].Referencing || got["crm.users"].Referencing {
+		t.Fatalf("tables: %v, want crm.users and crm.notes, which references it", keys(got))
+	}
+	if c := columns(got["crm.notes"]); c != "body S text" {
+		t.Fatalf("crm.notes columns: %s", c)
 	}
 }
 

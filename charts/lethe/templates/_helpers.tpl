@@ -81,3 +81,33 @@ Names of the webhook Service, certificate Secret and configurations.
 {{- define "lethe.webhookConfiguration" -}}
 {{- printf "%s-%s-webhooks" (include "lethe.fullname" .root) (.kind | trimSuffix "WebhookConfiguration" | lower) | trunc 63 | trimSuffix "-" }}
 {{- end }}
+
+{{/*
+The manager's rules (files/role.yaml, generated from the controllers' RBAC
+markers), split into those on cluster-scoped resources ("cluster") and
+those on namespaced ones ("namespaced"), as YAML: a namespaced install
+grants the second kind per watched namespace only.
+*/}}
+{{- define "lethe.managerRules" -}}
+{{- $role := .Files.Get "files/role.yaml" | fromYaml }}
+{{- if not $role.rules }}
+{{- fail "files/role.yaml holds no ClusterRole rules; run 'make manifests'" }}
+{{- end }}
+{{- $clusterScoped := list "namespaces" "mutatingwebhookconfigurations" "validatingwebhookconfigurations" "subjectaccessreviews" }}
+{{- $cluster := list }}
+{{- $namespaced := list }}
+{{- range $role.rules }}
+{{- $isCluster := false }}
+{{- range .resources }}
+{{- if has . $clusterScoped }}
+{{- $isCluster = true }}
+{{- end }}
+{{- end }}
+{{- if $isCluster }}
+{{- $cluster = append $cluster . }}
+{{- else }}
+{{- $namespaced = append $namespaced . }}
+{{- end }}
+{{- end }}
+{{- dict "cluster" $cluster "namespaced" $namespaced | toYaml }}
+{{- end }}

@@ -47,6 +47,11 @@ type Options struct {
 	MaxConnections int
 	// LogPath, when set, is where the server log is copied on Stop.
 	LogPath string
+	// TLS serves TLS too, with a certificate for 127.0.0.1 and localhost
+	// issued by a private CA made at start (Server.CA), and lets CertUser
+	// log in by client certificate. Clients choose: sslmode disable still
+	// connects in plain text.
+	TLS bool
 }
 
 // Server is a running PostgreSQL server.
@@ -54,6 +59,8 @@ type Server struct {
 	Port        int
 	SocketDir   string
 	AppPassword string
+	// CA issued the server's certificate (Options.TLS), else nil.
+	CA *CA
 
 	dir     string
 	binDir  string
@@ -143,10 +150,16 @@ func Start(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("initdb: %v: %s", err, out)
 	}
 	_ = os.Remove(pwfile)
+	var extra []string
+	if opts.TLS {
+		if extra, err = s.setupTLS(data); err != nil {
+			return nil, fmt.Errorf("set up TLS: %w", err)
+		}
+	}
 
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
-		if lastErr = s.start(data, opts); lastErr == nil {
+		if lastErr = s.start(data, opts, extra); lastErr == nil {
 			break
 		}
 	}
@@ -160,10 +173,16 @@ func Start(opts Options) (*Server, error) {
 		_ = s.Stop()
 		return nil, err
 	}
+	if opts.TLS {
+		if err := s.createCertUser(func(sql string) error { return s.Exec(ctx, "postgres", sql) }); err != nil {
+			_ = s.Stop()
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
-func (s *Server) start(data string, opts Options) error {
+func (s *Server) start(data string, opts Options, extra []string) error {
 	port, err := freePort()
 	if err != nil {
 		return err
@@ -174,6 +193,7 @@ func (s *Server) start(data string, opts Options) error {
 	if !opts.Durable {
 		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
 	}
+	args = append(args, extra...)
 	logFile, err := os.Create(filepath.Join(s.dir, "postgres.log"))
 	if err != nil {
 		return err
