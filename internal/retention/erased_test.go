@@ -2,7 +2,6 @@ package retention
 
 import (
 	"testing"
-	"time"
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
 	"github.com/lethe-dev/lethe/internal/audit"
@@ -26,7 +25,7 @@ func TestARowAnErasureMaskedIsDoneForARetentionRule(t *testing.T) {
 	in := &dsr.Input{
 		Run: engine.Run{UID: "req-1", Type: "Erasure", SubjectType: "customer", SubjectDigest: "sha256:test", Actor: "tester",
 			Object: audit.Object{Kind: "DataSubjectRequest", Namespace: "ns", Name: "r", UID: "req-1"},
-			Clock:  func() time.Time { return sampleapp.ReferenceTime() }},
+			Clock:  sampleapp.ReferenceTime},
 		Type: privacyv1alpha1.RequestErasure, Tenant: "acme", Inventory: inv, Salt: []byte("salt"),
 		Identifiers: map[string]string{"email": email}, Method: privacyv1alpha1.ErasureAnonymize,
 		Engine: engine.Options{BatchSize: 4},
