@@ -101,6 +101,11 @@ helm-check: $(HELM) ## helm lint and helm template the chart, with each way of p
 	$(HELM) template lethe charts/lethe --namespace lethe-system --set webhook.enabled=false > /dev/null
 	$(HELM) lint charts/lethe --set 'watchNamespaces={tenants-a,tenants-b}'
 	$(HELM) template lethe charts/lethe --namespace lethe-system --set 'watchNamespaces={tenants-a,tenants-b}' > /dev/null
+	$(HELM) template lethe charts/lethe --namespace lethe-system --set metrics.serviceMonitor.enabled=true \
+		--set metrics.prometheusRule.enabled=true --set metrics.grafanaDashboard.enabled=true \
+		--set metrics.serviceMonitor.prometheusServiceAccount.name=prometheus-k8s \
+		--set metrics.serviceMonitor.prometheusServiceAccount.namespace=monitoring > /dev/null
+	$(HELM) template lethe charts/lethe --namespace lethe-system --set metrics.secure=false --set metrics.serviceMonitor.enabled=true > /dev/null
 
 .PHONY: kustomize-check
 kustomize-check: envtest ## Build the kustomize config.
@@ -120,6 +125,10 @@ postgres: ## Make sure PostgreSQL server binaries are installed (Debian package)
 .PHONY: test
 test: envtest postgres ## Run unit, PostgreSQL integration and envtest suites.
 	go test $(GO_TEST_FLAGS) ./...
+
+.PHONY: rules-check
+rules-check: ## Check the alerting rules and the Grafana dashboard with Prometheus' own parsers (a module of its own, hack/promrules).
+	cd hack/promrules && go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: bench
 bench: envtest postgres build ## Run the benchmarks; results go to bench/results/.

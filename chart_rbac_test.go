@@ -66,6 +66,9 @@ func TestChartRBAC(t *testing.T) {
 			{verb: "delete", resource: "namespaces", name: "kube-system"},
 			{verb: "update", group: "rbac.authorization.k8s.io", resource: "clusterroles"},
 			{verb: "create", group: "rbac.authorization.k8s.io", resource: "rolebindings", namespace: "tenants-a"},
+			// Who scrapes the metrics, and whether they may.
+			{verb: "create", group: "authentication.k8s.io", resource: "tokenreviews", allowed: true},
+			{verb: "create", group: "authorization.k8s.io", resource: "subjectaccessreviews", allowed: true},
 		})
 	})
 
@@ -108,6 +111,7 @@ func TestChartRBAC(t *testing.T) {
 			{verb: "list", resource: "namespaces"},
 			{verb: "update", group: "admissionregistration.k8s.io", resource: "validatingwebhookconfigurations", allowed: true},
 			{verb: "create", group: "authorization.k8s.io", resource: "subjectaccessreviews", allowed: true},
+			{verb: "create", group: "authentication.k8s.io", resource: "tokenreviews", allowed: true},
 			{verb: "update", group: "rbac.authorization.k8s.io", resource: "clusterroles"},
 		})
 

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
@@ -38,6 +39,8 @@ func main() {
 func run() int {
 	var (
 		metricsAddr, probeAddr        string
+		metricsCertDir                string
+		secureMetrics                 bool
 		leaderElect                   bool
 		resyncInterval, retryInterval time.Duration
 		sampleInterval                time.Duration
@@ -48,7 +51,11 @@ func run() int {
 		watchNamespaces               string
 	)
 	flag.BoolVar(&showVersion, "version", false, "Print the version and commit, and exit.")
-	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address of the metrics endpoint; 0 disables it.")
+	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "Address of the metrics endpoint; 0 disables it.")
+	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS, to clients whose bearer token may get /metrics "+
+		"(TokenReview and SubjectAccessReview); false serves plain HTTP to anyone who reaches the port.")
+	flag.StringVar(&metricsCertDir, "metrics-cert-dir", "", "Directory with tls.crt and tls.key for the metrics endpoint; "+
+		"empty means a self-signed certificate made at start.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints; 0 disables them.")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader, so only one replica reconciles at a time.")
 	flag.DurationVar(&resyncInterval, "resync-interval", 5*time.Minute, "How often a Ready tenant database is checked again.")
@@ -88,10 +95,14 @@ func run() int {
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(privacyv1alpha1.AddToScheme(scheme))
 
+	metricsOpts := metricsserver.Options{BindAddress: metricsAddr, SecureServing: secureMetrics, CertDir: metricsCertDir}
+	if secureMetrics {
+		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                        scheme,
 		Cache:                         cache.Options{DefaultNamespaces: namespaces},
-		Metrics:                       metricsserver.Options{BindAddress: metricsAddr},
+		Metrics:                       metricsOpts,
 		HealthProbeBindAddress:        probeAddr,
 		LeaderElection:                leaderElect,
 		LeaderElectionID:              "lethe.privacy.lethe.dev",

@@ -65,9 +65,13 @@ type DataSubjectRequestReconciler struct {
 func (r *DataSubjectRequestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	var obj privacyv1alpha1.DataSubjectRequest
 	if err := r.Get(ctx, req.NamespacedName, &obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			requestMetrics.forget("DataSubjectRequest", req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !obj.DeletionTimestamp.IsZero() {
+		requestMetrics.forget("DataSubjectRequest", req.NamespacedName)
 		return ctrl.Result{}, nil
 	}
 	before := obj.DeepCopy()
@@ -76,6 +80,7 @@ func (r *DataSubjectRequestReconciler) Reconcile(ctx context.Context, req ctrl.R
 	if perr := r.Status().Patch(ctx, &obj, client.MergeFrom(before)); perr != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(perr)
 	}
+	observeRequest(&obj)
 	ev.send(before, &obj)
 	return result, err
 }
@@ -125,8 +130,11 @@ func (r *DataSubjectRequestReconciler) reconcile(ctx context.Context, obj *priva
 	setApprovalStatus(obj)
 	if !r.approved(obj) {
 		st.Phase = privacyv1alpha1.PhaseAwaitingApproval
-		setSummary(&st.Conditions, &st.ObservedGeneration, obj.Generation, verdictWaiting, privacyv1alpha1.ReasonAwaitingApproval,
-			"the request waits for spec.approval.approved: true")
+		message := "the request waits for spec.approval.approved: true"
+		if c := meta.FindStatusCondition(st.Conditions, privacyv1alpha1.ConditionApproved); c != nil && c.Reason != privacyv1alpha1.ReasonAwaitingApproval {
+			message = c.Message
+		}
+		setSummary(&st.Conditions, &st.ObservedGeneration, obj.Generation, verdictWaiting, privacyv1alpha1.ReasonAwaitingApproval, message)
 		return ctrl.Result{RequeueAfter: requeue}, nil
 	}
 
@@ -523,6 +531,7 @@ func (r *DataSubjectRequestReconciler) SetupWithManager(mgr ctrl.Manager) error 
 	if err := indexSecrets(mgr, &privacyv1alpha1.DataSubjectRequest{}); err != nil {
 		return err
 	}
+	requestMetrics.setClock(r.Clock)
 	return ctrl.NewControllerManagedBy(mgr).
 		// Annotation changes reconcile too: `kubectl annotate` asks for a
 		// fresh look without touching the spec.

@@ -13,6 +13,7 @@ import (
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
 	"github.com/lethe-dev/lethe/internal/calendar"
 	"github.com/lethe-dev/lethe/internal/dsr"
+	"github.com/lethe-dev/lethe/internal/identity"
 )
 
 // deadlineWarning is how long before the deadline a Warning event is sent.
@@ -90,6 +91,10 @@ func (r *DataSubjectRequestReconciler) approved(obj *privacyv1alpha1.DataSubject
 			"the request needs no approval")
 		return true
 	case obj.Spec.Approved():
+		if reason, why := approvalDoubt(obj); reason != "" {
+			setCondition(&st.Conditions, obj.Generation, privacyv1alpha1.ConditionApproved, metav1.ConditionFalse, reason, why)
+			return false
+		}
 		message := "the request was approved"
 		if st.Approval != nil && st.Approval.ApprovedBy != "" {
 			message += " by " + st.Approval.ApprovedBy
@@ -101,4 +106,23 @@ func (r *DataSubjectRequestReconciler) approved(obj *privacyv1alpha1.DataSubject
 			"set spec.approval.approved: true to run the request")
 		return false
 	}
+}
+
+// approvalDoubt says why an approval is not trusted, or nothing: the
+// controller checks again what the admission webhook enforces, so a manager
+// run without its webhook, or an annotation set by hand, cannot let a
+// requester approve their own request.
+func approvalDoubt(obj *privacyv1alpha1.DataSubjectRequest) (reason, message string) {
+	requester, rerr := identity.Decode(obj.Annotations[privacyv1alpha1.AnnotationRequestedBy])
+	approver, aerr := identity.Decode(obj.Annotations[privacyv1alpha1.AnnotationApprovedBy])
+	if rerr != nil || aerr != nil {
+		return privacyv1alpha1.ReasonApprovalUnverified, fmt.Sprintf("spec.approval.approved is set but the identities of who requested and who approved "+
+			"(annotations %s and %s, which Lethe's admission webhook records) are missing or unreadable; with the webhook installed, "+
+			"set spec.approval.approved to false, then have another user approve again", privacyv1alpha1.AnnotationRequestedBy, privacyv1alpha1.AnnotationApprovedBy)
+	}
+	if requester.Username == approver.Username || (requester.UID != "" && requester.UID == approver.UID) {
+		return privacyv1alpha1.ReasonApprovedByRequester, fmt.Sprintf("the request was approved by %s, who requested it; another user must approve it",
+			approver.Username)
+	}
+	return "", ""
 }

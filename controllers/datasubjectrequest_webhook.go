@@ -42,8 +42,7 @@ func (w *DataSubjectRequestWebhook) Handle(ctx context.Context, req admission.Re
 	if _, err := requestLocation(&obj); err != nil {
 		return admission.Denied(err.Error())
 	}
-	gatedByDefault := obj.Spec.Type == privacyv1alpha1.RequestErasure || obj.Spec.Type == privacyv1alpha1.RequestRectification
-	waived := gatedByDefault && !obj.Spec.ApprovalRequired()
+	waived := obj.Spec.Type.ChangesData() && !obj.Spec.ApprovalRequired()
 
 	if req.Operation == admissionv1.Create {
 		if obj.Spec.ApprovalRequired() && obj.Spec.Approved() {

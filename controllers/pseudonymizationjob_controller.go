@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -72,9 +73,13 @@ type PseudonymizationJobReconciler struct {
 func (r *PseudonymizationJobReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	var obj privacyv1alpha1.PseudonymizationJob
 	if err := r.Get(ctx, req.NamespacedName, &obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			requestMetrics.forget("PseudonymizationJob", req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !obj.DeletionTimestamp.IsZero() {
+		requestMetrics.forget("PseudonymizationJob", req.NamespacedName)
 		return ctrl.Result{}, nil
 	}
 	before := obj.DeepCopy()
@@ -82,6 +87,7 @@ func (r *PseudonymizationJobReconciler) Reconcile(ctx context.Context, req ctrl.
 	if perr := r.Status().Patch(ctx, &obj, client.MergeFrom(before)); perr != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(perr)
 	}
+	observeJob(&obj)
 	return result, err
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/robfig/cron/v3"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -76,9 +77,13 @@ type RetentionPolicyReconciler struct {
 func (r *RetentionPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	var obj privacyv1alpha1.RetentionPolicy
 	if err := r.Get(ctx, req.NamespacedName, &obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			forgetPolicy(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !obj.DeletionTimestamp.IsZero() {
+		forgetPolicy(req.NamespacedName)
 		return ctrl.Result{}, nil
 	}
 	before := obj.DeepCopy()
@@ -305,6 +310,7 @@ func (r *RetentionPolicyReconciler) carry(ctx context.Context, p *privacyv1alpha
 	for _, w := range works {
 		ts := retentionTarget(st, w.tdb.Name)
 		ts.Error = ""
+		reason := privacyv1alpha1.ReasonRunFailed
 		for _, rule := range w.rules {
 			rs := retentionRule(ts, rule.Spec.Name)
 			if rs.Done {
@@ -317,7 +323,9 @@ func (r *RetentionPolicyReconciler) carry(ctx context.Context, p *privacyv1alpha
 					ts.Error = fmt.Sprintf("rule %s: %s", rule.Spec.Name, errorMessage(err))
 					break
 				}
+				was := *rs
 				rs.Matched, rs.Done = n, true
+				countRuleRows(p, w.tdb.Name, &was, rs)
 				continue
 			}
 			if !time.Now().Before(deadline) {
@@ -325,13 +333,18 @@ func (r *RetentionPolicyReconciler) carry(ctx context.Context, p *privacyv1alpha
 			}
 			pr, err := run.advance(ctx, w.pool, rule, deadline)
 			if pr != nil {
+				was := *rs
 				rs.Matched, rs.Changed, rs.Locked, rs.ArchiveSHA256, rs.Done = pr.Matched, pr.Changed, pr.Locked, pr.ArchiveSHA256, pr.Done
 				rs.Effects, rs.EffectsOmitted = foreignKeyEffects(pr.Effects)
+				countRuleRows(p, w.tdb.Name, &was, rs)
 			}
 			if err != nil {
 				ts.Error = errorMessage(err)
-				if re := runError(w.tdb.Name, err); re != nil && re.stalled && stall == nil {
-					stall = re
+				if re := runError(w.tdb.Name, err); re != nil && re.stalled {
+					reason = re.reason
+					if stall == nil {
+						stall = re
+					}
 				}
 				break
 			}
@@ -342,6 +355,7 @@ func (r *RetentionPolicyReconciler) carry(ctx context.Context, p *privacyv1alpha
 		}
 		if ts.Error != "" {
 			failed = append(failed, w.tdb.Name+": "+ts.Error)
+			countRunFailure(p, w.tdb.Name, reason)
 		}
 	}
 	done, total := progressOf(st, works)
@@ -383,6 +397,7 @@ func (r *RetentionPolicyReconciler) completeRun(p *privacyv1alpha1.RetentionPoli
 	st.Run.Completed = true
 	t := metav1.NewTime(now)
 	st.LastCompletionTime = &t
+	countRunCompleted(p, now.Sub(st.Run.ScheduledTime.Time))
 	var matched, changed, locked int64
 	for _, ts := range st.Targets {
 		for _, rs := range ts.Rules {
@@ -430,7 +445,8 @@ func (r *RetentionPolicyReconciler) runOf(p *privacyv1alpha1.RetentionPolicy, w 
 		run: engine.Run{UID: p.Status.Run.ID, Kind: engine.KindPolicy, Type: "Retention", Actor: objectActor(p),
 			Object: audit.Object{Kind: "RetentionPolicy", Namespace: p.Namespace, Name: p.Name, UID: string(p.UID)}},
 		opts: engine.Options{BatchSize: batch, Workers: retentionWorkers, LockTimeout: r.LockTimeout,
-			StatementTimeout: r.StatementTimeout, MaxRetries: r.LockRetries, BeforeBatch: r.BeforeBatch},
+			StatementTimeout: r.StatementTimeout, MaxRetries: r.LockRetries, BeforeBatch: r.BeforeBatch,
+			BatchDone: batchTimer(p)},
 		env: retention.Env{PolicyUID: string(p.UID), Now: p.Status.Run.ScheduledTime.Time, TimeZone: tz, Salt: w.salt},
 	}
 }

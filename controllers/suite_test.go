@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
@@ -63,6 +64,9 @@ var (
 	jobHook atomic.Pointer[func(entity string, batch int) error]
 	// managerLog holds everything the manager logged, for the leak tests.
 	managerLog syncBuffer
+	// metricsURL is the manager's metrics endpoint, served over HTTPS with
+	// authentication and authorization as in main.go.
+	metricsURL string
 )
 
 // syncBuffer is a bytes.Buffer safe for concurrent writers.
@@ -125,9 +129,12 @@ var _ = BeforeSuite(func() {
 	k8s, err = client.New(cfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 
+	metricsAddr := freeLoopbackAddress()
+	metricsURL = "https://" + metricsAddr + "/metrics"
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
+		Scheme: scheme,
+		Metrics: metricsserver.Options{BindAddress: metricsAddr, SecureServing: true,
+			FilterProvider: filters.WithAuthenticationAndAuthorization},
 		HealthProbeBindAddress: "0",
 	})
 	Expect(err).NotTo(HaveOccurred())
@@ -224,6 +231,7 @@ var _ = BeforeSuite(func() {
 		Expect(mgr.Start(ctx)).To(Succeed())
 	}()
 	waitForWebhooks(webhooks)
+	waitForListener(metricsAddr)
 })
 
 var _ = AfterSuite(func() {

@@ -95,6 +95,7 @@ func (r *TenantDatabaseReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 			r.Pools.Close(key)
 			r.classified.forget(key)
 			r.ignoredWarned.Delete(key)
+			forgetTenant(req.NamespacedName)
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err
@@ -103,6 +104,7 @@ func (r *TenantDatabaseReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		r.Pools.Close(key)
 		r.classified.forget(key)
 		r.ignoredWarned.Delete(key)
+		forgetTenant(req.NamespacedName)
 		return ctrl.Result{}, nil
 	}
 	current, err := r.currentDraft(ctx, &tdb)
@@ -130,6 +132,7 @@ func (r *TenantDatabaseReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	for _, msg := range obs.ignoredKeys {
 		r.Recorder.Eventf(&tdb, nil, corev1.EventTypeWarning, privacyv1alpha1.ReasonSecretKeysIgnored, "ReadSecret", "%s", msg)
 	}
+	observeTenant(&tdb)
 	if obs.draftErr != nil {
 		r.Recorder.Eventf(&tdb, nil, corev1.EventTypeWarning, privacyv1alpha1.ReasonDraftFailed, "DraftInventory",
 			"cannot draft a DataInventory: %s", safeDBError(obs.draftErr))
@@ -345,6 +348,7 @@ func conditionsOf(obj client.Object) []metav1.Condition {
 // SetupWithManager registers the controller, its field indexes and its
 // watches on Secrets (metadata only) and DataInventories.
 func (r *TenantDatabaseReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
+	poolMetrics.pools.Store(r.Pools)
 	idx := mgr.GetFieldIndexer()
 	if err := idx.IndexField(ctx, &privacyv1alpha1.TenantDatabase{}, indexSecretRef, func(o client.Object) []string {
 		return connectionSecretNames(o.(*privacyv1alpha1.TenantDatabase))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -171,8 +172,20 @@ var _ = Describe("Admission webhooks", func() {
 				string(r.UID))).To(BeNumerically(">", 0))
 		})
 
-		It("lets only an approver waive the approval of an erasure", func() {
+		It("lets only an approver waive the approval of a request that changes data", func() {
 			alice := userClient("alice", editorRole)
+			for _, typ := range []privacyv1alpha1.RequestType{privacyv1alpha1.RequestRectification, privacyv1alpha1.RequestPseudonymization} {
+				req := t.request("waived-"+strings.ToLower(string(typ)), typ, "who")
+				req.Spec.Approval = &privacyv1alpha1.Approval{Required: ptr.To(false)}
+				req.Spec.Rectification = nil
+				if typ == privacyv1alpha1.RequestRectification {
+					req.Spec.Rectification = &privacyv1alpha1.RectificationOptions{ValuesSecretRef: privacyv1alpha1.LocalObjectReference{Name: "fix"}}
+				} else {
+					req.Spec.Pseudonymization = &privacyv1alpha1.PseudonymizationOptions{Pseudonym: privacyv1alpha1.PseudonymSettings{Mode: privacyv1alpha1.PseudonymRandom}}
+				}
+				Expect(alice.Create(ctx, req)).To(MatchError(ContainSubstring(
+					"alice may not create an %s request with spec.approval.required: false", typ)))
+			}
 			waived := t.request("waived", privacyv1alpha1.RequestErasure, "who")
 			waived.Spec.Approval = &privacyv1alpha1.Approval{Required: ptr.To(false)}
 			Expect(alice.Create(ctx, waived.DeepCopy())).To(MatchError(ContainSubstring(

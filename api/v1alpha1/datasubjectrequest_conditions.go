@@ -24,6 +24,13 @@ const (
 	ReasonApproved = "Approved"
 	// ReasonApprovalNotRequired: the request needs no approval.
 	ReasonApprovalNotRequired = "ApprovalNotRequired"
+	// ReasonApprovalUnverified: spec.approval.approved is set but the
+	// identities the admission webhook records (who requested, who
+	// approved) are missing: the approval is not trusted.
+	ReasonApprovalUnverified = "ApprovalUnverified"
+	// ReasonApprovedByRequester: the identity that approved is the one
+	// that requested: a second person must approve.
+	ReasonApprovedByRequester = "ApprovedByRequester"
 
 	// ReasonWithinDeadline: the deadline has not passed.
 	ReasonWithinDeadline = "WithinDeadline"

@@ -75,7 +75,7 @@ const (
 // +kubebuilder:validation:XValidation:rule="self.type == 'Erasure' || !has(self.erasure)",message="spec.erasure applies only to type Erasure"
 // +kubebuilder:validation:XValidation:rule="self.type == 'Rectification' ? has(self.rectification) : !has(self.rectification)",message="spec.rectification is required for type Rectification and allowed only there"
 // +kubebuilder:validation:XValidation:rule="self.type == 'Restriction' || !has(self.restriction)",message="spec.restriction applies only to type Restriction"
-// +kubebuilder:validation:XValidation:rule="self.type == 'Access' || !has(self.export)",message="spec.export applies only to type Access"
+// +kubebuilder:validation:XValidation:rule="self.type in ['Access', 'Discovery'] || !has(self.export)",message="spec.export applies only to types Access and Discovery"
 // +kubebuilder:validation:XValidation:rule="self.type == 'Pseudonymization' ? has(self.pseudonymization) : !has(self.pseudonymization)",message="spec.pseudonymization is required for type Pseudonymization and allowed only there"
 // +kubebuilder:validation:XValidation:rule="has(self.pseudonymization) == has(oldSelf.pseudonymization) && (!has(self.pseudonymization) || self.pseudonymization == oldSelf.pseudonymization)",message="spec.pseudonymization is immutable: create a new request instead"
 type DataSubjectRequestSpec struct {
@@ -497,7 +497,15 @@ func (s *DataSubjectRequestSpec) ApprovalRequired() bool {
 	if s.Approval != nil && s.Approval.Required != nil {
 		return *s.Approval.Required
 	}
-	return s.Type == RequestErasure || s.Type == RequestRectification || s.Type == RequestPseudonymization
+	return s.Type.ChangesData()
+}
+
+// ChangesData says whether a request of the type changes the subject's
+// data (Erasure, Rectification, Pseudonymization): such a request needs a
+// second person's approval unless spec.approval.required is false, which
+// only a user who may approve can set.
+func (t RequestType) ChangesData() bool {
+	return t == RequestErasure || t == RequestRectification || t == RequestPseudonymization
 }
 
 // Approved says whether spec.approval.approved is true.

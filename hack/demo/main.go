@@ -56,8 +56,10 @@ type demo struct {
 
 	env     *localenv.Env
 	manager *localenv.Manager
-	dbs     map[string]pgtest.Database
-	secrets []string
+	// metricsAddr is where the manager serves its metrics.
+	metricsAddr string
+	dbs         map[string]pgtest.Database
+	secrets     []string
 }
 
 func main() {
@@ -148,7 +150,10 @@ func (d *demo) run(ctx context.Context) error {
 	}
 
 	heading("Starting the manager")
-	d.manager, err = d.env.StartManager(ctx, d.managerBin)
+	if d.metricsAddr, err = freeLoopbackAddress(); err != nil {
+		return err
+	}
+	d.manager, err = d.env.StartManager(ctx, d.managerBin, "--metrics-bind-address="+d.metricsAddr)
 	if err != nil {
 		return err
 	}
@@ -235,6 +240,9 @@ func (d *demo) withManager(ctx context.Context) (err error) {
 		return err
 	}
 	if err := d.runRetention(ctx); err != nil {
+		return err
+	}
+	if err := d.printMetrics(ctx); err != nil {
 		return err
 	}
 

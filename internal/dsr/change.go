@@ -91,6 +91,14 @@ func change(ctx context.Context, pool *pgxpool.Pool, in *Input, spec *privacyv1a
 	}
 	opts := in.Engine
 	opts.Complete = true
+	if len(steps) == 0 {
+		// Nothing to change (the subject is not there, or erased before):
+		// the completion still records that the request looked.
+		opts.EmptyAction = "Erase"
+		if in.Type == privacyv1alpha1.RequestRectification {
+			opts.EmptyAction = "Rectify"
+		}
+	}
 	results, err := engine.Execute(ctx, pool, &in.Run, steps, opts)
 	if err != nil {
 		return nil, err

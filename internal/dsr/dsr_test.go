@@ -237,3 +237,32 @@ func TestRestrictionSetsAndLiftClearsTheDeclaredFlagColumn(t *testing.T) {
 		t.Fatalf("%d customers stay flagged after the lift", n)
 	}
 }
+
+// A request recreated after its predecessor erased the subject finds
+// nothing, and still leaves one audit record of having looked.
+func TestAnErasureThatFindsNothingIsAuditedOnce(t *testing.T) {
+	pool, spec := sample(t)
+	ctx := context.Background()
+	email := scalar[string](t, pool, "SELECT email FROM app.customers ORDER BY id LIMIT 1")
+	if _, err := Execute(ctx, pool, erasure(pool, spec, email)); err != nil {
+		t.Fatal(err)
+	}
+	again := erasure(pool, spec, email)
+	again.Run.UID, again.Run.Object.UID = "req-2", "req-2"
+	for range 2 {
+		out, err := Execute(ctx, pool, again)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Entities) != 0 {
+			t.Fatalf("the second request found %v", out.Entities)
+		}
+	}
+	if n := scalar[int64](t, pool, "SELECT count(*) FROM lethe.audit_log WHERE object_uid = 'req-2' AND action = 'Erase' AND rows_affected = 0"); n != 1 {
+		t.Fatalf("the request that found nothing left %d audit records of having looked, want 1", n)
+	}
+	res, err := audit.Verify(ctx, pool, audit.Head{})
+	if err != nil || !res.Intact {
+		t.Errorf("audit chain: %+v %v", res, err)
+	}
+}

@@ -132,6 +132,11 @@ type Options struct {
 	// Complete, for listed steps, marks the run completed in the round trip
 	// of its last batches, once every batch is done.
 	Complete bool
+	// EmptyAction, when set, is the action of an audit record of no rows
+	// that the run's completion appends in its own transaction, exactly
+	// once: a request that found nothing to change still leaves a record
+	// of having looked.
+	EmptyAction string
 }
 
 func (o Options) batchSize() int {

@@ -259,7 +259,7 @@ plan:
 		return nil, err
 	}
 	if opts.Complete && !completed {
-		if err := Complete(ctx, pool, run); err != nil {
+		if err := Complete(ctx, pool, run, opts); err != nil {
 			return nil, err
 		}
 	}
@@ -309,7 +309,7 @@ func runBatches(ctx context.Context, pool *pgxpool.Pool, run *Run, steps []Step,
 		})
 	}
 	if complete {
-		queueComplete(b, run)
+		queueComplete(b, run, opts)
 	}
 	err := SendTx(ctx, pool, b)
 	if recorded {
@@ -354,15 +354,18 @@ func deferred(s *Step) []string {
 // that was not sent yet. It commits synchronously, so every batch of the
 // run is on disk before the run is reported done. A completed run is never
 // executed again.
-func Complete(ctx context.Context, pool *pgxpool.Pool, run *Run) error {
-	_, err := runBatches(ctx, pool, run, nil, nil, nil, true, Options{})
+func Complete(ctx context.Context, pool *pgxpool.Pool, run *Run, opts Options) error {
+	_, err := runBatches(ctx, pool, run, nil, nil, nil, true, opts)
 	return err
 }
 
-func queueComplete(b *pgx.Batch, run *Run) {
+func queueComplete(b *pgx.Batch, run *Run, opts Options) {
 	b.Queue("BEGIN")
 	b.Queue("SET LOCAL synchronous_commit = on")
 	b.Queue(recordRun(run).SQL, recordRun(run).Args...)
+	if opts.EmptyAction != "" {
+		QueueRecord(b, run, opts.EmptyAction, "", 0)
+	}
 	b.Queue("DELETE FROM lethe.run_plan WHERE run_uid = $1", run.UID)
 	b.Queue("UPDATE lethe.runs SET state = 'Completed', completed_at = $2 WHERE uid = $1", run.UID, run.now())
 	b.Queue("COMMIT")

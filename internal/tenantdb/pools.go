@@ -84,6 +84,26 @@ func (p *Pools) Len() int {
 	return len(p.pools)
 }
 
+// PoolStat is how many connections one pool has in use, idle, and at most.
+type PoolStat struct {
+	InUse, Idle, Max int32
+}
+
+// Each calls fn with every open pool's key and connection counts (for the
+// metrics), outside the cache's lock.
+func (p *Pools) Each(fn func(key string, st PoolStat)) {
+	p.mu.Lock()
+	stats := make(map[string]PoolStat, len(p.pools))
+	for key, c := range p.pools {
+		s := c.pool.Stat()
+		stats[key] = PoolStat{InUse: s.AcquiredConns(), Idle: s.IdleConns(), Max: s.MaxConns()}
+	}
+	p.mu.Unlock()
+	for key, st := range stats {
+		fn(key, st)
+	}
+}
+
 // Ping checks the pool can reach the database and returns the server version.
 func Ping(ctx context.Context, pool *pgxpool.Pool) (string, error) {
 	var version string

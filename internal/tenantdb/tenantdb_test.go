@@ -79,6 +79,35 @@ func TestPoolsReplaceAPoolWhenTheConfigurationChanges(t *testing.T) {
 	}
 }
 
+func TestPoolsEachCountsConnectionsInUse(t *testing.T) {
+	db := pgtest.NewDatabase(t)
+	pools := NewPools()
+	defer pools.CloseAll()
+	cfg, err := ParseSecret(db.SecretData(), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	pool, err := pools.Get(ctx, "ns/tenant", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stats := map[string]PoolStat{}
+	pools.Each(func(key string, st PoolStat) { stats[key] = st })
+	conn.Release()
+	if got, want := stats["ns/tenant"], (PoolStat{InUse: 1, Idle: 0, Max: 3}); got != want || len(stats) != 1 {
+		t.Errorf("stats %+v, want ns/tenant: %+v", stats, want)
+	}
+	pools.Each(func(key string, st PoolStat) { stats[key] = st })
+	if st := stats["ns/tenant"]; st.InUse != 0 || st.Idle != 1 {
+		t.Errorf("after release: %+v, want 0 in use and 1 idle", st)
+	}
+}
+
 func TestMigrateIsIdempotentAndPinsSearchPath(t *testing.T) {
 	db := pgtest.NewDatabase(t)
 	ctx := context.Background()
