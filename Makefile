@@ -45,6 +45,9 @@ VERSION           ?= $(shell sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$$
 COMMIT            ?= $(shell git rev-parse HEAD 2>/dev/null || echo dev)
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 IMAGE_REPOSITORY  ?= ghcr.io/lethe-dev/lethe
+# Where the kubectl plugin's archive is published (krew downloads it from
+# there); empty means the GitHub release of VERSION.
+PLUGIN_URI        ?=
 IMAGE_FLAGS       := -repository $(IMAGE_REPOSITORY) -version $(VERSION) -commit $(COMMIT) -out $(BIN)/image
 
 .PHONY: all
@@ -141,9 +144,13 @@ vulncheck: $(GOVULNCHECK) ## Fail on any vulnerability reachable from Lethe's co
 build: ## Build the manager binary.
 	go build -ldflags "-X main.version=$(VERSION) -X main.commit=$(COMMIT)" -o $(BIN)/manager .
 
-.PHONY: lethe
-lethe: ## Build the lethe command (bin/lethe); installed as kubectl-lethe it is `kubectl lethe`.
-	go build -ldflags "-X main.version=$(VERSION)" -o $(BIN)/lethe ./cmd/lethe
+.PHONY: plugin
+plugin: ## Build the kubectl plugin bin/kubectl-lethe, and its krew archive and manifest (linux/amd64) in bin/plugin/.
+	go build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(BIN)/kubectl-lethe ./cmd/lethe
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" \
+		-o $(BIN)/plugin/linux-amd64/kubectl-lethe ./cmd/lethe
+	go run ./hack/plugin -binary $(BIN)/plugin/linux-amd64/kubectl-lethe -version $(VERSION) -os linux -arch amd64 \
+		-created $(SOURCE_DATE_EPOCH) -out $(BIN)/plugin $(if $(PLUGIN_URI),-uri $(PLUGIN_URI))
 
 .PHONY: image
 image: ## Build the manager image without a container engine: OCI layout bin/image/oci, tarball bin/image/lethe.tar.

@@ -197,6 +197,13 @@ var _ = Describe("Argo CD health checks and kstatus", Ordered, func() {
 		Expect(k8s.Create(ctx, t.request("no-identifiers", privacyv1alpha1.RequestDiscovery, "later"))).To(Succeed())
 		expectRequestCondition(t.ns, "no-identifiers", privacyv1alpha1.ConditionReconciling, metav1.ConditionTrue, privacyv1alpha1.ReasonIdentifiersSecretNotFound)
 		expectHealth(script, getRequest(t.ns, "no-identifiers"), "Progressing", "identifiers secret later not found", kstatus.InProgressStatus)
+
+		j := newJob(t.ns, "key-later", "acme")
+		j.Spec.Pseudonym.KeySecretRef.Name = "key-later"
+		j.Spec.Subject = &privacyv1alpha1.PseudonymizationSubject{Identifier: "E10003"}
+		Expect(k8s.Create(ctx, j)).To(Succeed())
+		expectHealth(script, expectJob(t.ns, "key-later", privacyv1alpha1.ConditionReconciling, metav1.ConditionTrue, privacyv1alpha1.ReasonKeySecretNotFound),
+			"Progressing", "pseudonym key secret key-later not found", kstatus.InProgressStatus)
 	})
 
 	It("calls an object only a change can fix Degraded, and kstatus Failed", func() {
@@ -229,10 +236,14 @@ var _ = Describe("Argo CD health checks and kstatus", Ordered, func() {
 		expectRole(ns, "r", privacyv1alpha1.ConditionStalled, metav1.ConditionTrue, privacyv1alpha1.ReasonCatalogInvalid)
 		expectHealth(script, getRole(ns, "r"), "Degraded", "", kstatus.FailedStatus)
 
+		// Admission refuses the zone; a policy created before the webhook
+		// ran (or past it) stalls.
+		restore := withoutValidatingWebhook(retentionPolicyWebhook)
 		p := retentionPolicy(t.ns, "on-mars", anonymizeClosedCustomers)
 		p.Annotations = nil
 		p.Spec.TimeZone = ptr.To("Mars/Olympus_Mons")
 		Expect(k8s.Create(ctx, p)).To(Succeed())
+		restore()
 		waitCondition(p, func() []metav1.Condition { return p.Status.Conditions },
 			privacyv1alpha1.ConditionStalled, metav1.ConditionTrue, privacyv1alpha1.ReasonScheduleInvalid)
 		expectHealth(script, p, "Degraded", "Mars/Olympus_Mons", kstatus.FailedStatus)
@@ -244,12 +255,15 @@ var _ = Describe("Argo CD health checks and kstatus", Ordered, func() {
 			HaveField("Type", privacyv1alpha1.ConditionStalled)))
 		expectHealth(script, getRequest(t.ns, "alien"), "Degraded", `declares no subject type "supplier"`, kstatus.FailedStatus)
 
+		// A key Secret not created yet is waited for (Progressing); one
+		// without the key needs a fix.
+		Expect(k8s.Create(ctx, secret(t.ns, "keyless", map[string][]byte{"other": []byte("0123456789abcdef")}))).To(Succeed())
 		j := newJob(t.ns, "no-key", "acme")
-		j.Spec.Pseudonym.KeySecretRef.Name = "missing-key"
+		j.Spec.Pseudonym.KeySecretRef.Name = "keyless"
 		j.Spec.Subject = &privacyv1alpha1.PseudonymizationSubject{Identifier: "E10003"}
 		Expect(k8s.Create(ctx, j)).To(Succeed())
 		expectHealth(script, expectJob(t.ns, "no-key", privacyv1alpha1.ConditionStalled, metav1.ConditionTrue, privacyv1alpha1.ReasonKeySecretNotFound),
-			"Degraded", "missing-key", kstatus.FailedStatus)
+			"Degraded", `pseudonym key secret keyless has no key "key"`, kstatus.FailedStatus)
 	})
 
 	It("calls a suspended policy and a request awaiting approval Suspended; kstatus Current and InProgress", func() {

@@ -9,8 +9,6 @@ import (
 	"strings"
 
 	admissionv1 "k8s.io/api/admission/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
@@ -132,24 +130,12 @@ func (w *InventoryWebhook) unfinishedRequests(ctx context.Context, ns string, te
 		if r.Status.Phase == privacyv1alpha1.PhaseCompleted || r.Status.Phase == privacyv1alpha1.PhaseFailed || !match(r) {
 			continue
 		}
-		if slices.ContainsFunc(tenants, func(tdb privacyv1alpha1.TenantDatabase) bool { return selects(r.Spec.Targets, &tdb) }) {
+		if slices.ContainsFunc(tenants, func(tdb privacyv1alpha1.TenantDatabase) bool { return r.Spec.Targets.Selects(&tdb) }) {
 			out = append(out, r.Name)
 		}
 	}
 	slices.Sort(out)
 	return out, nil
-}
-
-// selects says whether targets select a TenantDatabase.
-func selects(t privacyv1alpha1.Targets, tdb *privacyv1alpha1.TenantDatabase) bool {
-	if slices.Contains(t.Names, tdb.Name) {
-		return true
-	}
-	if t.Selector == nil {
-		return false
-	}
-	sel, err := metav1.LabelSelectorAsSelector(t.Selector)
-	return err == nil && sel.Matches(labels.Set(tdb.Labels))
 }
 
 func tenantNames(tenants []privacyv1alpha1.TenantDatabase) string {

@@ -37,9 +37,6 @@ import (
 // objects over 1 MiB, and the Secret needs room for its metadata.
 const maxExportSize = 1000 * 1024
 
-// exportKey is the key of the zip in the export Secret.
-const exportKey = "export.zip"
-
 // DataSubjectRequestReconciler carries out one person's request in every
 // selected tenant database, before its legal deadline.
 type DataSubjectRequestReconciler struct {
@@ -78,14 +75,13 @@ func (r *DataSubjectRequestReconciler) Reconcile(ctx context.Context, req ctrl.R
 		return ctrl.Result{}, nil
 	}
 	before := obj.DeepCopy()
-	story := &requestStory{recorder: r.Recorder}
-	result, err := r.reconcile(ctx, &obj, story)
-	recordRequestTransitions(story, before, &obj)
+	ev := &requestEvents{recorder: r.Recorder}
+	result, err := r.reconcile(ctx, &obj, ev)
 	if perr := r.Status().Patch(ctx, &obj, client.MergeFrom(before)); perr != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(perr)
 	}
 	observeRequest(&obj)
-	story.tell(&obj)
+	ev.send(before, &obj)
 	return result, err
 }
 
@@ -330,7 +326,7 @@ func (r *DataSubjectRequestReconciler) writeExport(ctx context.Context, obj *pri
 	secret := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: obj.Namespace, Name: obj.Name + "-export",
 			Labels: map[string]string{"app.kubernetes.io/managed-by": "lethe", "privacy.lethe.dev/request": obj.Name}},
-		Data: map[string][]byte{exportKey: data},
+		Data: map[string][]byte{privacyv1alpha1.ExportSecretKey: data},
 	}
 	if err := controllerutil.SetControllerReference(obj, secret, r.Scheme()); err != nil {
 		return err
@@ -514,8 +510,27 @@ func (r *DataSubjectRequestReconciler) listTargets(ctx context.Context, namespac
 	return out, nil
 }
 
+// namingSecret lists the unfinished requests of a namespace that name a
+// Secret.
+func (r *DataSubjectRequestReconciler) namingSecret(ctx context.Context, namespace, secret string) ([]types.NamespacedName, error) {
+	var list privacyv1alpha1.DataSubjectRequestList
+	if err := r.List(ctx, &list, client.InNamespace(namespace), client.MatchingFields{indexSecretNames: secret}); err != nil {
+		return nil, err
+	}
+	var out []types.NamespacedName
+	for _, d := range list.Items {
+		if d.Status.Phase != privacyv1alpha1.PhaseCompleted {
+			out = append(out, types.NamespacedName{Namespace: d.Namespace, Name: d.Name})
+		}
+	}
+	return out, nil
+}
+
 // SetupWithManager registers the controller.
 func (r *DataSubjectRequestReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if err := indexSecrets(mgr, &privacyv1alpha1.DataSubjectRequest{}); err != nil {
+		return err
+	}
 	requestMetrics.setClock(r.Clock)
 	return ctrl.NewControllerManagedBy(mgr).
 		// Annotation changes reconcile too: `kubectl annotate` asks for a
@@ -524,6 +539,10 @@ func (r *DataSubjectRequestReconciler) SetupWithManager(mgr ctrl.Manager) error 
 			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Owns(&corev1.Secret{}, builder.OnlyMetadata).
 		Owns(&privacyv1alpha1.PseudonymizationJob{}).
+		// A request waiting for a Secret, or stalled on its content, goes
+		// on when it changes.
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(secretWaiters(r.Client, r.namingSecret, r.listTargets)),
+			builder.OnlyMetadata).
 		// A request stalled on its inventory or its database is tried
 		// again when either changes.
 		Watches(&privacyv1alpha1.TenantDatabase{}, handler.EnqueueRequestsFromMapFunc(targeting(r.Client, r.listTargets)),

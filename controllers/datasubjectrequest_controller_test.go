@@ -43,10 +43,10 @@ var _ = Describe("DataSubjectRequest", func() {
 		Expect(globex.Entities).To(BeEmpty())
 		// Where the rows are (table and key) is in the export, not in status.
 		Expect(r.Status.Export).NotTo(BeNil())
-		found := exportedRows(getSecret(t.ns, r.Status.Export.SecretRef.Name).Data[exportKey], "acme")
+		found := exportedRows(getSecret(t.ns, r.Status.Export.SecretRef.Name).Data[privacyv1alpha1.ExportSecretKey], "acme")
 		Expect(found["customer"]).To(Equal([]string{fmt.Sprintf(`{"key":"%d","root":true,"shared":false,"table":"app.customers"}`, id)}))
 		Expect(found["case"]).To(HaveLen(int(cases)))
-		Expect(exportedRows(getSecret(t.ns, r.Status.Export.SecretRef.Name).Data[exportKey], "globex")).To(BeEmpty())
+		Expect(exportedRows(getSecret(t.ns, r.Status.Export.SecretRef.Name).Data[privacyv1alpha1.ExportSecretKey], "globex")).To(BeEmpty())
 		Expect(r.Status.Progress).To(Equal("2/2"))
 		Expect(r.Status.SubjectDigest).To(HavePrefix("sha256:"))
 		Expect(requestText(r)).NotTo(ContainSubstring(email))
@@ -132,9 +132,13 @@ var _ = Describe("DataSubjectRequest", func() {
 		Expect(entityOf(targetOf(r, "acme"), "caseComment").Changed).To(Equal(before))
 		Expect(t.count("acme", "SELECT count(*) FROM lethe.audit_log WHERE object_uid = $1 AND subject_digest = $2 AND action IN ('Mask', 'Delete')",
 			string(r.UID), r.Status.SubjectDigest)).To(BeNumerically(">", 0))
-		Eventually(func() string { return eventsOf(t.ns, "erase") }, timeout, interval).Should(And(
-			ContainSubstring("Received"), ContainSubstring("Approved"), ContainSubstring("Started"),
-			ContainSubstring("TargetCompleted"), ContainSubstring("Verified"), ContainSubstring("Completed")))
+		By("sending one event per change, each with one reason, found by a field selector")
+		Eventually(func() []string { return eventNotes(t.ns, "erase", privacyv1alpha1.ReasonCompleted) }, timeout, interval).Should(
+			ConsistOf(And(HavePrefix("Erasure request completed in 2 tenant databases; "), ContainSubstring("tenant database acme: "),
+				ContainSubstring("tenant database globex: 0 rows found"), ContainSubstring("no identifier of the subject remains"))))
+		Expect(eventNotes(t.ns, "erase", privacyv1alpha1.ReasonApproved)).To(ConsistOf(ContainSubstring("approved by dpo-approver")))
+		Expect(eventNotes(t.ns, "erase", privacyv1alpha1.ReasonAwaitingApproval)).To(HaveLen(1))
+		Expect(strings.Count(eventsOf(t.ns, "erase"), "\n")).To(Equal(3), "awaiting approval, approved, completed:\n%s", eventsOf(t.ns, "erase"))
 		Expect(requestText(r) + eventsOf(t.ns, "erase")).NotTo(ContainSubstring(email))
 	})
 
@@ -292,6 +296,8 @@ var _ = Describe("DataSubjectRequest", func() {
 		late.Spec.Approval = hold
 		Expect(k8s.Create(ctx, late)).To(Succeed())
 		expectRequestCondition(t.ns, "late", privacyv1alpha1.ConditionOverdue, metav1.ConditionTrue, privacyv1alpha1.ReasonDeadlineExceeded)
+		Eventually(func() []string { return eventNotes(t.ns, "late", privacyv1alpha1.ReasonDeadlineExceeded) }, timeout, interval).Should(
+			ConsistOf(HavePrefix("the deadline ")), "kubectl get events --field-selector reason=DeadlineExceeded finds it")
 
 		By("extending before the first deadline, by two months under GDPR")
 		Expect(updateRequest(t.ns, "soon", func(r *privacyv1alpha1.DataSubjectRequest) {

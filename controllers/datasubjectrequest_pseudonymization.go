@@ -58,6 +58,10 @@ func (r *DataSubjectRequestReconciler) pseudonymize(ctx context.Context, obj *pr
 	if c := meta.FindStatusCondition(job.Status.Conditions, privacyv1alpha1.ConditionStalled); c != nil && c.Status == metav1.ConditionTrue {
 		return false, stalled(c.Reason, "PseudonymizationJob %s: %s", job.Name, c.Message)
 	}
+	if c := meta.FindStatusCondition(job.Status.Conditions, privacyv1alpha1.ConditionReconciling); c != nil && c.Status == metav1.ConditionTrue &&
+		c.Reason != privacyv1alpha1.ReasonProgressing && job.Status.Phase != privacyv1alpha1.JobSucceeded {
+		return false, waiting(c.Reason, "PseudonymizationJob %s: %s", job.Name, c.Message)
+	}
 	if job.Status.Phase != privacyv1alpha1.JobSucceeded {
 		if job.Status.Progress != nil {
 			st.Progress = job.Status.Progress.Summary

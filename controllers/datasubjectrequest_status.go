@@ -8,8 +8,10 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/ptr"
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
+	"github.com/lethe-dev/lethe/internal/calendar"
 	"github.com/lethe-dev/lethe/internal/dsr"
 	"github.com/lethe-dev/lethe/internal/identity"
 )
@@ -26,14 +28,7 @@ func regulationOf(obj *privacyv1alpha1.DataSubjectRequest) string {
 
 // requestLocation is the time zone a request's deadline is counted in.
 func requestLocation(obj *privacyv1alpha1.DataSubjectRequest) (*time.Location, error) {
-	if obj.Spec.TimeZone == nil {
-		return time.UTC, nil
-	}
-	loc, err := time.LoadLocation(*obj.Spec.TimeZone)
-	if err != nil {
-		return nil, fmt.Errorf("spec.timeZone %q is not an IANA time zone (for example Europe/Stockholm or America/Los_Angeles)", *obj.Spec.TimeZone)
-	}
-	return loc, nil
+	return calendar.Zone(ptr.Deref(obj.Spec.TimeZone, ""))
 }
 
 // setDeadline computes receivedAt and the due time in the request's time
@@ -130,29 +125,4 @@ func approvalDoubt(obj *privacyv1alpha1.DataSubjectRequest) (reason, message str
 			approver.Username)
 	}
 	return "", ""
-}
-
-// recordRequestTransitions emits events for approval, overdue and the
-// summary's changes.
-func recordRequestTransitions(ev events.EventRecorder, before, after *privacyv1alpha1.DataSubjectRequest) {
-	for _, typ := range []string{privacyv1alpha1.ConditionApproved, privacyv1alpha1.ConditionOverdue, privacyv1alpha1.ConditionVerified, privacyv1alpha1.ConditionReady} {
-		was := meta.FindStatusCondition(before.Status.Conditions, typ)
-		now := meta.FindStatusCondition(after.Status.Conditions, typ)
-		if now == nil || (was != nil && was.Status == now.Status && was.Reason == now.Reason) {
-			continue
-		}
-		if now.Reason == privacyv1alpha1.ReasonWithinDeadline || now.Reason == privacyv1alpha1.ReasonCompletedInTime ||
-			now.Reason == privacyv1alpha1.ReasonApprovalNotRequired || now.Reason == privacyv1alpha1.ReasonExtensionRefused {
-			continue
-		}
-		kind := corev1.EventTypeNormal
-		bad := now.Status == metav1.ConditionFalse
-		if typ == privacyv1alpha1.ConditionOverdue {
-			bad = now.Status == metav1.ConditionTrue || now.Reason == privacyv1alpha1.ReasonDeadlineApproaching
-		}
-		if bad && now.Reason != privacyv1alpha1.ReasonAwaitingApproval {
-			kind = corev1.EventTypeWarning
-		}
-		ev.Eventf(after, nil, kind, now.Reason, "Reconcile", "%s", now.Message)
-	}
 }

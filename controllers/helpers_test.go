@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -146,6 +147,20 @@ func eventsOf(ns, name string) string {
 		}
 	}
 	return b.String()
+}
+
+// eventNotes lists the notes of the events about an object with one
+// reason, found as `kubectl get events --field-selector` finds them.
+func eventNotes(ns, name, reason string) []string {
+	GinkgoHelper()
+	var list corev1.EventList
+	Expect(k8s.List(ctx, &list, client.InNamespace(ns), client.MatchingFieldsSelector{Selector: fields.AndSelectors(
+		fields.OneTermEqualSelector("involvedObject.name", name), fields.OneTermEqualSelector("reason", reason))})).To(Succeed())
+	notes := make([]string, 0, len(list.Items))
+	for _, e := range list.Items {
+		notes = append(notes, e.Message)
+	}
+	return notes
 }
 
 // statusText is everything the status and events say, to check nothing

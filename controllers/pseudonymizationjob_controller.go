@@ -438,8 +438,28 @@ func (r *PseudonymizationJobReconciler) listTargets(ctx context.Context, namespa
 	return out, nil
 }
 
-// SetupWithManager watches jobs.
+// namingSecret lists the unfinished jobs of a namespace that name a
+// Secret.
+func (r *PseudonymizationJobReconciler) namingSecret(ctx context.Context, namespace, secret string) ([]types.NamespacedName, error) {
+	var list privacyv1alpha1.PseudonymizationJobList
+	if err := r.List(ctx, &list, client.InNamespace(namespace), client.MatchingFields{indexSecretNames: secret}); err != nil {
+		return nil, err
+	}
+	var out []types.NamespacedName
+	for _, j := range list.Items {
+		if j.Status.Phase != privacyv1alpha1.JobSucceeded {
+			out = append(out, types.NamespacedName{Namespace: j.Namespace, Name: j.Name})
+		}
+	}
+	return out, nil
+}
+
+// SetupWithManager watches jobs, the TenantDatabases and DataInventories
+// they depend on, and the Secrets they wait for.
 func (r *PseudonymizationJobReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if err := indexSecrets(mgr, &privacyv1alpha1.PseudonymizationJob{}); err != nil {
+		return err
+	}
 	if r.LockTimeout <= 0 {
 		r.LockTimeout = 5 * time.Second
 	}
@@ -455,6 +475,8 @@ func (r *PseudonymizationJobReconciler) SetupWithManager(mgr ctrl.Manager) error
 			builder.WithPredicates(generationOrLabelsChanged())).
 		Watches(&privacyv1alpha1.DataInventory{}, handler.EnqueueRequestsFromMapFunc(targeting(r.Client, r.listTargets)),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(secretWaiters(r.Client, r.namingSecret, r.listTargets)),
+			builder.OnlyMetadata).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.MaxConcurrentReconciles, 1)}).
 		Named("pseudonymizationjob").
 		Complete(r)

@@ -10,6 +10,7 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
@@ -203,15 +204,15 @@ var _ = Describe("PseudonymizationJob", func() {
 		Expect(t.count("acme", "SELECT count(*) FROM app.employees WHERE user_name ~ '^[0-9a-f]_[0-9]+$'")).To(BeNumerically(">", 0))
 	})
 
-	It("stalls, naming the Secret, when the key Secret is missing", func() {
+	It("waits, naming the Secret, while the key Secret is missing, and changes nothing", func() {
 		t := appAndWorkforce()
 		j := newJob(t.ns, "no-key", "acme")
 		j.Spec.Pseudonym.KeySecretRef.Name = "missing-key"
 		j.Spec.Subject = &privacyv1alpha1.PseudonymizationSubject{Identifier: "E10003"}
 		Expect(k8s.Create(ctx, j)).To(Succeed())
-		c := expectJob(t.ns, "no-key", privacyv1alpha1.ConditionStalled, metav1.ConditionTrue, privacyv1alpha1.ReasonKeySecretNotFound)
-		stalledCond := c.Status.Conditions
-		Expect(fmt.Sprint(stalledCond)).To(ContainSubstring("missing-key"))
+		c := expectJob(t.ns, "no-key", privacyv1alpha1.ConditionReconciling, metav1.ConditionTrue, privacyv1alpha1.ReasonKeySecretNotFound)
+		Expect(meta.FindStatusCondition(c.Status.Conditions, privacyv1alpha1.ConditionReconciling).Message).To(ContainSubstring("missing-key"))
+		Expect(meta.IsStatusConditionTrue(c.Status.Conditions, privacyv1alpha1.ConditionStalled)).To(BeFalse(), "it waits for the Secret")
 		Expect(t.count("acme", "SELECT count(*) FROM app.employees WHERE first_name LIKE 'F\\_%'")).To(BeZero())
 	})
 

@@ -17,8 +17,10 @@ import (
 	"github.com/lethe-dev/lethe/internal/retention"
 )
 
-// key reads the HMAC key of keyed pseudonyms. A missing Secret or key
-// stalls the job: it names what to create.
+// key reads the HMAC key of keyed pseudonyms. A Secret not created yet
+// makes the job wait for it (Reconciling; the job goes on when it appears);
+// a Secret without the key, or with a key too short, stalls it until the
+// Secret or the spec changes. Each names what to create or fix.
 func (r *PseudonymizationJobReconciler) key(ctx context.Context, j *privacyv1alpha1.PseudonymizationJob) ([]byte, error) {
 	if j.Spec.Pseudonym.Mode == privacyv1alpha1.PseudonymRandom {
 		return r.randomKey(ctx, j)
@@ -30,15 +32,15 @@ func (r *PseudonymizationJobReconciler) key(ctx context.Context, j *privacyv1alp
 	var secret corev1.Secret
 	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: j.Namespace, Name: ref.Name}, &secret); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, stalled(privacyv1alpha1.ReasonKeySecretNotFound,
-				"pseudonym key secret %s not found in namespace %s: create it with key %q holding at least %d random bytes, the same for every job whose pseudonyms must agree, then recreate the job",
+			return nil, waiting(privacyv1alpha1.ReasonKeySecretNotFound,
+				"pseudonym key secret %s not found in namespace %s: create it with key %q holding at least %d random bytes, the same for every job whose pseudonyms must agree; the job starts when it appears",
 				ref.Name, j.Namespace, ref.Key, minKeyBytes)
 		}
 		return nil, err
 	}
 	key, ok := secret.Data[ref.Key]
 	if !ok {
-		return nil, stalled(privacyv1alpha1.ReasonKeySecretNotFound, "pseudonym key secret %s has no key %q", ref.Name, ref.Key)
+		return nil, stalled(privacyv1alpha1.ReasonKeySecretNotFound, "pseudonym key secret %s has no key %q: add it, holding at least %d random bytes", ref.Name, ref.Key, minKeyBytes)
 	}
 	if len(key) < minKeyBytes {
 		return nil, stalled(privacyv1alpha1.ReasonKeyTooShort, "pseudonym key %s/%s has %d bytes; it needs at least %d", ref.Name, ref.Key, len(key), minKeyBytes)

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -25,15 +26,12 @@ import (
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
 	"github.com/lethe-dev/lethe/internal/audit"
+	"github.com/lethe-dev/lethe/internal/calendar"
 	"github.com/lethe-dev/lethe/internal/engine"
 	"github.com/lethe-dev/lethe/internal/identity"
 	"github.com/lethe-dev/lethe/internal/retention"
 	"github.com/lethe-dev/lethe/internal/tenantdb"
 )
-
-// RunNowAnnotation starts a run of a RetentionPolicy at once each time its
-// value changes (for example to the current time).
-const RunNowAnnotation = "privacy.lethe.dev/run-now"
 
 // retentionWorkers is how many transactions mask one rule's rows at once in
 // a tenant database (each in its own key range): two use both cores a
@@ -96,19 +94,17 @@ func (r *RetentionPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	return result, err
 }
 
-// schedule parses spec.schedule and spec.timeZone.
+// schedule parses spec.schedule and spec.timeZone. The admission webhook
+// refuses what this refuses; a policy admitted before the webhook ran, or
+// past it, stalls here.
 func schedule(p *privacyv1alpha1.RetentionPolicy) (cron.Schedule, *time.Location, error) {
-	tz := "UTC"
-	if p.Spec.TimeZone != nil {
-		tz = *p.Spec.TimeZone
-	}
-	loc, err := time.LoadLocation(tz)
+	loc, err := calendar.Zone(ptr.Deref(p.Spec.TimeZone, ""))
 	if err != nil {
-		return nil, nil, fmt.Errorf("spec.timeZone %q is not an IANA time zone (for example Europe/Berlin)", tz)
+		return nil, nil, err
 	}
-	s, err := cron.ParseStandard(p.Spec.Schedule)
+	s, err := calendar.Schedule(p.Spec.Schedule)
 	if err != nil {
-		return nil, nil, fmt.Errorf("spec.schedule %q is not a cron expression of five fields or a descriptor such as @daily: %v", p.Spec.Schedule, err)
+		return nil, nil, err
 	}
 	return s, loc, nil
 }
@@ -152,7 +148,7 @@ func (r *RetentionPolicyReconciler) reconcile(ctx context.Context, p *privacyv1a
 // new value, or a scheduled time passed since the last run (only the latest
 // missed time runs).
 func (r *RetentionPolicyReconciler) due(p *privacyv1alpha1.RetentionPolicy, sched cron.Schedule, loc *time.Location, now time.Time) (time.Time, string, bool) {
-	if v := p.Annotations[RunNowAnnotation]; v != "" && v != p.Status.LastRunNow {
+	if v := p.Annotations[privacyv1alpha1.AnnotationRunNow]; v != "" && v != p.Status.LastRunNow {
 		return now, v, true
 	}
 	from := p.CreationTimestamp.Time
@@ -191,7 +187,7 @@ func (r *RetentionPolicyReconciler) startRun(p *privacyv1alpha1.RetentionPolicy,
 	st.Targets, st.LastError = nil, ""
 	how := "scheduled"
 	if runNow != "" {
-		how = "requested by the " + RunNowAnnotation + " annotation"
+		how = "requested by the " + privacyv1alpha1.AnnotationRunNow + " annotation"
 	}
 	dry := ""
 	if p.Spec.DryRun {
@@ -236,6 +232,11 @@ func (r *RetentionPolicyReconciler) idle(p *privacyv1alpha1.RetentionPolicy, now
 		}
 		setSummary(&st.Conditions, &st.ObservedGeneration, p.Generation, verdictReady, privacyv1alpha1.ReasonSucceeded,
 			msg+"; next run at "+st.NextScheduleTime.UTC().Format(time.RFC3339))
+	}
+	if v := p.Annotations[privacyv1alpha1.AnnotationRunNow]; v != "" && v != st.LastRunNow {
+		// A run asked for while another ran starts now, not at the next
+		// scheduled time.
+		return ctrl.Result{RequeueAfter: time.Millisecond}
 	}
 	return ctrl.Result{RequeueAfter: max(st.NextScheduleTime.Sub(now), time.Second)}
 }
@@ -515,9 +516,25 @@ func (r *RetentionPolicyReconciler) listTargets(ctx context.Context, namespace s
 	return out, nil
 }
 
-// SetupWithManager watches policies, and the TenantDatabases and
-// DataInventories they depend on.
+// namingSecret lists the policies of a namespace that name a Secret.
+func (r *RetentionPolicyReconciler) namingSecret(ctx context.Context, namespace, secret string) ([]types.NamespacedName, error) {
+	var list privacyv1alpha1.RetentionPolicyList
+	if err := r.List(ctx, &list, client.InNamespace(namespace), client.MatchingFields{indexSecretNames: secret}); err != nil {
+		return nil, err
+	}
+	out := make([]types.NamespacedName, 0, len(list.Items))
+	for _, p := range list.Items {
+		out = append(out, types.NamespacedName{Namespace: p.Namespace, Name: p.Name})
+	}
+	return out, nil
+}
+
+// SetupWithManager watches policies, the TenantDatabases and
+// DataInventories they depend on, and the Secrets they wait for.
 func (r *RetentionPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if err := indexSecrets(mgr, &privacyv1alpha1.RetentionPolicy{}); err != nil {
+		return err
+	}
 	if r.LockRetryDelay <= 0 {
 		r.LockRetryDelay = 2 * time.Second
 	}
@@ -537,6 +554,8 @@ func (r *RetentionPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			builder.WithPredicates(generationOrLabelsChanged())).
 		Watches(&privacyv1alpha1.DataInventory{}, handler.EnqueueRequestsFromMapFunc(targeting(r.Client, r.listTargets)),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(secretWaiters(r.Client, r.namingSecret, r.listTargets)),
+			builder.OnlyMetadata).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.MaxConcurrentReconciles, 1)}).
 		Named("retentionpolicy").
 		Complete(r)

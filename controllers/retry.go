@@ -65,8 +65,9 @@ func (s *stalls) unchanged(uid types.UID, fingerprint string) bool {
 
 // fingerprint sums an object's generation and annotations (annotating it,
 // for example `kubectl annotate ... privacy.lethe.dev/retry=1`, asks for a
-// new attempt after a fix made in the database itself) and its targets:
-// each TenantDatabase's name and generation, and its inventory's.
+// new attempt after a fix made in the database itself), its targets (each
+// TenantDatabase's name and generation, and its inventory's) and the
+// Secrets it and their inventories name (secretVersions).
 func fingerprint(ctx context.Context, c client.Reader, obj client.Object, tdbs []privacyv1alpha1.TenantDatabase) string {
 	keys := make([]string, 0, len(obj.GetAnnotations()))
 	for k, v := range obj.GetAnnotations() {
@@ -74,14 +75,17 @@ func fingerprint(ctx context.Context, c client.Reader, obj client.Object, tdbs [
 	}
 	sort.Strings(keys)
 	parts := []string{fmt.Sprint(obj.GetGeneration(), keys)}
+	var invs []*privacyv1alpha1.DataInventory
 	for _, t := range tdbs {
 		part := fmt.Sprintf("%s/%d", t.Name, t.Generation)
 		var inv privacyv1alpha1.DataInventory
 		if err := c.Get(ctx, types.NamespacedName{Namespace: t.Namespace, Name: t.Spec.InventoryRef.Name}, &inv); err == nil {
 			part += fmt.Sprintf("/%s/%d", inv.Name, inv.Generation)
+			invs = append(invs, &inv)
 		}
 		parts = append(parts, part)
 	}
+	parts = append(parts, secretVersions(ctx, c, obj, invs)...)
 	sort.Strings(parts[1:])
 	sum := sha256.New()
 	for _, p := range parts {
@@ -160,7 +164,7 @@ func targeting(c client.Client, list func(ctx context.Context, namespace string)
 		}
 		var out []reconcile.Request
 		for key, t := range objs {
-			if slices.ContainsFunc(tdbs, func(tdb privacyv1alpha1.TenantDatabase) bool { return selects(t, &tdb) }) {
+			if slices.ContainsFunc(tdbs, func(tdb privacyv1alpha1.TenantDatabase) bool { return t.Selects(&tdb) }) {
 				out = append(out, reconcile.Request{NamespacedName: key})
 			}
 		}

@@ -153,7 +153,7 @@ func (w *RoleWebhook) managersLost(ctx context.Context, old, updated *privacyv1a
 	var lost []string
 	for i := range tenants.Items {
 		tdb := &tenants.Items[i]
-		if !selects(old.Spec.Targets, tdb) && (updated == nil || !selects(updated.Spec.Targets, tdb)) {
+		if !old.Spec.Targets.Selects(tdb) && (updated == nil || !updated.Spec.Targets.Selects(tdb)) {
 			continue
 		}
 		var before, after []rbac.Grant
@@ -162,7 +162,7 @@ func (w *RoleWebhook) managersLost(ctx context.Context, old, updated *privacyv1a
 			if !role.DeletionTimestamp.IsZero() || role.Name == old.Name {
 				continue
 			}
-			if selects(role.Spec.Targets, tdb) {
+			if role.Spec.Targets.Selects(tdb) {
 				g, err := grant(role)
 				if err != nil {
 					return nil, err
@@ -170,14 +170,14 @@ func (w *RoleWebhook) managersLost(ctx context.Context, old, updated *privacyv1a
 				before, after = append(before, g), append(after, g)
 			}
 		}
-		if selects(old.Spec.Targets, tdb) {
+		if old.Spec.Targets.Selects(tdb) {
 			g, err := grant(old)
 			if err != nil {
 				return nil, err
 			}
 			before = append(before, g)
 		}
-		if updated != nil && selects(updated.Spec.Targets, tdb) {
+		if updated != nil && updated.Spec.Targets.Selects(tdb) {
 			g, err := grant(updated)
 			if err != nil {
 				return nil, err

@@ -173,7 +173,7 @@ var _ = Describe("Schemas nobody on the team wrote", func() {
 		Expect(k8s.Create(ctx, t.schemaRequest("access", privacyv1alpha1.RequestAccess, sc.subjectType, sc.access.ids))).To(Succeed())
 		r := expectPhase(t.ns, "access", privacyv1alpha1.PhaseCompleted)
 		Expect(r.Status.Export).NotTo(BeNil())
-		exported := exportedRows(getSecret(t.ns, r.Status.Export.SecretRef.Name).Data[exportKey], "tenant")
+		exported := exportedRows(getSecret(t.ns, r.Status.Export.SecretRef.Name).Data[privacyv1alpha1.ExportSecretKey], "tenant")
 		for entity, table := range entityTables(schemaInventory(sc.schema, t.ns)) {
 			cond, ok := sc.access.rows[table]
 			if !ok { // an entity of another subject type

@@ -100,7 +100,7 @@ var _ = Describe("A drafted DataInventory", func() {
 				By(fmt.Sprintf("an access request about the %s whose %s is %s", s.Name, id, value))
 				Expect(k8s.Create(ctx, t.schemaRequest(name, privacyv1alpha1.RequestAccess, s.Name, map[string]string{id: value}))).To(Succeed())
 				r := expectPhase(t.ns, name, privacyv1alpha1.PhaseCompleted)
-				exported := exportedRows(getSecret(t.ns, r.Status.Export.SecretRef.Name).Data[exportKey], "tenant")
+				exported := exportedRows(getSecret(t.ns, r.Status.Export.SecretRef.Name).Data[privacyv1alpha1.ExportSecretKey], "tenant")
 				direct := t.directRows(inv, s.Name, root, id, value)
 				var found int64
 				for _, e := range inv.Spec.Entities {
@@ -195,9 +195,22 @@ var _ = Describe("lethe inventory draft", func() {
 // context in namespace ns.
 func writeKubeconfig(path, ns string) {
 	GinkgoHelper()
+	writeKubeconfigAs(path, ns, "")
+}
+
+// writeKubeconfigAs writes a kubeconfig for the suite's API server whose
+// admin impersonates a user (as userClient does), its context in namespace
+// ns; no user means the admin itself.
+func writeKubeconfigAs(path, ns, user string) {
+	GinkgoHelper()
 	kc := clientcmdapi.NewConfig()
 	kc.Clusters["envtest"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
 	kc.AuthInfos["admin"] = &clientcmdapi.AuthInfo{ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData, Token: cfg.BearerToken}
+	if user != "" {
+		kc.AuthInfos["admin"].Impersonate = user
+		kc.AuthInfos["admin"].ImpersonateUID = "uid-" + user
+		kc.AuthInfos["admin"].ImpersonateGroups = []string{"lethe-testers", "system:authenticated"}
+	}
 	kc.Contexts["envtest"] = &clientcmdapi.Context{Cluster: "envtest", AuthInfo: "admin", Namespace: ns}
 	kc.CurrentContext = "envtest"
 	Expect(clientcmd.WriteToFile(*kc, path)).To(Succeed())

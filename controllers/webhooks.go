@@ -15,6 +15,7 @@ const (
 	PathRole               = "/validate-role"
 	PathDataInventory      = "/validate-datainventory"
 	PathTenantDatabase     = "/validate-tenantdatabase"
+	PathRetentionPolicy    = "/validate-retentionpolicy"
 )
 
 // SetupWebhooks registers every admission webhook on the server. Their
@@ -29,4 +30,5 @@ func SetupWebhooks(mgr ctrl.Manager, server webhook.Server, clk clock.PassiveClo
 	inventory := &webhook.Admission{Handler: &InventoryWebhook{Reader: reader, Decoder: decoder}}
 	server.Register(PathDataInventory, inventory)
 	server.Register(PathTenantDatabase, inventory)
+	server.Register(PathRetentionPolicy, &webhook.Admission{Handler: &RetentionPolicyWebhook{Decoder: decoder}})
 }

@@ -38,6 +38,10 @@ const (
 	// (and the drafter's version) the draft was made from; the controller
 	// drafts again when it differs.
 	AnnotationSchemaDigest = "privacy.lethe.dev/schema-digest"
+
+	// AnnotationRunNow starts a run of a RetentionPolicy at once each time
+	// its value changes (for example to the current time).
+	AnnotationRunNow = "privacy.lethe.dev/run-now"
 )
 
 // The draft ConfigMap's name suffix and key.

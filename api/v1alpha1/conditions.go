@@ -234,8 +234,10 @@ const (
 // PseudonymizationJob reasons.
 const (
 	// ReasonKeySecretNotFound: the Secret or key of
-	// spec.pseudonym.keySecretRef does not exist; the job stalls until it is
-	// created and the job recreated, or the spec names another.
+	// spec.pseudonym.keySecretRef does not exist. A job waits for a Secret
+	// not created yet (Reconciling) and goes on when it appears; a Secret
+	// without the key stalls it until the Secret is fixed. A Random job
+	// whose own key Secret was deleted while it ran stalls for good.
 	ReasonKeySecretNotFound = "KeySecretNotFound" // #nosec G101 -- a condition reason, not a credential
 	// ReasonKeyTooShort: the pseudonym key has fewer than 16 bytes.
 	ReasonKeyTooShort = "KeyTooShort"

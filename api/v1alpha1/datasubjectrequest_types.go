@@ -337,6 +337,10 @@ type TargetResult struct {
 	Error string `json:"error,omitempty"`
 }
 
+// ExportSecretKey is the key of the access package (a zip) in the export
+// Secret.
+const ExportSecretKey = "export.zip"
+
 // ExportStatus says where an access export is.
 type ExportStatus struct {
 	// secretRef names the Secret holding `export.zip`; it is owned by the

@@ -144,13 +144,13 @@ type RetentionAge struct {
 	// +kubebuilder:validation:XValidation:rule=`self.matches('^[^\\x00-\\x1f\\x7f]+$') && size(bytes(self)) <= 63`,message=`a column is named as PostgreSQL stores it, without quotes (customer_id, Order Id, Prämie): 1 to 63 bytes, no control characters`
 	Column string `json:"column"`
 
-	// olderThan is a period: a number and a unit, `d` (days), `w` (weeks),
-	// `mo` (calendar months) or `y` (calendar years), for example `30d`,
-	// `3mo`, `18mo`, `1y`. The database computes the cut-off, so months
-	// have their calendar lengths.
+	// olderThan is a period: a number from 1 to 99999 and a unit, `d`
+	// (days), `w` (weeks), `mo` (calendar months) or `y` (calendar years),
+	// with no space, for example `30d`, `3mo`, `18mo`, `1y`. The database
+	// computes the cut-off, so months have their calendar lengths.
 	// +required
-	// +kubebuilder:validation:MaxLength=8
-	// +kubebuilder:validation:Pattern=`^[1-9][0-9]{0,4}(d|w|mo|y)$`
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^[1-9][0-9]{0,4}(d|w|mo|y)$')`,message=`olderThan is a number and a unit, d (days), w (weeks), mo (calendar months) or y (calendar years), for example 90d, 18mo or 1y`,messageExpression=`'"' + self + '" is not a period: write a number from 1 to 99999 and a unit with no space, d (days), w (weeks), mo (calendar months) or y (calendar years), for example 90d, 18mo or 1y' + (!self.matches('^ *[1-9][0-9]{0,4} *[A-Za-z]+ *$') ? '' : self.matches('^ *[0-9]+ *(m|M|mon|mons|month|months|Month|Months) *$') ? ' (for months write ' + self.find('[0-9]+') + 'mo)' : self.matches('^ *[0-9]+ *(D|day|days|Day|Days) *$') ? ' (write ' + self.find('[0-9]+') + 'd)' : self.matches('^ *[0-9]+ *(W|wk|wks|week|weeks|Week|Weeks) *$') ? ' (write ' + self.find('[0-9]+') + 'w)' : self.matches('^ *[0-9]+ *(Y|yr|yrs|year|years|Year|Years) *$') ? ' (write ' + self.find('[0-9]+') + 'y)' : '')`
 	OlderThan string `json:"olderThan"`
 }
 

@@ -1,6 +1,6 @@
-// Command lethe is Lethe's tool for the people who map a database's
-// personal data (internal/cli). Installed as kubectl-lethe on the PATH it
-// is also `kubectl lethe`.
+// Command lethe is Lethe's tool for the people who operate it and map
+// their databases' personal data (internal/cli). `make plugin` builds it as
+// bin/kubectl-lethe: on the PATH it is the kubectl plugin `kubectl lethe`.
 package main
 
 import (

@@ -203,6 +203,27 @@ type Result struct {
 	Head Head
 }
 
+// Latest reads the last n records of the log, oldest first.
+func Latest(ctx context.Context, q tenantdb.Querier, n int) ([]Entry, error) {
+	rows, err := q.Query(ctx, `SELECT id, recorded_at, actor, object_kind, object_namespace, object_name, object_uid,
+		action, entity, rows_affected, subject_digest, detail, prev_hash, hash
+		FROM (SELECT * FROM lethe.audit_log ORDER BY id DESC LIMIT $1) last ORDER BY id`, n)
+	if err != nil {
+		return nil, fmt.Errorf("read audit log: %w", err)
+	}
+	defer rows.Close()
+	var out []Entry
+	for rows.Next() {
+		var e Entry
+		if err := rows.Scan(&e.ID, &e.Time, &e.Actor, &e.Object.Kind, &e.Object.Namespace, &e.Object.Name,
+			&e.Object.UID, &e.Action, &e.Entity, &e.Rows, &e.SubjectDigest, &e.Detail, &e.PrevHash, &e.Hash); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
 // Verify reads the whole log in order and checks the chain. expect, when not
 // zero, is a head seen by an earlier verification.
 func Verify(ctx context.Context, q tenantdb.Querier, expect Head) (Result, error) {

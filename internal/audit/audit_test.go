@@ -187,3 +187,27 @@ func TestConcurrentAppendersKeepOneChain(t *testing.T) {
 		t.Fatalf("verify: %+v", res)
 	}
 }
+
+func TestLatestReadsTheLastRecordsOldestFirst(t *testing.T) {
+	_, pool := setup(t)
+	before, err := Latest(context.Background(), pool, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appended := appendAll(t, pool, record("Erase", 1), record("Mask", 2), record("Delete", 3))
+	got, err := Latest(context.Background(), pool, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].ID != appended[1].ID || got[1].ID != appended[2].ID || got[1].Action != "Delete" || got[1].Rows != 3 ||
+		string(got[1].Hash) != string(appended[2].Hash) || got[0].Object != appended[1].Object {
+		t.Errorf("Latest(2) = %+v; want the last two appended, %+v", got, appended[1:])
+	}
+	all, err := Latest(context.Background(), pool, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != len(before)+3 {
+		t.Errorf("Latest(100) read %d records; want %d", len(all), len(before)+3)
+	}
+}

@@ -1,11 +1,19 @@
-// Package cli is the lethe command: tools for the people who map a
-// database's personal data, run on their own machine. Today it has one,
-// `lethe inventory draft`, which drafts a DataInventory from a live
-// database, as a TenantDatabase with the annotation
-// privacy.lethe.dev/draft-inventory does.
+// Package cli is the lethe command, run on the machines of the people who
+// operate Lethe and map their databases' personal data; installed as
+// `kubectl-lethe` on the PATH it is the kubectl plugin `kubectl lethe`, and
+// its help and messages say so. It acts as the kubeconfig's user, so the API
+// server's RBAC and Lethe's admission webhooks (four eyes) apply to it:
 //
-// The program's name does not matter: installed as `kubectl-lethe` on the
-// PATH it is `kubectl lethe inventory draft`, and its help says so.
+//   - status: one screen per TenantDatabase: conditions, warnings,
+//     uncovered columns and the last runs of what targets it;
+//   - approve: approve a DataSubjectRequest;
+//   - export: download an access export and check it against its manifest;
+//   - run-now: start a RetentionPolicy's run at once;
+//   - audit verify: re-check a tenant database's audit chain through its
+//     connection Secret and print the latest records;
+//   - inventory draft: draft a DataInventory from a live database, as a
+//     TenantDatabase with the annotation privacy.lethe.dev/draft-inventory
+//     does.
 package cli
 
 import (
@@ -14,14 +22,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
-	"time"
-
-	"github.com/lethe-dev/lethe/internal/classify"
-	"github.com/lethe-dev/lethe/internal/draft"
-	"github.com/lethe-dev/lethe/internal/tenantdb"
 )
 
 // Env is what the command reads and writes besides its arguments.
@@ -72,178 +74,92 @@ func (e usageError) Error() string { return e.msg }
 func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
 
 func run(ctx context.Context, prog string, args []string, env Env) error {
-	switch {
-	case len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help":
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		printHelp(env.Stdout, prog)
 		return nil
-	case args[0] == "version":
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "version":
 		_, err := fmt.Fprintf(env.Stdout, "lethe %s\n", env.Version)
 		return err
-	case args[0] == "inventory" && len(args) > 1 && args[1] == "draft":
-		return draftInventory(ctx, prog+" inventory draft", args[2:], env)
-	case args[0] == "inventory":
+	case "status":
+		return status(ctx, prog+" status", rest, env)
+	case "approve":
+		return approve(ctx, prog+" approve", rest, env)
+	case "export":
+		return exportRequest(ctx, prog+" export", rest, env)
+	case "run-now":
+		return runNow(ctx, prog+" run-now", rest, env)
+	case "audit":
+		if len(rest) > 0 && rest[0] == "verify" {
+			return verifyAudit(ctx, prog+" audit verify", rest[1:], env)
+		}
+		return usagef("audit: want a subcommand: verify")
+	case "inventory":
+		if len(rest) > 0 && rest[0] == "draft" {
+			return draftInventory(ctx, prog+" inventory draft", rest[1:], env)
+		}
 		return usagef("inventory: want a subcommand: draft")
 	}
-	return usagef("unknown command %q", args[0])
+	return usagef("unknown command %q", cmd)
 }
 
 func printHelp(w io.Writer, prog string) {
-	_, _ = fmt.Fprintf(w, `%[1]s: tools for mapping a database's personal data with Lethe.
+	_, _ = fmt.Fprintf(w, `%[1]s: operate Lethe and map a database's personal data.
 
 Usage:
-  %[1]s inventory draft   draft a DataInventory from a live database (see '%[1]s inventory draft -h')
-  %[1]s version           print the version
+  %[1]s status [TENANTDATABASE]            conditions, warnings, uncovered columns and last runs of tenant databases
+  %[1]s approve DATASUBJECTREQUEST         approve a request as you (four eyes: not as its requester)
+  %[1]s export DATASUBJECTREQUEST -o FILE  download an access export, checking every SHA-256 of its manifest
+  %[1]s run-now RETENTIONPOLICY [--wait]   start a run of a retention policy now
+  %[1]s audit verify TENANTDATABASE        re-check a tenant database's audit chain and print its latest records
+  %[1]s inventory draft                    draft a DataInventory from a live database
+  %[1]s version                            print the version
+
+Every command but version takes -n NAMESPACE, --kubeconfig and --context, as kubectl does,
+and acts as the kubeconfig's user. '%[1]s COMMAND -h' tells more.
 `, prog)
 }
 
-// draftOptions are the flags of `inventory draft`.
-type draftOptions struct {
-	tenantDatabase, secret, uriEnv string
-	namespace, kubeconfig, context string
-	output, name                   string
-	sampleRows                     int
-	timeout                        time.Duration
-}
-
-func draftFlags(name string, o *draftOptions, out io.Writer) *flag.FlagSet {
+// newFlags makes a command's flag set, its usage the synopsis and text
+// given, then the flags.
+func newFlags(name, synopsis, text string, out io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(out)
-	fs.StringVar(&o.tenantDatabase, "tenantdatabase", "", "a TenantDatabase: its connection Secret is read with the current kubeconfig")
-	fs.StringVar(&o.secret, "secret", "", "a connection Secret (key uri, or host, port, dbname, user, password, sslmode), read with the current kubeconfig")
-	fs.StringVar(&o.uriEnv, "uri-env", "", "an environment variable holding a postgres:// URI (kept out of the shell history and the process list)")
-	for _, n := range []string{"n", "namespace"} {
-		fs.StringVar(&o.namespace, n, "", "the namespace of the TenantDatabase or Secret (default: the kubeconfig context's)")
-	}
-	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "the kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
-	fs.StringVar(&o.context, "context", "", "the kubeconfig context (default: the current one)")
-	for _, n := range []string{"o", "output"} {
-		fs.StringVar(&o.output, n, "", "the file to write the draft to (default: standard output)")
-	}
-	fs.StringVar(&o.name, "name", "", "the DataInventory's name (default: the TenantDatabase's spec.inventoryRef, or the database's name)")
-	fs.IntVar(&o.sampleRows, "sample-rows", classify.DefaultSampleRows, fmt.Sprintf("rows of each table whose content is sampled, 1 to %d", classify.MaxSampleRows))
-	fs.DurationVar(&o.timeout, "timeout", 2*time.Minute, "how long the whole draft may take")
 	fs.Usage = func() {
-		_, _ = fmt.Fprintf(out, `Usage: %[1]s (--tenantdatabase NAME | --secret NAME | --uri-env VAR) [-n NAMESPACE] [-o FILE]
-
-Drafts a DataInventory of a live PostgreSQL database for you to review and apply:
-subject types, entities related through foreign keys, personal columns with a
-masking strategy each column can take, reporting columns, and comments saying
-why. It only reads: the catalog, and a bounded sample of each table's content
-in read-only transactions, of which only counts of matching values leave the
-database. The draft holds names of tables and columns, never a value.
-
-  %[1]s --tenantdatabase acme -n shop -o acme-inventory.yaml
-  LETHE_DATABASE_URI=postgres://... %[1]s --uri-env LETHE_DATABASE_URI
-
-Flags:
-`, name)
+		_, _ = fmt.Fprintf(out, "Usage: %s %s\n\n%s\nFlags:\n", name, synopsis, text)
 		fs.PrintDefaults()
 	}
 	return fs
 }
 
-func draftInventory(ctx context.Context, name string, args []string, env Env) error {
-	var o draftOptions
-	fs := draftFlags(name, &o, env.Stderr)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
+// parseArgs parses flags anywhere among the arguments, as kubectl does
+// (`approve erase-customer -n shop`), and checks the number of the others.
+func parseArgs(fs *flag.FlagSet, args []string, min, max int, what string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usageError{err.Error()}
 		}
-		return usageError{err.Error()}
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q (flags go after the command)", fs.Arg(0))
-	}
-	sources := 0
-	for _, s := range []string{o.tenantDatabase, o.secret, o.uriEnv} {
-		if s != "" {
-			sources++
+		args = fs.Args()
+		if len(args) == 0 {
+			break
 		}
-	}
-	if sources != 1 {
-		return usagef("name the database with exactly one of --tenantdatabase, --secret or --uri-env")
-	}
-	if o.sampleRows < 1 || o.sampleRows > classify.MaxSampleRows {
-		return usagef("--sample-rows must be 1 to %d, got %d", classify.MaxSampleRows, o.sampleRows)
-	}
-	ctx, cancel := context.WithTimeout(ctx, o.timeout)
-	defer cancel()
-
-	src, err := resolveSource(ctx, o, env)
-	if err != nil {
-		return err
-	}
-	src.conn.MaxConns = 2
-	cfg, err := src.conn.Config()
-	if err != nil {
-		return fmt.Errorf("%s %w", src.what, err)
-	}
-	if o.name == "" {
-		o.name = src.name
-	}
-	if o.name == "" {
-		o.name = cfg.Pool.ConnConfig.Database
-	}
-	pools := tenantdb.NewPools()
-	defer pools.CloseAll()
-	pool, err := pools.Get(ctx, "lethe", cfg)
-	if err != nil {
-		return fmt.Errorf("connect with %s: %s", src.what, tenantdb.SafeError(err))
-	}
-	cat, err := tenantdb.ReadCatalog(ctx, pool)
-	if err != nil {
-		return fmt.Errorf("read the catalog of %s: %s", src.what, tenantdb.SafeError(err))
-	}
-	res, err := classify.Classify(ctx, pool, cat, classify.Options{SampleRows: o.sampleRows})
-	if err != nil {
-		return fmt.Errorf("sample the tables of %s: %s", src.what, tenantdb.SafeError(err))
-	}
-	d, err := draft.New(ctx, pool, cat, res, draft.Options{Name: inventoryName(o.name), Source: src.what})
-	if err != nil {
-		return err
-	}
-	out, err := d.YAML()
-	if err != nil {
-		return err
-	}
-	where := "standard output"
-	if o.output == "" || o.output == "-" {
-		if _, err := env.Stdout.Write(out); err != nil {
-			return err
+		if args[0] == "--" {
+			pos = append(pos, args[1:]...)
+			break
 		}
-	} else {
-		if err := os.WriteFile(o.output, out, 0o600); err != nil {
-			return err
-		}
-		where = o.output
+		pos, args = append(pos, args[0]), args[1:]
 	}
-	spec := &d.Inventory.Spec
-	for _, t := range res.Tables {
-		if t.SampleError != "" {
-			_, _ = fmt.Fprintf(env.Stderr, "note: %s; its columns were judged by names and types\n", t.SampleError)
-		}
+	switch {
+	case len(pos) < min:
+		return nil, usagef("want %s", what)
+	case len(pos) > max:
+		return nil, usagef("unexpected argument %q", pos[max])
 	}
-	_, _ = fmt.Fprintf(env.Stderr, "drafted DataInventory %s from %s into %s: %d subject types, %d entities, %d personal columns; review it, then apply it\n",
-		d.Inventory.Name, src.what, where, len(spec.Subjects), len(spec.Entities), d.PersonalColumns)
-	return nil
-}
-
-// inventoryName makes a database or object name a Kubernetes object name:
-// lower case, with characters other than letters, digits, '-' and '.'
-// turned into '-'.
-func inventoryName(s string) string {
-	s = strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-', r == '.':
-			return r
-		case r >= 'A' && r <= 'Z':
-			return r + 'a' - 'A'
-		}
-		return '-'
-	}, s)
-	s = strings.Trim(s, "-.")
-	if s == "" {
-		return draft.DefaultName
-	}
-	return s
+	return pos, nil
 }

@@ -96,7 +96,17 @@ func TestSaysWhatIsWrongWithTheCommand(t *testing.T) {
 		code       int
 		says       string
 	}{
-		{"help as a kubectl plugin", "/usr/local/bin/kubectl-lethe", []string{"help"}, 0, "kubectl lethe inventory draft   draft a DataInventory"},
+		{"help as a kubectl plugin", "/usr/local/bin/kubectl-lethe", []string{"help"}, 0, "kubectl lethe inventory draft                    draft a DataInventory"},
+		{"help lists the plugin's commands", "kubectl-lethe", []string{"--help"}, 0, "kubectl lethe approve DATASUBJECTREQUEST         approve a request as you"},
+		{"approve help", "kubectl-lethe", []string{"approve", "-h"}, 0, "Usage: kubectl lethe approve DATASUBJECTREQUEST [-n NAMESPACE]"},
+		{"approve without a name", "kubectl-lethe", []string{"approve", "-n", "shop"}, 2, "kubectl lethe: want the name of a DataSubjectRequest\n"},
+		{"approve two", "lethe", []string{"approve", "a", "-n", "shop", "b"}, 2, `unexpected argument "b"`},
+		{"export without a file", "lethe", []string{"export", "access", "-n", "shop"}, 2, "name the file to write the export to with -o FILE"},
+		{"run-now without a name", "lethe", []string{"run-now", "--wait"}, 2, "want the name of a RetentionPolicy"},
+		{"status of two", "lethe", []string{"status", "a", "b"}, 2, `unexpected argument "b"`},
+		{"audit without a subcommand", "lethe", []string{"audit", "acme"}, 2, "audit: want a subcommand: verify"},
+		{"too many records", "lethe", []string{"audit", "verify", "acme", "--last", "5000"}, 2, "--last must be 0 to 1000, got 5000"},
+		{"flags after the name", "lethe", []string{"approve", "erase", "--kubeconfig", "/nonexistent/kubeconfig"}, 1, "load the kubeconfig"},
 		{"no command", "lethe", nil, 0, "lethe inventory draft"},
 		{"draft help as a plugin", "kubectl-lethe", []string{"inventory", "draft", "-h"}, 0, "Usage: kubectl lethe inventory draft (--tenantdatabase NAME"},
 		{"an unknown command", "lethe", []string{"inventories"}, 2, `unknown command "inventories"`},

@@ -4,19 +4,13 @@ import (
 	"context"
 	"fmt"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
 	"github.com/lethe-dev/lethe/internal/tenantdb"
 )
 
-// source is the database a draft is made from: its connection settings,
+// source is a database the command connects to: its connection settings,
 // how to name it in messages (never a credential), and the inventory name
 // it suggests.
 type source struct {
@@ -37,95 +31,60 @@ func resolveSource(ctx context.Context, o draftOptions, env Env) (source, error)
 		return source{conn: tenantdb.Connection{Secret: map[string][]byte{privacyv1alpha1.ConnectionKeyURI: []byte(uri)}},
 			what: "the database of $" + o.uriEnv}, nil
 	}
-	cfg, ns, err := kubeConfig(o)
+	c, err := connect(o.kubeFlags)
 	if err != nil {
 		return source{}, err
 	}
-	src := source{}
-	secretName, tlsSecretName := o.secret, ""
 	if o.tenantDatabase != "" {
-		tdb, err := getTenantDatabase(ctx, cfg, ns, o.tenantDatabase)
-		if err != nil {
+		var tdb privacyv1alpha1.TenantDatabase
+		if err := c.get(ctx, "tenantdatabases", o.tenantDatabase, &tdb); err != nil {
 			return source{}, err
 		}
-		c := tdb.Spec.Connection
-		secretName = c.SecretRef.Name
-		if c.TLSSecretRef != nil {
-			tlsSecretName = c.TLSSecretRef.Name
-		}
-		src.conn = tenantdb.Connection{Host: c.Host, Port: c.Port, Database: c.Database, SSLMode: c.SSLMode}
-		src.what = fmt.Sprintf("TenantDatabase %s/%s", ns, tdb.Name)
-		src.name = tdb.Spec.InventoryRef.Name
+		return tenantSource(ctx, c, &tdb)
 	}
-	cs, err := kubernetes.NewForConfig(cfg)
+	data, err := c.secretData(ctx, o.secret)
 	if err != nil {
 		return source{}, err
 	}
-	read := func(name string) (map[string][]byte, error) {
-		secret, err := cs.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
-		switch {
-		case apierrors.IsNotFound(err):
-			return nil, fmt.Errorf("secret %s not found in namespace %s", name, ns)
-		case err != nil:
-			return nil, fmt.Errorf("read secret %s in namespace %s: %w", name, ns, err)
-		}
-		return secret.Data, nil
+	return source{conn: tenantdb.Connection{Secret: data}, what: fmt.Sprintf("Secret %s/%s", c.ns, o.secret)}, nil
+}
+
+// tenantSource is a TenantDatabase's database, as the operator connects to
+// it: its connection Secret, its TLS Secret if it names one, and the host,
+// port, database and sslmode its spec sets over the Secret's.
+func tenantSource(ctx context.Context, c *cluster, tdb *privacyv1alpha1.TenantDatabase) (source, error) {
+	spec := tdb.Spec.Connection
+	src := source{
+		conn: tenantdb.Connection{Host: spec.Host, Port: spec.Port, Database: spec.Database, SSLMode: spec.SSLMode},
+		what: fmt.Sprintf("TenantDatabase %s/%s (Secret %s)", c.ns, tdb.Name, spec.SecretRef.Name),
+		name: tdb.Spec.InventoryRef.Name,
 	}
-	if src.conn.Secret, err = read(secretName); err != nil {
+	var err error
+	if src.conn.Secret, err = c.secretData(ctx, spec.SecretRef.Name); err != nil {
 		return source{}, err
 	}
-	if tlsSecretName != "" {
-		if src.conn.TLS, err = read(tlsSecretName); err != nil {
+	if spec.TLSSecretRef != nil {
+		if src.conn.TLS, err = c.secretData(ctx, spec.TLSSecretRef.Name); err != nil {
 			return source{}, err
 		}
-	}
-	if src.what == "" {
-		src.what = fmt.Sprintf("Secret %s/%s", ns, secretName)
-	} else {
-		src.what += fmt.Sprintf(" (Secret %s)", secretName)
 	}
 	return src, nil
 }
 
-// kubeConfig loads the kubeconfig as kubectl does: --kubeconfig, else
-// $KUBECONFIG, else ~/.kube/config; --context; and the namespace, -n or
-// the context's.
-func kubeConfig(o draftOptions) (*rest.Config, string, error) {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	if o.kubeconfig != "" {
-		rules.ExplicitPath = o.kubeconfig
-	}
-	overrides := &clientcmd.ConfigOverrides{CurrentContext: o.context}
-	overrides.Context.Namespace = o.namespace
-	kc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides)
-	cfg, err := kc.ClientConfig()
+// openDatabase connects to a source's database with a pool of two
+// connections (search_path pinned, as the operator's are), and returns a
+// function that closes it. Messages name the source, never a credential.
+func openDatabase(ctx context.Context, src source) (*pgxpool.Pool, func(), error) {
+	src.conn.MaxConns = 2
+	cfg, err := src.conn.Config()
 	if err != nil {
-		return nil, "", fmt.Errorf("load the kubeconfig: %w", err)
+		return nil, nil, fmt.Errorf("%s %w", src.what, err)
 	}
-	ns, _, err := kc.Namespace()
+	pools := tenantdb.NewPools()
+	pool, err := pools.Get(ctx, "lethe", cfg)
 	if err != nil {
-		return nil, "", fmt.Errorf("load the kubeconfig's namespace: %w", err)
+		pools.CloseAll()
+		return nil, nil, fmt.Errorf("connect with %s: %s", src.what, tenantdb.SafeError(err))
 	}
-	return cfg, ns, nil
-}
-
-// getTenantDatabase reads a TenantDatabase.
-func getTenantDatabase(ctx context.Context, cfg *rest.Config, ns, name string) (*privacyv1alpha1.TenantDatabase, error) {
-	dc, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	gvr := privacyv1alpha1.GroupVersion.WithResource("tenantdatabases")
-	u, err := dc.Resource(gvr).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		return nil, fmt.Errorf("TenantDatabase %s not found in namespace %s", name, ns)
-	case err != nil:
-		return nil, fmt.Errorf("read TenantDatabase %s in namespace %s: %w", name, ns, err)
-	}
-	var tdb privacyv1alpha1.TenantDatabase
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &tdb); err != nil {
-		return nil, fmt.Errorf("read TenantDatabase %s in namespace %s: %w", name, ns, err)
-	}
-	return &tdb, nil
+	return pool, pools.CloseAll, nil
 }

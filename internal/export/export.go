@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"time"
@@ -179,4 +180,83 @@ func safeName(s string) string {
 		}
 		return r
 	}, strings.TrimLeft(s, "."))
+}
+
+// maxFileSize bounds what Verify reads of one file: a package lives in a
+// Secret (1 MiB), so anything larger is not one of ours.
+const maxFileSize = 64 << 20
+
+// Verify checks a package against its own manifest: every file the
+// manifest lists is in the zip with that size and SHA-256, and the zip holds
+// no other file. It returns the manifest, or an error naming the first file
+// that does not check out.
+func Verify(data []byte) (*Manifest, error) {
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return nil, fmt.Errorf("not a zip: %w", err)
+	}
+	files := map[string]*zip.File{}
+	for _, f := range zr.File {
+		if _, dup := files[f.Name]; dup {
+			return nil, fmt.Errorf("the zip holds %s twice", f.Name)
+		}
+		files[f.Name] = f
+	}
+	mf, ok := files[ManifestName]
+	if !ok {
+		return nil, fmt.Errorf("the zip holds no %s", ManifestName)
+	}
+	raw, err := readFile(mf)
+	if err != nil {
+		return nil, err
+	}
+	var m Manifest
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("%s: %w", ManifestName, err)
+	}
+	if len(m.Files) == 0 {
+		return nil, fmt.Errorf("%s lists no file", ManifestName)
+	}
+	listed := map[string]bool{ManifestName: true}
+	for _, want := range m.Files {
+		listed[want.Name] = true
+		f, ok := files[want.Name]
+		if !ok {
+			return nil, fmt.Errorf("%s lists %s, which the zip does not hold", ManifestName, want.Name)
+		}
+		body, err := readFile(f)
+		if err != nil {
+			return nil, err
+		}
+		sum := sha256.Sum256(body)
+		if got := hex.EncodeToString(sum[:]); got != want.SHA256 || int64(len(body)) != want.Size {
+			return nil, fmt.Errorf("%s has %d bytes with SHA-256 %s; %s says %d bytes with SHA-256 %s",
+				want.Name, len(body), got, ManifestName, want.Size, want.SHA256)
+		}
+	}
+	for name := range files {
+		if !listed[name] {
+			return nil, fmt.Errorf("the zip holds %s, which %s does not list", name, ManifestName)
+		}
+	}
+	return &m, nil
+}
+
+// readFile reads one file of a zip, at most maxFileSize bytes.
+func readFile(f *zip.File) ([]byte, error) {
+	rc, err := f.Open()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Name, err)
+	}
+	defer func() { _ = rc.Close() }()
+	body, err := io.ReadAll(io.LimitReader(rc, maxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Name, err)
+	}
+	if len(body) > maxFileSize {
+		return nil, fmt.Errorf("%s is larger than %d bytes", f.Name, maxFileSize)
+	}
+	return body, nil
 }
