@@ -55,6 +55,11 @@ type DataSubjectRequestReconciler struct {
 	verifier dsr.Verifier
 	retries  retries
 	stalls   stalls
+	// completed holds the UIDs of the requests this manager completed, by
+	// name: an owned Secret's event can start a reconcile before the cache
+	// holds the status that completed the request, and such a reconcile
+	// reads the request from the API server instead of running it again.
+	completed sync.Map // types.NamespacedName -> types.UID
 }
 
 // +kubebuilder:rbac:groups=privacy.lethe.dev,resources=datasubjectrequests,verbs=get;list;watch
@@ -67,8 +72,14 @@ func (r *DataSubjectRequestReconciler) Reconcile(ctx context.Context, req ctrl.R
 	if err := r.Get(ctx, req.NamespacedName, &obj); err != nil {
 		if apierrors.IsNotFound(err) {
 			requestMetrics.forget("DataSubjectRequest", req.NamespacedName)
+			r.completed.Delete(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if uid, ok := r.completed.Load(req.NamespacedName); ok && uid == obj.UID && obj.Status.Phase != privacyv1alpha1.PhaseCompleted {
+		if err := r.APIReader.Get(ctx, req.NamespacedName, &obj); err != nil {
+			return ctrl.Result{}, client.IgnoreNotFound(err)
+		}
 	}
 	if !obj.DeletionTimestamp.IsZero() {
 		requestMetrics.forget("DataSubjectRequest", req.NamespacedName)
@@ -79,6 +90,9 @@ func (r *DataSubjectRequestReconciler) Reconcile(ctx context.Context, req ctrl.R
 	result, err := r.reconcile(ctx, &obj, ev)
 	if perr := r.Status().Patch(ctx, &obj, client.MergeFrom(before)); perr != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(perr)
+	}
+	if obj.Status.Phase == privacyv1alpha1.PhaseCompleted {
+		r.completed.Store(req.NamespacedName, obj.UID)
 	}
 	observeRequest(&obj)
 	ev.send(before, &obj)
