@@ -112,6 +112,7 @@ func (r *DataSubjectRequestReconciler) reconcile(ctx context.Context, obj *priva
 		return r.fail(ctx, obj, stalled(privacyv1alpha1.ReasonTimeZoneInvalid, "%s", err.Error()))
 	}
 	due := setDeadline(ev, obj, now, loc)
+	setReceiptConfirmation(obj, now, loc)
 
 	if st.Phase == privacyv1alpha1.PhaseCompleted || (st.Phase == privacyv1alpha1.PhaseFailed && !r.changedSinceFailure(ctx, obj)) {
 		// A finished request's answer holds for a later generation too
@@ -229,6 +230,9 @@ func (r *DataSubjectRequestReconciler) complete(ctx context.Context, obj *privac
 	st.Phase = privacyv1alpha1.PhaseCompleted
 	t := metav1.NewTime(now)
 	st.CompletionTime = &t
+	if loc, err := requestLocation(obj); err == nil {
+		setReceiptConfirmation(obj, now, loc)
+	}
 	setCondition(&st.Conditions, obj.Generation, privacyv1alpha1.ConditionOverdue, metav1.ConditionFalse, privacyv1alpha1.ReasonCompletedInTime,
 		"completed before the deadline")
 	if now.After(due) {

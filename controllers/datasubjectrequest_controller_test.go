@@ -11,6 +11,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
@@ -298,6 +299,12 @@ var _ = Describe("DataSubjectRequest", func() {
 		expectRequestCondition(t.ns, "late", privacyv1alpha1.ConditionOverdue, metav1.ConditionTrue, privacyv1alpha1.ReasonDeadlineExceeded)
 		Eventually(func() []string { return eventNotes(t.ns, "late", privacyv1alpha1.ReasonDeadlineExceeded) }, timeout, interval).Should(
 			ConsistOf(HavePrefix("the deadline ")), "kubectl get events --field-selector reason=DeadlineExceeded finds it")
+		expectRequestCondition(t.ns, "late", privacyv1alpha1.ConditionReceiptConfirmed, metav1.ConditionFalse, privacyv1alpha1.ReasonConfirmationOverdue)
+		Expect(updateRequest(t.ns, "late", func(r *privacyv1alpha1.DataSubjectRequest) {
+			r.Annotations[privacyv1alpha1.AnnotationReceiptConfirmedAt] = late.Spec.ReceivedAt.Add(time.Hour).UTC().Format(time.RFC3339)
+		})).To(Succeed())
+		expectRequestCondition(t.ns, "late", privacyv1alpha1.ConditionReceiptConfirmed, metav1.ConditionTrue, privacyv1alpha1.ReasonReceiptConfirmed)
+		Expect(meta.FindStatusCondition(getRequest(t.ns, "soon").Status.Conditions, privacyv1alpha1.ConditionReceiptConfirmed)).To(BeNil(), "GDPR has no such step")
 
 		By("extending before the first deadline, by two months under GDPR")
 		Expect(updateRequest(t.ns, "soon", func(r *privacyv1alpha1.DataSubjectRequest) {

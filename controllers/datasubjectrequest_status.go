@@ -59,6 +59,47 @@ func setDeadline(ev events.EventRecorder, obj *privacyv1alpha1.DataSubjectReques
 	return due
 }
 
+// setReceiptConfirmation sets, for a CCPA request, the ReceiptConfirmed
+// condition: the consumer is to be told within 10 business days of receipt
+// that the request was received.
+func setReceiptConfirmation(obj *privacyv1alpha1.DataSubjectRequest, now time.Time, loc *time.Location) {
+	st := &obj.Status
+	if regulationOf(obj) != dsr.CCPA || st.ReceivedAt == nil {
+		meta.RemoveStatusCondition(&st.Conditions, privacyv1alpha1.ConditionReceiptConfirmed)
+		return
+	}
+	due := dsr.ConfirmationDue(st.ReceivedAt.Time, loc)
+	set := func(status metav1.ConditionStatus, reason, message string) {
+		setCondition(&st.Conditions, obj.Generation, privacyv1alpha1.ConditionReceiptConfirmed, status, reason, message)
+	}
+	if v, ok := obj.Annotations[privacyv1alpha1.AnnotationReceiptConfirmedAt]; ok {
+		at, err := time.Parse(time.RFC3339, v)
+		switch {
+		case err != nil:
+			set(metav1.ConditionFalse, privacyv1alpha1.ReasonConfirmationDue, fmt.Sprintf("annotation %s is not an RFC 3339 time (for example 2026-12-07T10:00:00Z); confirm receipt by %s",
+				privacyv1alpha1.AnnotationReceiptConfirmedAt, due.UTC().Format(time.RFC3339)))
+		case at.After(due):
+			set(metav1.ConditionTrue, privacyv1alpha1.ReasonReceiptConfirmed, fmt.Sprintf("receipt confirmed at %s, after it was due (%s)",
+				at.UTC().Format(time.RFC3339), due.UTC().Format(time.RFC3339)))
+		default:
+			set(metav1.ConditionTrue, privacyv1alpha1.ReasonReceiptConfirmed, fmt.Sprintf("receipt confirmed at %s", at.UTC().Format(time.RFC3339)))
+		}
+		return
+	}
+	if st.CompletionTime != nil && !st.CompletionTime.After(due) {
+		set(metav1.ConditionTrue, privacyv1alpha1.ReasonAnsweredBeforeConfirmationDue, fmt.Sprintf("the request was answered at %s, before its receipt had to be confirmed (%s)",
+			st.CompletionTime.UTC().Format(time.RFC3339), due.UTC().Format(time.RFC3339)))
+		return
+	}
+	if now.After(due) {
+		set(metav1.ConditionFalse, privacyv1alpha1.ReasonConfirmationOverdue, fmt.Sprintf("CCPA: receipt was to be confirmed to the consumer by %s (10 business days); "+
+			"once done, annotate the request %s=<time>", due.UTC().Format(time.RFC3339), privacyv1alpha1.AnnotationReceiptConfirmedAt))
+		return
+	}
+	set(metav1.ConditionFalse, privacyv1alpha1.ReasonConfirmationDue, fmt.Sprintf("CCPA: confirm receipt to the consumer by %s (10 business days), "+
+		"then annotate the request %s=<time>", due.UTC().Format(time.RFC3339), privacyv1alpha1.AnnotationReceiptConfirmedAt))
+}
+
 // setOverdue sets the Overdue condition for a request still running and
 // returns when to look again (at the warning point or the deadline).
 func setOverdue(obj *privacyv1alpha1.DataSubjectRequest, due, now time.Time) time.Duration {

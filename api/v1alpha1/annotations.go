@@ -25,6 +25,12 @@ const (
 
 // Annotations a user sets.
 const (
+	// AnnotationReceiptConfirmedAt, on a CCPA DataSubjectRequest, records
+	// when the consumer was told their request was received (RFC 3339), as
+	// CCPA regulations ask within 10 business days: the ReceiptConfirmed
+	// condition reads it.
+	AnnotationReceiptConfirmedAt = "privacy.lethe.dev/receipt-confirmed-at"
+
 	// AnnotationDraftInventory, set to "true" on a TenantDatabase, makes the
 	// controller draft a DataInventory of the database's schema into the
 	// ConfigMap `<name>-inventory-draft` (key datainventory.yaml), owned by

@@ -11,6 +11,12 @@ const (
 	// before the request completed.
 	ConditionOverdue = "Overdue"
 
+	// ConditionReceiptConfirmed (normal-true), on CCPA requests only, is
+	// True once the consumer was told the request was received (annotation
+	// privacy.lethe.dev/receipt-confirmed-at), or once the request completed
+	// before that was due; False until then, saying by when.
+	ConditionReceiptConfirmed = "ReceiptConfirmed"
+
 	// ConditionVerified (normal-true) is True when, after erasure, a re-scan
 	// found none of the subject's identifiers in any inventory table.
 	ConditionVerified = "Verified"
@@ -31,6 +37,18 @@ const (
 	// ReasonApprovedByRequester: the identity that approved is the one
 	// that requested: a second person must approve.
 	ReasonApprovedByRequester = "ApprovedByRequester"
+
+	// ReasonConfirmationDue: a CCPA request's receipt is to be confirmed
+	// to the consumer, by the date the message gives.
+	ReasonConfirmationDue = "ConfirmationDue"
+	// ReasonConfirmationOverdue: the 10 business days to confirm receipt
+	// passed without a confirmation recorded.
+	ReasonConfirmationOverdue = "ConfirmationOverdue"
+	// ReasonReceiptConfirmed: the confirmation of receipt is recorded.
+	ReasonReceiptConfirmed = "ReceiptConfirmed"
+	// ReasonAnsweredBeforeConfirmationDue: the request completed before
+	// its receipt had to be confirmed.
+	ReasonAnsweredBeforeConfirmationDue = "AnsweredBeforeConfirmationDue"
 
 	// ReasonWithinDeadline: the deadline has not passed.
 	ReasonWithinDeadline = "WithinDeadline"

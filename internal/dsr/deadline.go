@@ -50,6 +50,26 @@ func Deadline(regulation string, received time.Time, extended bool, loc *time.Lo
 	return time.Date(due.Year(), due.Month(), due.Day(), 23, 59, 59, 0, loc)
 }
 
+// ConfirmationDue is when a CCPA request's receipt must have been confirmed
+// to the consumer: the end of the tenth business day after the day of
+// receipt, counted in loc (nil means UTC). Business days are Monday to
+// Friday; public holidays, which differ by state and year, are not known,
+// so the date is never later than the law's.
+func ConfirmationDue(received time.Time, loc *time.Location) time.Time {
+	if loc == nil {
+		loc = time.UTC
+	}
+	y, m, d := received.In(loc).Date()
+	day := time.Date(y, m, d, 0, 0, 0, 0, loc)
+	for n := 0; n < 10; {
+		day = time.Date(day.Year(), day.Month(), day.Day()+1, 0, 0, 0, 0, loc)
+		if wd := day.Weekday(); wd != time.Saturday && wd != time.Sunday {
+			n++
+		}
+	}
+	return time.Date(day.Year(), day.Month(), day.Day(), 23, 59, 59, 0, loc)
+}
+
 // Digest is the salted digest that stands for a subject outside the tenant
 // databases: HMAC-SHA-256 keyed with the salt over the subject type and the
 // identifiers, sorted by name.

@@ -92,3 +92,35 @@ func TestDigestIsSaltedAndOrderIndependent(t *testing.T) {
 		t.Errorf("digest %q", a)
 	}
 }
+
+func TestConfirmationDueCountsTenBusinessDays(t *testing.T) {
+	la, err := time.LoadLocation("America/Los_Angeles")
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := func(y int, m time.Month, d int, loc *time.Location) time.Time { return time.Date(y, m, d, 23, 59, 59, 0, loc) }
+	for _, tt := range []struct {
+		received time.Time
+		loc      *time.Location
+		want     time.Time
+	}{
+		{time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC), nil, end(2026, 12, 21, time.UTC)},  // a Monday: two weeks later
+		{time.Date(2026, 12, 11, 9, 0, 0, 0, time.UTC), nil, end(2026, 12, 25, time.UTC)}, // a Friday
+		{time.Date(2026, 12, 12, 9, 0, 0, 0, time.UTC), nil, end(2026, 12, 25, time.UTC)}, // a Saturday counts from Monday
+		{time.Date(2028, 2, 18, 9, 0, 0, 0, time.UTC), nil, end(2028, 3, 3, time.UTC)},    // across 29 February
+		// 02:00 UTC on a Saturday is still Friday in Los Angeles.
+		{time.Date(2026, 12, 12, 2, 0, 0, 0, time.UTC), la, end(2026, 12, 25, la)},
+	} {
+		if got := ConfirmationDue(tt.received, tt.loc); !got.Equal(tt.want) {
+			t.Errorf("received %s (%v): got %s, want %s", tt.received, tt.loc, got, tt.want)
+		}
+	}
+	// Over two years, the due day is a weekday, 12 (received on a Sunday) to 14 days after receipt.
+	for day := time.Date(2027, 1, 1, 12, 0, 0, 0, la); day.Year() < 2029; day = day.AddDate(0, 0, 1) {
+		due := ConfirmationDue(day, la)
+		days := int(due.Sub(day).Hours() / 24)
+		if wd := due.Weekday(); wd == time.Saturday || wd == time.Sunday || days < 12 || days > 14 {
+			t.Fatalf("received %s: due %s (%s, %d days later)", day.Format(time.DateOnly), due, due.Weekday(), days)
+		}
+	}
+}
