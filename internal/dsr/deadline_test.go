@@ -98,7 +98,9 @@ func TestConfirmationDueCountsTenBusinessDays(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	end := func(y int, m time.Month, d int, loc *time.Location) time.Time { return time.Date(y, m, d, 23, 59, 59, 0, loc) }
+	end := func(y int, m time.Month, d int, loc *time.Location) time.Time {
+		return time.Date(y, m, d, 23, 59, 59, 0, loc)
+	}
 	for _, tt := range []struct {
 		received time.Time
 		loc      *time.Location
