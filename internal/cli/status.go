@@ -210,10 +210,7 @@ func lastRuns(tdb *privacyv1alpha1.TenantDatabase, all runs) []runLine {
 				for _, r := range t.Rules {
 					matched, changed = matched+r.Matched, changed+r.Changed
 				}
-				l.here = fmt.Sprintf("%d rows matched, %d changed", matched, changed)
-				if t.Error != "" {
-					l.here += "; error: " + clip(t.Error, maxMessage/2)
-				}
+				l.here = countsHere("matched", "changed", matched, changed, t.Error)
 			}
 		}
 		out = append(out, l)
@@ -236,10 +233,7 @@ func lastRuns(tdb *privacyv1alpha1.TenantDatabase, all runs) []runLine {
 				for _, e := range t.Entities {
 					found, changed = found+e.Found, changed+e.Changed
 				}
-				l.here = fmt.Sprintf("%d rows found, %d changed", found, changed)
-				if t.Error != "" {
-					l.here += "; error: " + clip(t.Error, maxMessage/2)
-				}
+				l.here = countsHere("found", "changed", found, changed, t.Error)
 			}
 		}
 		out = append(out, l)
@@ -259,13 +253,23 @@ func lastRuns(tdb *privacyv1alpha1.TenantDatabase, all runs) []runLine {
 				for _, e := range t.Entities {
 					found, changed = found+e.Found, changed+e.Changed
 				}
-				l.here = fmt.Sprintf("%d rows found, %d pseudonymized", found, changed)
+				l.here = countsHere("found", "pseudonymized", found, changed, "")
 			}
 		}
 		out = append(out, l)
 	}
 	slices.SortStableFunc(out, func(a, b runLine) int { return timeOf(b.at).Compare(timeOf(a.at)) })
 	return out
+}
+
+// countsHere is what a run line says of one tenant database: its two
+// counts and, when there is one, its error.
+func countsHere(first, second string, a, b int64, errText string) string {
+	s := fmt.Sprintf("%d rows %s, %d %s", a, first, b, second)
+	if errText != "" {
+		s += "; error: " + clip(errText, maxMessage/2)
+	}
+	return s
 }
 
 func timeOf(t *metav1.Time) time.Time {
