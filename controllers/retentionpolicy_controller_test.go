@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -216,8 +217,11 @@ var _ = Describe("RetentionPolicy", func() {
 			CREATE TRIGGER count_update AFTER UPDATE ON app.customers FOR EACH ROW EXECUTE FUNCTION app.count_update();
 			GRANT INSERT ON app.updates TO `+pgtest.AppUser)
 		var stops atomic.Int32
+		var mu sync.Mutex // the rule's two workers call the hook at once
 		stopped := map[int]bool{}
 		hook := func(rule string, batch int) error {
+			mu.Lock()
+			defer mu.Unlock()
 			if (batch == 0 || batch == 1 || batch == 2) && !stopped[batch] && rule == "closed-customers" {
 				stopped[batch] = true
 				stops.Add(1)
