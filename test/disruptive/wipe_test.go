@@ -13,16 +13,18 @@ import (
 	"github.com/lethe-dev/lethe/internal/testutil/schemas"
 )
 
-// Status is only a view of what the tenant databases hold: wiped on
-// finished objects of every kind, it comes back as it was at the next
-// resync, without anyone touching the objects, and nothing runs again. A
+// Finished objects of every kind stay quiet: no status write that says
+// nothing new, no reconcile that nothing asked for. Status is only a view
+// of what the tenant databases hold: wiped, it comes back as it was,
+// without anyone touching the objects, and nothing runs again. A
 // finished request deleted and created again with the same spec finds
 // nothing left, changes nothing, and says so in the audit log.
-func TestWipedStatusIsRebuiltAndNothingRunsTwice(t *testing.T) {
+func TestFinishedObjectsStayQuietAndAWipedStatusIsRebuilt(t *testing.T) {
 	const ns = "wipe-status"
 	ctx := context.Background()
 	tn := newTenant(t, ns, "wipe", schemas.Options{Members: 30, PaymentsPerAccount: 40}, "")
-	c := newChaos(t, "--retry-interval=1s", "--resync-interval=5s")
+	margs, addr := metricsArgs(t)
+	c := newChaos(t, append(margs, "--retry-interval=1s")...)
 	tn.waitReady(t, c)
 	rr := startRetention(t, c, tn, 50)
 	rr.finish()
@@ -90,6 +92,8 @@ spec:
 		}
 		return true, "", nil
 	})
+	checkQuiet(t, addr, objects)
+
 	before := map[string]string{}
 	for _, o := range objects {
 		before[o.GetName()] = view(t, o)
