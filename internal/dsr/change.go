@@ -80,6 +80,11 @@ func change(ctx context.Context, pool *pgxpool.Pool, in *Input, spec *privacyv1a
 		return out, nil
 	}
 
+	if in.Type == privacyv1alpha1.RequestErasure {
+		if out.Archived, err = eraseArchived(ctx, pool, in, spec); err != nil {
+			return nil, fmt.Errorf("erase the subject's archived rows: %w", err)
+		}
+	}
 	var steps []engine.Step
 	if in.Type == privacyv1alpha1.RequestRectification {
 		steps, err = rectifySteps(in, cat, byName, plan)
@@ -112,6 +117,9 @@ func change(ctx context.Context, pool *pgxpool.Pool, in *Input, spec *privacyv1a
 	for _, e := range plan.Entities {
 		out.Entities = append(out.Entities, EntityOutcome{Entity: e.Entity, Found: int64(len(e.Keys) + len(e.Shared)),
 			Shared: int64(len(e.Shared)), Changed: changed[e.Entity], Effects: effects[e.Entity]})
+	}
+	if out.Archived > 0 {
+		out.Entities = append(out.Entities, EntityOutcome{Entity: ArchivedEntity, Found: out.Archived, Changed: out.Archived})
 	}
 	return out, nil
 }
