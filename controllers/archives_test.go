@@ -49,15 +49,29 @@ var _ = Describe("Archives", func() {
 			Expect(a.SHA256).To(Equal(st.ArchiveSHA256))
 		}
 
-		By("expiring the contacts' archive five years on, and deleting the logins' on request")
+		By("expiring the contacts' archive five years on; the logins' archive waits for a second person's approval")
 		retentionClock.SetTime(time.Now().AddDate(5, 0, 1))
 		Expect(updateAs(k8s, getPolicy(t.ns, "archives"), func(p *privacyv1alpha1.RetentionPolicy) {
 			p.Spec.Suspend = true
-			p.Spec.Archive = &privacyv1alpha1.ArchiveAdministration{Delete: []privacyv1alpha1.ArchiveReference{{Run: run, Rule: "old-logins"}}}
+			p.Spec.Archive = &privacyv1alpha1.ArchiveAdministration{Delete: []privacyv1alpha1.ArchiveReference{{Run: run, Rule: "old-logins"}},
+				Approved: true}
 		})).To(Succeed())
 		Eventually(func(g Gomega) {
+			g.Expect(archiveOf(getPolicy(t.ns, "archives"), run, "inactive-contacts")).To(HaveField("State", privacyv1alpha1.ArchiveExpired))
+		}).WithTimeout(time.Minute).Should(Succeed())
+		Eventually(func() string { return eventsOf(t.ns, "archives") }).WithTimeout(time.Minute).Should(
+			ContainSubstring("who listed them; another user must approve them"))
+		Expect(eventsOf(t.ns, "archives")).To(ContainSubstring(privacyv1alpha1.ReasonArchiveDeletionUnapproved))
+		Expect(archiveOf(getPolicy(t.ns, "archives"), run, "old-logins")).To(HaveField("State", privacyv1alpha1.ArchiveActive))
+		Expect(t.count("acme", "SELECT count(*) FROM lethe.retention_archives WHERE run_id = $1 AND rule = 'old-logins'", run)).To(BeNumerically(">", 0))
+
+		By("deleting the logins' archive once another user approves")
+		other := userClient("archive-approver", editorRole)
+		for _, approved := range []bool{false, true} {
+			Expect(updateAs(other, getPolicy(t.ns, "archives"), func(p *privacyv1alpha1.RetentionPolicy) { p.Spec.Archive.Approved = approved })).To(Succeed())
+		}
+		Eventually(func(g Gomega) {
 			p := getPolicy(t.ns, "archives")
-			g.Expect(archiveOf(p, run, "inactive-contacts")).To(HaveField("State", privacyv1alpha1.ArchiveExpired))
 			g.Expect(archiveOf(p, run, "old-logins")).To(HaveField("State", privacyv1alpha1.ArchiveDeleted))
 			g.Expect(archiveOf(p, run, "old-logins").EndedAt).NotTo(BeNil())
 		}).WithTimeout(time.Minute).Should(Succeed())

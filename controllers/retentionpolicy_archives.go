@@ -33,7 +33,15 @@ func (r *RetentionPolicyReconciler) administerArchives(ctx context.Context, p *p
 	object := audit.Object{Kind: "RetentionPolicy", Namespace: p.Namespace, Name: p.Name, UID: string(p.UID)}
 	expirer := engine.Run{Kind: engine.KindPolicy, Type: "Retention", Actor: objectActor(p), Object: object, Clock: func() time.Time { return now }}
 	deleter := expirer
-	deleter.Actor = identity.Actor(p.Annotations[privacyv1alpha1.AnnotationChangedBy], expirer.Actor)
+	deleter.Actor = identity.Actor(p.Annotations[privacyv1alpha1.AnnotationArchiveDeleteRequestedBy], expirer.Actor)
+	deletions := p.Spec.Archive != nil && len(p.Spec.Archive.Delete) > 0
+	if deletions {
+		if doubt := archiveDeletionDoubt(p); doubt != "" {
+			deletions = false
+			r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, privacyv1alpha1.ReasonArchiveDeletionUnapproved, "Delete",
+				"spec.archive.delete lists %d archives; nothing is deleted: %s", len(p.Spec.Archive.Delete), doubt)
+		}
+	}
 	var all []privacyv1alpha1.ArchiveStatus
 	for _, w := range works {
 		for _, rule := range p.Spec.Rules {
@@ -53,7 +61,7 @@ func (r *RetentionPolicyReconciler) administerArchives(ctx context.Context, p *p
 					"archive of rule %s, run %s in %s expired (older than %s)", a.Rule, a.Run, w.tdb.Name, rule.Archive.RetainFor)
 			}
 		}
-		if p.Spec.Archive != nil {
+		if deletions {
 			for _, ref := range p.Spec.Archive.Delete {
 				if st.Run != nil && !st.Run.Completed && ref.Run == st.Run.ID {
 					continue
@@ -64,7 +72,8 @@ func (r *RetentionPolicyReconciler) administerArchives(ctx context.Context, p *p
 				}
 				if ok {
 					r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, privacyv1alpha1.ReasonArchiveDeleted, "Delete",
-						"archive of rule %s, run %s in %s deleted, as spec.archive.delete asks", ref.Rule, ref.Run, w.tdb.Name)
+						"archive of rule %s, run %s in %s deleted, as spec.archive.delete asks (requested by %s, approved by %s)",
+						ref.Rule, ref.Run, w.tdb.Name, deleter.Actor, identity.Actor(p.Annotations[privacyv1alpha1.AnnotationApprovedBy], ""))
 				}
 			}
 		}
@@ -94,4 +103,31 @@ func (r *RetentionPolicyReconciler) administerArchives(ctx context.Context, p *p
 	}
 	st.Archives = all
 	return nil
+}
+
+// archiveDeletionDoubt says why spec.archive.delete may not proceed: four
+// eyes, checked here and not only by the webhook, so a manager run without
+// its webhook is not fooled by a hand-set field. It needs
+// spec.archive.approved, the identities of who last changed the list and
+// of who approved (recorded by the identity webhook), two different users,
+// and the approval given after the list's last change. Empty means it may.
+func archiveDeletionDoubt(p *privacyv1alpha1.RetentionPolicy) string {
+	if !p.Spec.Archive.Approved {
+		return "it waits for spec.archive.approved: true, set by someone other than who listed the archives"
+	}
+	requester, rerr := identity.Decode(p.Annotations[privacyv1alpha1.AnnotationArchiveDeleteRequestedBy])
+	approver, aerr := identity.Decode(p.Annotations[privacyv1alpha1.AnnotationApprovedBy])
+	if rerr != nil || aerr != nil {
+		return fmt.Sprintf("the identities of who listed the archives and who approved (annotations %s and %s, which Lethe's admission "+
+			"webhook records) are missing or unreadable; with the webhook installed, set spec.archive.approved to false, then have "+
+			"another user approve again", privacyv1alpha1.AnnotationArchiveDeleteRequestedBy, privacyv1alpha1.AnnotationApprovedBy)
+	}
+	if requester.Username == approver.Username || (requester.UID != "" && requester.UID == approver.UID) {
+		return fmt.Sprintf("the deletions were approved by %s, who listed them; another user must approve them", approver.Username)
+	}
+	if approver.At.Before(requester.At) {
+		return fmt.Sprintf("spec.archive.delete changed (by %s) after %s approved; set spec.archive.approved to false, then have "+
+			"another user approve the list as it is", requester.Username, approver.Username)
+	}
+	return ""
 }

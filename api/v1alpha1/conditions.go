@@ -235,6 +235,9 @@ const (
 	// ReasonArchiveDeleted (event): an archive listed in spec.archive.delete
 	// was deleted.
 	ReasonArchiveDeleted = "ArchiveDeleted"
+	// ReasonArchiveDeletionUnapproved (event): spec.archive.delete lists
+	// archives, but no second identity approved the list as it is.
+	ReasonArchiveDeletionUnapproved = "ArchiveDeletionUnapproved"
 )
 
 // PseudonymizationJob reasons.

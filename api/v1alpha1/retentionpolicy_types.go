@@ -102,12 +102,22 @@ type ArchiveAdministration struct {
 	// delete lists archives to delete, each named by its run and rule as
 	// status.archives shows them, in every target that holds it: its rows
 	// and CSV are deleted, with an audit record, and status.archives shows
-	// it Deleted. Deleting cannot be undone; an entry that names no active
-	// archive does nothing.
+	// it Deleted. Deleting cannot be undone, so it waits for approved; an
+	// entry that names no active archive does nothing.
 	// +optional
 	// +kubebuilder:validation:MaxItems=64
 	// +listType=atomic
 	Delete []ArchiveReference `json:"delete,omitempty"`
+
+	// approved, set to true by someone other than who last changed delete,
+	// and after that change, lets the deletions proceed. Lethe's admission
+	// webhook records both identities (annotations
+	// privacy.lethe.dev/archive-delete-requested-by and
+	// privacy.lethe.dev/approved-by); the controller checks them and
+	// deletes nothing while they are missing, equal, or the list changed
+	// since the approval (set approved to false, then true again).
+	// +optional
+	Approved bool `json:"approved,omitempty"`
 }
 
 // ArchiveReference names one archive.
