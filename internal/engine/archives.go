@@ -33,12 +33,12 @@ type ArchiveInfo struct {
 }
 
 // Archives lists the archives of an object's runs (a RetentionPolicy's,
-// by its UID), newest first.
+// by its UID: its runs are named `<uid>-...`), newest first.
 func Archives(ctx context.Context, q tenantdb.Querier, objectUID string) ([]ArchiveInfo, error) {
 	rows, err := q.Query(ctx, `SELECT a.run_id, a.rule, a.entity, a.rows, a.created_at, a.state, a.ended_at,
 			COALESCE((SELECT max(s.archive_sha256) FROM lethe.run_steps s WHERE s.run_uid = a.run_id AND s.step = a.rule), '')
 		FROM lethe.archives a
-		WHERE a.run_id IN (SELECT r.uid FROM lethe.runs r WHERE r.object_uid = $1) OR a.run_id LIKE $1 || '-%'
+		WHERE left(a.run_id, length($1) + 1) = $1 || '-'
 		ORDER BY a.created_at DESC, a.run_id, a.rule`, objectUID)
 	if err != nil {
 		return nil, err
@@ -101,7 +101,7 @@ func EndArchive(ctx context.Context, pool *pgxpool.Pool, run *Run, runID, rule, 
 func ExpireArchives(ctx context.Context, pool *pgxpool.Pool, run *Run, objectUID, rule, retainFor, tz string, now time.Time) ([]ArchiveInfo, error) {
 	rows, err := pool.Query(ctx, `SELECT a.run_id FROM lethe.archives a
 		WHERE a.rule = $2 AND a.state = 'Active'
-			AND (a.run_id IN (SELECT r.uid FROM lethe.runs r WHERE r.object_uid = $1) OR a.run_id LIKE $1 || '-%')
+			AND left(a.run_id, length($1) + 1) = $1 || '-'
 			AND a.created_at < ((($3::timestamptz AT TIME ZONE $4::text) - $5::interval) AT TIME ZONE $4::text)
 		ORDER BY a.created_at, a.run_id`, objectUID, rule, now, tz, retainFor)
 	if err != nil {
