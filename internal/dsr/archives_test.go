@@ -84,6 +84,15 @@ func TestArchivedRowsAreExportedErasedAndVerifiedOnChinook(t *testing.T) {
 	archive(t, pool, spec, "run-1", privacyv1alpha1.RetentionRule{Name: "invoices", Entity: "invoice",
 		Age: privacyv1alpha1.RetentionAge{Column: "invoice_date", OlderThan: "1d"}, Conditions: only})
 
+	// Each archived invoice carries its customer's digest over every
+	// identifier the root maps, and a blind index entry per identifier,
+	// computed by the database as Digest computes them.
+	digest := Digest(testSalt, "customer", map[string]string{"email": email, "customerId": "12"})
+	if n := scalar[int64](t, pool, `SELECT count(*) FROM lethe.archived_rows WHERE subject_type = 'customer' AND subject_digest = $1
+		AND subject_index @> $2::text[] AND cardinality(subject_index) = 2`,
+		digest, []string{Digest(testSalt, "customer", map[string]string{"email": email}), Digest(testSalt, "customer", map[string]string{"customerId": "12"})}); n != invoices {
+		t.Fatalf("%d archived invoices carry customer 12's digest and blind index; want %d", n, invoices)
+	}
 	in := request("access-1", privacyv1alpha1.RequestAccess, spec, "customer", map[string]string{"email": email})
 	in.Salt = testSalt
 	out, err := Execute(ctx, pool, in)
