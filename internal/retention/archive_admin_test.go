@@ -20,7 +20,7 @@ func TestArchivesExpireAfterRetainForAndAreDeletedOnRequest(t *testing.T) {
 		Age:    privacyv1alpha1.RetentionAge{Column: "last_activity_at", OlderThan: "18mo"},
 		Action: privacyv1alpha1.RetentionArchive, Archive: &privacyv1alpha1.ArchiveOptions{Then: privacyv1alpha1.ArchiveThenNone}})
 	old := newRun("policy-1-1")
-	old.Clock = func() time.Time { return sampleapp.ReferenceTime() }
+	old.Clock = sampleapp.ReferenceTime
 	p := finish(t, pool, old, rule)
 	young := newRun("policy-1-2")
 	young.Clock = func() time.Time { return sampleapp.ReferenceTime().AddDate(1, 0, 0) }
