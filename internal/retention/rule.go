@@ -39,6 +39,8 @@ type Rule struct {
 	// the sanitized column it deactivates, if any.
 	pseudo *Pseudonyms
 	active string
+	// subject says whose rows an archive holds (nil: nobody's).
+	subject *engine.ArchiveSubject
 }
 
 // Pseudonyms turn a Pseudonymize rule into the work of a
@@ -143,6 +145,9 @@ func compileRule(r privacyv1alpha1.RetentionRule, inv *privacyv1alpha1.DataInven
 		return fail("entity %s: %v", ent.Name, err)
 	}
 	out := &Rule{Spec: r, Entity: ent, target: target}
+	if r.Action == privacyv1alpha1.RetentionArchive {
+		out.subject = archiveSubject(inv, cat, ent)
+	}
 	if p != nil && r.Age.Column == "" {
 		return compileMasks(out, r, ent, t, hashKeys, fail)
 	}
