@@ -194,10 +194,11 @@ func scopedTables(ctx context.Context, tx pgx.Tx, cat *tenantdb.Catalog, inv *pr
 }
 
 // buildScopedTable builds the predicate of one scoped entity, or says what
-// does not fit the catalog. The predicate asks lethe.sees_all and
-// lethe.visible_owners once per statement each (uncorrelated subqueries):
-// per row it is a comparison with an array, on the owner column's type, so
-// an index on the owner column serves it.
+// does not fit the catalog. The predicate asks lethe.visible_owners at most
+// twice per statement (uncorrelated subqueries, InitPlans): whether the
+// user sees every row (a Company scope, NULL owners), and which owners;
+// per row it is a test of the first, or a comparison with an array on the
+// owner column's type. A row without an owner is only a Company scope's.
 func buildScopedTable(ctx context.Context, tx pgx.Tx, cat *tenantdb.Catalog, table *tenantdb.Table, s privacyv1alpha1.ScopedEntity) (scopedTable, string, error) {
 	t := scopedTable{name: table.TableName()}
 	ownerTable := table
@@ -229,20 +230,22 @@ func buildScopedTable(ctx context.Context, tx pgx.Tx, cat *tenantdb.Catalog, tab
 	if col.Category == 'S' {
 		cast = "text"
 	}
-	owners := "lethe.visible_owners(" + area + ", " + permission + ")::" + cast + "[]"
+	call := "lethe.visible_owners(" + area + ", " + permission + ")"
+	all := "(SELECT " + call + " IS NULL)"
+	owners := "(SELECT " + call + "::" + cast + "[])::" + cast + "[]"
 	owner := pgx.Identifier{s.Owner.Column}.Sanitize()
-	match := owner + " = ANY ((SELECT " + owners + ")::" + cast + "[])"
-	if fk != nil {
+	if fk == nil {
+		t.predicate = "(" + all + " OR " + owner + " = ANY (" + owners + "))"
+	} else {
 		refName, _ := tenantdb.ParseTableName(fk.RefTable)
 		self := pgx.Identifier{t.name.Name}.Sanitize()
 		var join []string
 		for i, c := range fk.Columns {
 			join = append(join, "lethe_owner."+pgx.Identifier{fk.RefColumns[i]}.Sanitize()+" = "+self+"."+pgx.Identifier{c}.Sanitize())
 		}
-		match = "EXISTS (SELECT 1 FROM " + refName.Sanitize() + " AS lethe_owner WHERE " + strings.Join(join, " AND ") +
-			" AND lethe_owner." + match + ")"
+		t.predicate = "(" + all + " OR EXISTS (SELECT 1 FROM " + refName.Sanitize() + " AS lethe_owner WHERE " +
+			strings.Join(join, " AND ") + " AND lethe_owner." + owner + " = ANY (" + owners + ")))"
 	}
-	t.predicate = "((SELECT lethe.sees_all(" + area + ", " + permission + ")) OR " + match + ")"
 	t.definition = "owner " + s.Owner.Column
 	if fk != nil {
 		t.definition += fmt.Sprintf(" of %s through (%s)", fk.RefTable, strings.Join(fk.Columns, ", "))
