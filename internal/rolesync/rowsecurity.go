@@ -194,9 +194,9 @@ func scopedTables(ctx context.Context, tx pgx.Tx, cat *tenantdb.Catalog, inv *pr
 }
 
 // buildScopedTable builds the predicate of one scoped entity, or says what
-// does not fit the catalog. The predicate asks lethe.visible_owners at most
-// twice per statement (uncorrelated subqueries, InitPlans): whether the
-// user sees every row (a Company scope, NULL owners), and which owners;
+// does not fit the catalog. The predicate asks, once per statement each
+// (uncorrelated subqueries, InitPlans), lethe.sees_all whether the user
+// sees every row (a Company scope), and only if not lethe.visible_owners;
 // per row it is a test of the first, or a comparison with an array on the
 // owner column's type. A row without an owner is only a Company scope's.
 func buildScopedTable(ctx context.Context, tx pgx.Tx, cat *tenantdb.Catalog, table *tenantdb.Table, s privacyv1alpha1.ScopedEntity) (scopedTable, string, error) {
@@ -230,9 +230,9 @@ func buildScopedTable(ctx context.Context, tx pgx.Tx, cat *tenantdb.Catalog, tab
 	if col.Category == 'S' {
 		cast = "text"
 	}
-	call := "lethe.visible_owners(" + area + ", " + permission + ")"
-	all := "(SELECT " + call + " IS NULL)"
-	owners := "(SELECT " + call + "::" + cast + "[])::" + cast + "[]"
+	args := "(" + area + ", " + permission + ")"
+	all := "(SELECT lethe.sees_all" + args + ")"
+	owners := "(SELECT lethe.visible_owners" + args + "::" + cast + "[])::" + cast + "[]"
 	owner := pgx.Identifier{s.Owner.Column}.Sanitize()
 	if fk == nil {
 		t.predicate = "(" + all + " OR " + owner + " = ANY (" + owners + "))"
