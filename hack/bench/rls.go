@@ -44,6 +44,7 @@ const rlsTeamSize = 20
 // agent and date as an application would.
 const rlsDDL = `CREATE SCHEMA app;
 CREATE TABLE app.users (id text PRIMARY KEY, team text NOT NULL, active boolean NOT NULL DEFAULT true);
+CREATE INDEX ON app.users (team);
 CREATE TABLE app.calls (
     id         bigint PRIMARY KEY,
     agent_id   text NOT NULL REFERENCES app.users,
@@ -167,9 +168,9 @@ func runRLSScenario(ctx context.Context, cfg config, rc *rlsConfig) {
 	t.Info("aggregate under RLS, OwnTeam, median (ms)", col(func(r rlsRun) float64 { return r.aggTeam }))
 	t.Info("rows the OwnTeam lead counts", col(func(r rlsRun) float64 { return float64(r.teamRows) }))
 	rep.Printf("\nnotes:\n")
-	rep.Printf("  - the policy asks lethe.visible_owners once per statement whether the user sees every row\n")
-	rep.Printf("    (Company), and once more which owners otherwise (InitPlans); per row it is a test of the\n")
-	rep.Printf("    first, or agent_id = ANY (the lead's %d agents)\n", rlsTeamSize)
+	rep.Printf("  - the policy asks lethe.sees_all once per statement whether the user sees every row\n")
+	rep.Printf("    (Company), and lethe.visible_owners once which owners otherwise (InitPlans); per row it\n")
+	rep.Printf("    is a test of the first, or agent_id = ANY (the lead's %d agents)\n", rlsTeamSize)
 	rep.Printf("  - the OwnTeam aggregate reads the whole table and keeps the team's rows: information only\n")
 	benchutil.Publish(cfg.out, "rls.txt", rep.String())
 }
