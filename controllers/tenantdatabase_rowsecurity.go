@@ -14,6 +14,10 @@ import (
 // MaxItems).
 const maxBypassingInStatus = 32
 
+// maxBypassingLength bounds each entry of it (the CRD's MaxLength): an
+// owner of many tables is cut short.
+const maxBypassingLength = 128
+
 // keepRowSecurity brings the tenant's row-level security policies to the
 // inventory's scoped entities and the TenantDatabase's rowSecurity. A
 // declaration that does not fit the database is an inventory issue, naming
@@ -52,6 +56,9 @@ func setTenantRowSecurity(tdb *privacyv1alpha1.TenantDatabase, o *tenantObservat
 		bypassing := o.rowSecurity.Bypassing
 		if len(bypassing) > maxBypassingInStatus {
 			bypassing = bypassing[:maxBypassingInStatus]
+		}
+		for i, b := range bypassing {
+			bypassing[i] = truncateTo(b, maxBypassingLength)
 		}
 		st.RowSecurity = &privacyv1alpha1.RowSecurityStatus{Tables: int32(len(o.rowSecurity.Tables)), BypassingRoles: bypassing}
 	}

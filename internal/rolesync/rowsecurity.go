@@ -213,7 +213,9 @@ func buildScopedTable(ctx context.Context, tx pgx.Tx, cat *tenantdb.Catalog, tab
 		if fk == nil {
 			return t, fmt.Sprintf("owner.through: table %s has no foreign key on (%s)", t.name, strings.Join(s.Owner.Through, ", ")), nil
 		}
-		ownerTable = cat.Tables[fk.RefTable]
+		if ownerTable = cat.Tables[fk.RefTable]; ownerTable == nil {
+			return t, fmt.Sprintf("owner.through: table %s, which the foreign key references, is not readable", fk.RefTable), nil
+		}
 	}
 	col, ok := ownerTable.Column(s.Owner.Column)
 	if !ok {
