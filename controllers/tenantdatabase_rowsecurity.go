@@ -60,6 +60,6 @@ func setTenantRowSecurity(tdb *privacyv1alpha1.TenantDatabase, o *tenantObservat
 		for i, b := range bypassing {
 			bypassing[i] = truncateTo(b, maxBypassingLength)
 		}
-		st.RowSecurity = &privacyv1alpha1.RowSecurityStatus{Tables: int32(len(o.rowSecurity.Tables)), BypassingRoles: bypassing}
+		st.RowSecurity = &privacyv1alpha1.RowSecurityStatus{Tables: clampInt32(int64(len(o.rowSecurity.Tables))), BypassingRoles: bypassing}
 	}
 }
