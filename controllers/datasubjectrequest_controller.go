@@ -29,7 +29,6 @@ import (
 	"github.com/lethe-dev/lethe/internal/dsr"
 	"github.com/lethe-dev/lethe/internal/engine"
 	"github.com/lethe-dev/lethe/internal/export"
-	"github.com/lethe-dev/lethe/internal/identity"
 	"github.com/lethe-dev/lethe/internal/tenantdb"
 )
 
@@ -310,23 +309,23 @@ func (r *DataSubjectRequestReconciler) poolOf(ctx context.Context, tdb *privacyv
 	return sharedPool(ctx, r.APIReader, r.Pools, tdb)
 }
 
-// requestActor is who asked: the user name recorded at admission when there
-// is one, else the operator acting for the object.
+// requestActor is who asked: the user the webhook stamped at creation when
+// there is one, else the operator acting for the object.
 func requestActor(obj *privacyv1alpha1.DataSubjectRequest) string {
-	return identity.Actor(obj.Annotations[privacyv1alpha1.AnnotationRequestedBy], operatorActor)
+	if obj.Spec.RequestedBy != nil {
+		return obj.Spec.RequestedBy.Username
+	}
+	return operatorActor
 }
 
 // setApprovalStatus copies who approved the request, as the admission
-// webhook recorded it, into status.approval.
+// webhook stamped it, into status.approval.
 func setApprovalStatus(obj *privacyv1alpha1.DataSubjectRequest) {
-	if obj.Status.Approval != nil || !obj.Spec.Approved() {
+	who := approverOf(obj)
+	if obj.Status.Approval != nil || !obj.Spec.Approved() || who == nil {
 		return
 	}
-	who, err := identity.Decode(obj.Annotations[privacyv1alpha1.AnnotationApprovedBy])
-	if err != nil {
-		return
-	}
-	at := metav1.NewTime(who.At)
+	at := who.At
 	obj.Status.Approval = &privacyv1alpha1.ApprovalStatus{ApprovedBy: who.Username, ApprovedByUID: who.UID, ApprovedAt: &at}
 }
 

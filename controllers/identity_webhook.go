@@ -26,14 +26,14 @@ import (
 var protectedAnnotations = []string{
 	privacyv1alpha1.AnnotationRequestedBy,
 	privacyv1alpha1.AnnotationChangedBy,
-	privacyv1alpha1.AnnotationApprovedBy,
 }
 
 // IdentityWebhook records who asked: on create the requesting user in
 // privacy.lethe.dev/requested-by, on every spec change in
-// privacy.lethe.dev/changed-by, and on the approval of a
-// DataSubjectRequest in privacy.lethe.dev/approved-by. It refuses requests
-// that set or change these annotations by hand.
+// privacy.lethe.dev/changed-by, and for a DataSubjectRequest in the fields
+// the API server keeps immutable, spec.requestedBy and
+// spec.approval.approvedBy (identity_stamps.go). It refuses requests that
+// set or change any of them by hand.
 type IdentityWebhook struct {
 	Clock clock.PassiveClock
 }
@@ -61,7 +61,13 @@ func (w *IdentityWebhook) Handle(_ context.Context, req admission.Request) admis
 		}
 	}
 
-	who := identity.New(req.UserInfo.Username, req.UserInfo.UID, req.UserInfo.Groups, w.Clock.Now()).Encode()
+	id := identity.New(req.UserInfo.Username, req.UserInfo.UID, req.UserInfo.Groups, w.Clock.Now())
+	who := id.Encode()
+	if req.Resource.Resource == "datasubjectrequests" {
+		if denied := stampRequest(req.Operation, obj, old, id); denied != "" {
+			return admission.Denied(denied)
+		}
+	}
 	stamp := map[string]string{}
 	for _, key := range protectedAnnotations {
 		// A server-side apply from a manifest without the annotation drops
@@ -76,9 +82,6 @@ func (w *IdentityWebhook) Handle(_ context.Context, req admission.Request) admis
 	case admissionv1.Update:
 		if !reflect.DeepEqual(obj["spec"], old["spec"]) {
 			stamp[privacyv1alpha1.AnnotationChangedBy] = who
-		}
-		if req.Resource.Resource == "datasubjectrequests" && !approvedIn(old) && approvedIn(obj) {
-			stamp[privacyv1alpha1.AnnotationApprovedBy] = who
 		}
 	}
 
@@ -121,13 +124,4 @@ func annotationsOf(obj map[string]any) map[string]string {
 		}
 	}
 	return out
-}
-
-// approvedIn says whether a DataSubjectRequest, as JSON, has
-// spec.approval.approved true.
-func approvedIn(obj map[string]any) bool {
-	spec, _ := obj["spec"].(map[string]any)
-	approval, _ := spec["approval"].(map[string]any)
-	approved, _ := approval["approved"].(bool)
-	return approved
 }

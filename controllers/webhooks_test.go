@@ -64,7 +64,7 @@ var _ = Describe("Admission webhooks", func() {
 
 		By("refusing a create that brings its own identity")
 		forged := identity.New("someone-else", "", nil, who.At).Encode()
-		for _, key := range []string{privacyv1alpha1.AnnotationRequestedBy, privacyv1alpha1.AnnotationChangedBy, privacyv1alpha1.AnnotationApprovedBy} {
+		for _, key := range []string{privacyv1alpha1.AnnotationRequestedBy, privacyv1alpha1.AnnotationChangedBy} {
 			other := testCatalog(ns, 10)
 			other.Name = "forged"
 			other.Annotations = map[string]string{key: forged}
@@ -155,7 +155,11 @@ var _ = Describe("Admission webhooks", func() {
 			By("recording the approval of a second, authorized user")
 			approve(t.ns, "erase")
 			r := expectPhase(t.ns, "erase", privacyv1alpha1.PhaseCompleted)
-			Expect(identityOf(r, privacyv1alpha1.AnnotationApprovedBy).Username).To(Equal("dpo-approver"))
+			Expect(r.Spec.RequestedBy).NotTo(BeNil())
+			Expect(r.Spec.RequestedBy.Username).To(Equal("rita"))
+			Expect(r.Spec.Approval.ApprovedBy).NotTo(BeNil())
+			Expect(r.Spec.Approval.ApprovedBy.Username).To(Equal("dpo-approver"))
+			Expect(r.Spec.Approval.ApprovedBy.UID).To(Equal("uid-dpo-approver"))
 			Expect(r.Status.Approval).NotTo(BeNil())
 			Expect(r.Status.Approval.ApprovedBy).To(Equal("dpo-approver"))
 			Expect(r.Status.Approval.ApprovedByUID).To(Equal("uid-dpo-approver"))

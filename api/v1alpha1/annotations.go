@@ -7,7 +7,10 @@ package v1alpha1
 //
 // Only the webhooks set them: a request that sets or changes one by hand is
 // refused. A request that leaves one out (a server-side apply from a manifest
-// that never had it) keeps the stored value.
+// that never had it) keeps the stored value. They name actors in audit
+// records; four eyes are checked on fields the API server keeps immutable
+// instead (DataSubjectRequest spec.requestedBy and
+// spec.approval.approvedBy), as annotations cannot be protected by CEL.
 const (
 	// AnnotationRequestedBy records who created the object. It is on every
 	// Lethe object created while the webhooks run.
@@ -16,11 +19,6 @@ const (
 	// AnnotationChangedBy records who last changed the object's spec. Role
 	// audit records carry it as their actor.
 	AnnotationChangedBy = "privacy.lethe.dev/changed-by"
-
-	// AnnotationApprovedBy records who approved a DataSubjectRequest
-	// (spec.approval.approved: true). The controller copies it into
-	// status.approval and the audit log of every target tenant.
-	AnnotationApprovedBy = "privacy.lethe.dev/approved-by"
 )
 
 // Annotations a user sets.
