@@ -45,6 +45,9 @@ type DataSubjectRequestReconciler struct {
 	Pools         *tenantdb.Pools
 	Clock         clock.PassiveClock
 	RetryInterval time.Duration
+	// GDPRRequestRetention is how long a completed GDPR request without
+	// spec.retainFor is kept (a period such as 3y); empty keeps it.
+	GDPRRequestRetention string
 	// Engine tunes the executor (batch size; tests interrupt runs with it).
 	Engine                  engine.Options
 	MaxConcurrentReconciles int
@@ -118,7 +121,10 @@ func (r *DataSubjectRequestReconciler) reconcile(ctx context.Context, obj *priva
 		// (only approval and extension can change, and they change
 		// nothing now), so kstatus sees it observed.
 		observe(&st.Conditions, &st.ObservedGeneration, obj.Generation)
-		return r.expireExport(ctx, obj, now, ev)
+		if st.Phase == privacyv1alpha1.PhaseCompleted {
+			return r.afterCompletion(ctx, obj, now, ev, false)
+		}
+		return ctrl.Result{}, nil
 	}
 	if st.Phase == privacyv1alpha1.PhaseFailed {
 		st.Phase = privacyv1alpha1.PhaseInProgress
@@ -240,11 +246,11 @@ func (r *DataSubjectRequestReconciler) complete(ctx context.Context, obj *privac
 	}
 	if v := meta.FindStatusCondition(st.Conditions, privacyv1alpha1.ConditionVerified); v != nil && v.Status == metav1.ConditionFalse {
 		setSummary(&st.Conditions, &st.ObservedGeneration, obj.Generation, verdictStalled, privacyv1alpha1.ReasonIdentifiersRemain, v.Message)
-		return ctrl.Result{}, nil
+	} else {
+		setSummary(&st.Conditions, &st.ObservedGeneration, obj.Generation, verdictReady, privacyv1alpha1.ReasonCompleted,
+			fmt.Sprintf("%s request completed in %d tenant databases", obj.Spec.Type, len(targets)))
 	}
-	setSummary(&st.Conditions, &st.ObservedGeneration, obj.Generation, verdictReady, privacyv1alpha1.ReasonCompleted,
-		fmt.Sprintf("%s request completed in %d tenant databases", obj.Spec.Type, len(targets)))
-	return r.expireExport(ctx, obj, now, ev)
+	return r.afterCompletion(ctx, obj, now, ev, true)
 }
 
 // runTarget carries out the request in one TenantDatabase.
