@@ -27,21 +27,10 @@ var stampedFields = [][]string{{"requestedBy"}, {"approval", "approvedBy"}}
 func stampRequest(op admissionv1.Operation, obj, old map[string]any, who identity.Identity) string {
 	spec := specChild(obj, "spec")
 	oldSpec, _ := old["spec"].(map[string]any)
-	for _, path := range stampedFields {
-		given, set := lookup(spec, path)
-		stored, had := lookup(oldSpec, path)
-		if set && (!had || !reflect.DeepEqual(given, stored)) {
-			return fmt.Sprintf("spec.%s is written by Lethe from the identity the API server authenticated and cannot be set "+
-				"or changed by hand: remove it from the request", joinPath(path))
-		}
-		if had && !set {
-			put(spec, path, stored)
-		}
+	if denied := keepStamps(spec, oldSpec, stampedFields); denied != "" {
+		return denied
 	}
-	stamp := map[string]any{"username": who.Username, "at": who.At.UTC().Format(time.RFC3339)}
-	if who.UID != "" {
-		stamp["uid"] = who.UID
-	}
+	stamp := stampOfIdentity(who)
 	switch op {
 	case admissionv1.Create:
 		put(spec, stampedFields[0], stamp)
@@ -54,6 +43,75 @@ func stampRequest(op admissionv1.Operation, obj, old map[string]any, who identit
 		}
 	}
 	return ""
+}
+
+// policyStamps are the fields of a RetentionPolicy's spec that only the
+// identity webhook writes: who last changed the spec other than its
+// approval, and who last approved.
+var policyStamps = [][]string{{"approval", "changedBy"}, {"approval", "approvedBy"}}
+
+// stampPolicy stamps a RetentionPolicy with spec.approval.required, as
+// JSON: spec.approval.changedBy when anything but the approval changes (or
+// nobody was stamped yet), spec.approval.approvedBy when
+// approvedGeneration changes. Stamps left out are kept; stamps set or
+// changed by hand are refused, with the reason returned.
+func stampPolicy(op admissionv1.Operation, obj, old map[string]any, who identity.Identity) string {
+	spec := specChild(obj, "spec")
+	oldSpec, _ := old["spec"].(map[string]any)
+	if denied := keepStamps(spec, oldSpec, policyStamps); denied != "" {
+		return denied
+	}
+	if required, _ := lookup(spec, []string{"approval", "required"}); required != true {
+		return ""
+	}
+	stamp := stampOfIdentity(who)
+	_, stamped := lookup(oldSpec, policyStamps[0])
+	if op == admissionv1.Create || !stamped || !reflect.DeepEqual(withoutKey(spec, "approval"), withoutKey(oldSpec, "approval")) {
+		put(spec, policyStamps[0], stamp)
+	}
+	given, _ := lookup(spec, []string{"approval", "approvedGeneration"})
+	stored, _ := lookup(oldSpec, []string{"approval", "approvedGeneration"})
+	if given != nil && !reflect.DeepEqual(given, stored) {
+		put(spec, policyStamps[1], stamp)
+	}
+	return ""
+}
+
+// keepStamps refuses stamps set or changed by hand and puts back those a
+// change leaves out.
+func keepStamps(spec, oldSpec map[string]any, paths [][]string) string {
+	for _, path := range paths {
+		given, set := lookup(spec, path)
+		stored, had := lookup(oldSpec, path)
+		if set && (!had || !reflect.DeepEqual(given, stored)) {
+			return fmt.Sprintf("spec.%s is written by Lethe from the identity the API server authenticated and cannot be set "+
+				"or changed by hand: remove it from the request", joinPath(path))
+		}
+		if had && !set {
+			put(spec, path, stored)
+		}
+	}
+	return ""
+}
+
+// stampOfIdentity is an identity as a StampedIdentity's JSON.
+func stampOfIdentity(who identity.Identity) map[string]any {
+	stamp := map[string]any{"username": who.Username, "at": who.At.UTC().Format(time.RFC3339)}
+	if who.UID != "" {
+		stamp["uid"] = who.UID
+	}
+	return stamp
+}
+
+// withoutKey is a shallow copy of m without key.
+func withoutKey(m map[string]any, key string) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		if k != key {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // releasedIn says whether a DataSubjectRequest's spec, as JSON, lets the

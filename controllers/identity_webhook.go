@@ -30,9 +30,10 @@ var protectedAnnotations = []string{
 
 // IdentityWebhook records who asked: on create the requesting user in
 // privacy.lethe.dev/requested-by, on every spec change in
-// privacy.lethe.dev/changed-by, and for a DataSubjectRequest in the fields
-// the API server keeps immutable, spec.requestedBy and
-// spec.approval.approvedBy (identity_stamps.go). It refuses requests that
+// privacy.lethe.dev/changed-by, for a DataSubjectRequest in the fields the
+// API server keeps immutable, spec.requestedBy and
+// spec.approval.approvedBy, and for a RetentionPolicy that requires
+// approval in spec.approval.changedBy and approvedBy (identity_stamps.go). It refuses requests that
 // set or change any of them by hand.
 type IdentityWebhook struct {
 	Clock clock.PassiveClock
@@ -63,8 +64,10 @@ func (w *IdentityWebhook) Handle(_ context.Context, req admission.Request) admis
 
 	id := identity.New(req.UserInfo.Username, req.UserInfo.UID, req.UserInfo.Groups, w.Clock.Now())
 	who := id.Encode()
-	if req.Resource.Resource == "datasubjectrequests" {
-		if denied := stampRequest(req.Operation, obj, old, id); denied != "" {
+	stampFields := map[string]func(admissionv1.Operation, map[string]any, map[string]any, identity.Identity) string{
+		"datasubjectrequests": stampRequest, "retentionpolicies": stampPolicy}[req.Resource.Resource]
+	if stampFields != nil {
+		if denied := stampFields(req.Operation, obj, old, id); denied != "" {
 			return admission.Denied(denied)
 		}
 	}
