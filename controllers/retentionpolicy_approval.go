@@ -218,3 +218,32 @@ func (r *RetentionPolicyReconciler) holdRun(p *privacyv1alpha1.RetentionPolicy, 
 	r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, privacyv1alpha1.ReasonAwaitingApproval, "Run",
 		"the run due at %s did not start: generation %d waits for approval", scheduled.UTC().Format(time.RFC3339), st.Approval.PendingGeneration)
 }
+
+// stopWidened stops a run that changes rows when the policy's rules were
+// added to or widened while it ran: the widened rules wait for a dry run
+// and an approval like any other change. It says whether it stopped the
+// run.
+func (r *RetentionPolicyReconciler) stopWidened(p *privacyv1alpha1.RetentionPolicy) bool {
+	st := &p.Status
+	if st.Run == nil || st.Run.Completed || st.Run.DryRun || p.Spec.Approval == nil || !p.Spec.Approval.Required {
+		return false
+	}
+	approved := st.Approval
+	if approved == nil {
+		approved = &privacyv1alpha1.PolicyApprovalStatus{}
+	}
+	widened := widenedRules(approved, p.Spec.Rules, targetsDigest(p.Spec.Targets))
+	if len(widened) == 0 {
+		return false
+	}
+	st.Run.Completed = true
+	t := metav1.NewTime(r.Clock.Now())
+	st.LastCompletionTime = &t
+	st.LastError = fmt.Sprintf("run %s stopped: rules %s were added or widened while it ran", st.Run.ID, strings.Join(widened, ", "))
+	setCondition(&st.Conditions, p.Generation, privacyv1alpha1.ConditionApproved, metav1.ConditionFalse, privacyv1alpha1.ReasonAwaitingApproval,
+		fmt.Sprintf("rules %s were added or widened while run %s ran, which stopped: the next run is a dry run, whose counts wait for another "+
+			"user's approval", strings.Join(widened, ", "), st.Run.ID))
+	r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, privacyv1alpha1.ReasonAwaitingApproval, "Run",
+		"run %s stopped: rules %s were added or widened while it ran; the next run is a dry run awaiting approval", st.Run.ID, strings.Join(widened, ", "))
+	return true
+}

@@ -125,7 +125,7 @@ func (r *RetentionPolicyReconciler) reconcile(ctx context.Context, p *privacyv1a
 		return r.fail(ctx, p, err)
 	}
 
-	running := st.Run != nil && !st.Run.Completed
+	running := st.Run != nil && !st.Run.Completed && !r.stopWidened(p)
 	if !running && !p.Spec.Suspend {
 		scheduled, runNow, due := r.due(p, sched, loc, now)
 		if !due && approvalDue(p) {

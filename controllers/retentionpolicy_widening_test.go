@@ -2,7 +2,12 @@ package controllers
 
 import (
 	"slices"
+	"strings"
 	"testing"
+	"time"
+
+	"k8s.io/client-go/tools/events"
+	clocktesting "k8s.io/utils/clock/testing"
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
 )
@@ -41,5 +46,33 @@ func TestWidenedRules(t *testing.T) {
 		if got := widenedRules(&approved, tc.rules, tc.targets); !slices.Equal(got, tc.want) {
 			t.Errorf("%s: widened %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// A run under way stops at once when its rules are widened, rather than
+// carry the widened rules out unapproved.
+func TestStopWidenedRun(t *testing.T) {
+	r := &RetentionPolicyReconciler{Recorder: events.NewFakeRecorder(4), Clock: clocktesting.NewFakeClock(time.Now())}
+	p := &privacyv1alpha1.RetentionPolicy{Spec: privacyv1alpha1.RetentionPolicySpec{
+		Approval: &privacyv1alpha1.PolicyApproval{Required: true},
+		Targets:  privacyv1alpha1.Targets{Names: []string{"acme"}},
+		Rules:    []privacyv1alpha1.RetentionRule{anonymizeClosedCustomers},
+	}}
+	p.Status.Approval = &privacyv1alpha1.PolicyApprovalStatus{}
+	approveRules(p.Status.Approval, p.Spec.Rules, targetsDigest(p.Spec.Targets))
+	p.Status.Run = &privacyv1alpha1.RetentionRun{ID: "r1"}
+	if r.stopWidened(p) || p.Status.Run.Completed {
+		t.Fatal("stopped a run of the approved rules")
+	}
+	p.Spec.Rules = append(p.Spec.Rules, deleteOldLogins)
+	if !r.stopWidened(p) || !p.Status.Run.Completed {
+		t.Fatal("a run went on with a widened rule")
+	}
+	if !strings.Contains(p.Status.LastError, "rules old-logins were added or widened while it ran") {
+		t.Fatalf("lastError %q", p.Status.LastError)
+	}
+	p.Status.Run = &privacyv1alpha1.RetentionRun{ID: "r2", DryRun: true}
+	if r.stopWidened(p) {
+		t.Fatal("stopped a dry run")
 	}
 }
