@@ -20,6 +20,7 @@ import (
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
 	"github.com/lethe-dev/lethe/controllers"
+	"github.com/lethe-dev/lethe/internal/calendar"
 	"github.com/lethe-dev/lethe/internal/engine"
 	"github.com/lethe-dev/lethe/internal/tenantdb"
 )
@@ -50,6 +51,7 @@ func run() int {
 		showVersion                   bool
 		requestBatchSize              int
 		watchNamespaces               string
+		gdprRequestRetention          string
 	)
 	flag.BoolVar(&showVersion, "version", false, "Print the version and commit, and exit.")
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "Address of the metrics endpoint; 0 disables it.")
@@ -75,6 +77,9 @@ func run() int {
 	flag.StringVar(&watchNamespaces, "watch-namespaces", "", "Namespaces, separated by commas, whose Lethe objects and Secrets the "+
 		"manager watches (its RBAC may then be a Role in each); empty watches every namespace.")
 	opts := zap.Options{}
+	flag.StringVar(&gdprRequestRetention, "gdpr-request-retention", controllers.DefaultGDPRRequestRetention, "How long a completed GDPR "+
+		"DataSubjectRequest without spec.retainFor is kept before the manager deletes it (its audit records stay in the tenant databases): "+
+		"a number and d, w, mo or y, for example 3y; empty keeps GDPR requests until deleted by hand. CCPA requests are kept 24mo.")
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	if showVersion {
@@ -86,6 +91,13 @@ func run() int {
 	if requestBatchSize < 1 {
 		log.Error(nil, "--request-batch-size must be at least 1", "value", requestBatchSize)
 		return 1
+	}
+
+	if gdprRequestRetention != "" {
+		if _, err := calendar.ParsePeriod("--gdpr-request-retention", gdprRequestRetention); err != nil {
+			log.Error(err, "invalid flag")
+			return 1
+		}
 	}
 
 	namespaces, err := watchedNamespaces(watchNamespaces)
@@ -147,6 +159,7 @@ func run() int {
 		Pools:                   pools,
 		Clock:                   clock.RealClock{},
 		RetryInterval:           retryInterval,
+		GDPRRequestRetention:    gdprRequestRetention,
 		Engine:                  engine.Options{BatchSize: requestBatchSize, StatementTimeout: statementTimeout},
 		MaxConcurrentReconciles: maxConcurrentRequests,
 	}).SetupWithManager(mgr); err != nil {

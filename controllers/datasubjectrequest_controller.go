@@ -29,7 +29,6 @@ import (
 	"github.com/lethe-dev/lethe/internal/dsr"
 	"github.com/lethe-dev/lethe/internal/engine"
 	"github.com/lethe-dev/lethe/internal/export"
-	"github.com/lethe-dev/lethe/internal/identity"
 	"github.com/lethe-dev/lethe/internal/tenantdb"
 )
 
@@ -46,6 +45,9 @@ type DataSubjectRequestReconciler struct {
 	Pools         *tenantdb.Pools
 	Clock         clock.PassiveClock
 	RetryInterval time.Duration
+	// GDPRRequestRetention is how long a completed GDPR request without
+	// spec.retainFor is kept (a period such as 3y); empty keeps it.
+	GDPRRequestRetention string
 	// Engine tunes the executor (batch size; tests interrupt runs with it).
 	Engine                  engine.Options
 	MaxConcurrentReconciles int
@@ -119,7 +121,10 @@ func (r *DataSubjectRequestReconciler) reconcile(ctx context.Context, obj *priva
 		// (only approval and extension can change, and they change
 		// nothing now), so kstatus sees it observed.
 		observe(&st.Conditions, &st.ObservedGeneration, obj.Generation)
-		return r.expireExport(ctx, obj, now, ev)
+		if st.Phase == privacyv1alpha1.PhaseCompleted {
+			return r.afterCompletion(ctx, obj, now, ev, false)
+		}
+		return ctrl.Result{}, nil
 	}
 	if st.Phase == privacyv1alpha1.PhaseFailed {
 		st.Phase = privacyv1alpha1.PhaseInProgress
@@ -241,11 +246,11 @@ func (r *DataSubjectRequestReconciler) complete(ctx context.Context, obj *privac
 	}
 	if v := meta.FindStatusCondition(st.Conditions, privacyv1alpha1.ConditionVerified); v != nil && v.Status == metav1.ConditionFalse {
 		setSummary(&st.Conditions, &st.ObservedGeneration, obj.Generation, verdictStalled, privacyv1alpha1.ReasonIdentifiersRemain, v.Message)
-		return ctrl.Result{}, nil
+	} else {
+		setSummary(&st.Conditions, &st.ObservedGeneration, obj.Generation, verdictReady, privacyv1alpha1.ReasonCompleted,
+			fmt.Sprintf("%s request completed in %d tenant databases", obj.Spec.Type, len(targets)))
 	}
-	setSummary(&st.Conditions, &st.ObservedGeneration, obj.Generation, verdictReady, privacyv1alpha1.ReasonCompleted,
-		fmt.Sprintf("%s request completed in %d tenant databases", obj.Spec.Type, len(targets)))
-	return r.expireExport(ctx, obj, now, ev)
+	return r.afterCompletion(ctx, obj, now, ev, true)
 }
 
 // runTarget carries out the request in one TenantDatabase.
@@ -310,23 +315,23 @@ func (r *DataSubjectRequestReconciler) poolOf(ctx context.Context, tdb *privacyv
 	return sharedPool(ctx, r.APIReader, r.Pools, tdb)
 }
 
-// requestActor is who asked: the user name recorded at admission when there
-// is one, else the operator acting for the object.
+// requestActor is who asked: the user the webhook stamped at creation when
+// there is one, else the operator acting for the object.
 func requestActor(obj *privacyv1alpha1.DataSubjectRequest) string {
-	return identity.Actor(obj.Annotations[privacyv1alpha1.AnnotationRequestedBy], operatorActor)
+	if obj.Spec.RequestedBy != nil {
+		return obj.Spec.RequestedBy.Username
+	}
+	return operatorActor
 }
 
 // setApprovalStatus copies who approved the request, as the admission
-// webhook recorded it, into status.approval.
+// webhook stamped it, into status.approval.
 func setApprovalStatus(obj *privacyv1alpha1.DataSubjectRequest) {
-	if obj.Status.Approval != nil || !obj.Spec.Approved() {
+	who := approverOf(obj)
+	if obj.Status.Approval != nil || !obj.Spec.Approved() || who == nil {
 		return
 	}
-	who, err := identity.Decode(obj.Annotations[privacyv1alpha1.AnnotationApprovedBy])
-	if err != nil {
-		return
-	}
-	at := metav1.NewTime(who.At)
+	at := who.At
 	obj.Status.Approval = &privacyv1alpha1.ApprovalStatus{ApprovedBy: who.Username, ApprovedByUID: who.UID, ApprovedAt: &at}
 }
 

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -13,7 +14,6 @@ import (
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
 	"github.com/lethe-dev/lethe/internal/calendar"
 	"github.com/lethe-dev/lethe/internal/dsr"
-	"github.com/lethe-dev/lethe/internal/identity"
 )
 
 // deadlineWarning is how long before the deadline a Warning event is sent.
@@ -126,40 +126,62 @@ func setOverdue(obj *privacyv1alpha1.DataSubjectRequest, due, now time.Time) tim
 // approved sets the Approved condition and says whether the request may run.
 func (r *DataSubjectRequestReconciler) approved(obj *privacyv1alpha1.DataSubjectRequest) bool {
 	st := &obj.Status
+	refuse := func(reason, why string) bool {
+		setCondition(&st.Conditions, obj.Generation, privacyv1alpha1.ConditionApproved, metav1.ConditionFalse, reason, why)
+		return false
+	}
 	switch {
+	case !obj.Spec.ApprovalRequired() && obj.Spec.Type.ChangesData():
+		if approverOf(obj) == nil {
+			return refuse(privacyv1alpha1.ReasonApprovalUnverified, "spec.approval.required is false, which waives the approval of a request that changes data, "+
+				"but spec.approval.approvedBy, where Lethe's admission webhook stamps who waived it, is missing: with the webhook installed, "+
+				"create the request again, waived by a user who may approve datasubjectrequests")
+		}
+		setCondition(&st.Conditions, obj.Generation, privacyv1alpha1.ConditionApproved, metav1.ConditionTrue, privacyv1alpha1.ReasonApprovalNotRequired,
+			"the approval was waived by "+approverOf(obj).Username)
+		return true
 	case !obj.Spec.ApprovalRequired():
 		setCondition(&st.Conditions, obj.Generation, privacyv1alpha1.ConditionApproved, metav1.ConditionTrue, privacyv1alpha1.ReasonApprovalNotRequired,
 			"the request needs no approval")
 		return true
 	case obj.Spec.Approved():
 		if reason, why := approvalDoubt(obj); reason != "" {
-			setCondition(&st.Conditions, obj.Generation, privacyv1alpha1.ConditionApproved, metav1.ConditionFalse, reason, why)
-			return false
+			return refuse(reason, why)
 		}
-		message := "the request was approved"
-		if st.Approval != nil && st.Approval.ApprovedBy != "" {
-			message += " by " + st.Approval.ApprovedBy
-		}
-		setCondition(&st.Conditions, obj.Generation, privacyv1alpha1.ConditionApproved, metav1.ConditionTrue, privacyv1alpha1.ReasonApproved, message)
+		setCondition(&st.Conditions, obj.Generation, privacyv1alpha1.ConditionApproved, metav1.ConditionTrue, privacyv1alpha1.ReasonApproved,
+			"the request was approved by "+approverOf(obj).Username)
 		return true
 	default:
-		setCondition(&st.Conditions, obj.Generation, privacyv1alpha1.ConditionApproved, metav1.ConditionFalse, privacyv1alpha1.ReasonAwaitingApproval,
-			"set spec.approval.approved: true to run the request")
-		return false
+		return refuse(privacyv1alpha1.ReasonAwaitingApproval, "set spec.approval.approved: true to run the request")
 	}
 }
 
+// approverOf is who approved the request, as the webhook stamped it.
+func approverOf(obj *privacyv1alpha1.DataSubjectRequest) *privacyv1alpha1.StampedIdentity {
+	if obj.Spec.Approval == nil {
+		return nil
+	}
+	return obj.Spec.Approval.ApprovedBy
+}
+
 // approvalDoubt says why an approval is not trusted, or nothing: the
-// controller checks again what the admission webhook enforces, so a manager
-// run without its webhook, or an annotation set by hand, cannot let a
-// requester approve their own request.
+// controller checks again what the admission webhook enforces, on the
+// identities the webhook stamps and the API server keeps immutable, so a
+// manager run without its webhook, or an annotation set by hand, cannot let
+// a requester approve their own request.
 func approvalDoubt(obj *privacyv1alpha1.DataSubjectRequest) (reason, message string) {
-	requester, rerr := identity.Decode(obj.Annotations[privacyv1alpha1.AnnotationRequestedBy])
-	approver, aerr := identity.Decode(obj.Annotations[privacyv1alpha1.AnnotationApprovedBy])
-	if rerr != nil || aerr != nil {
-		return privacyv1alpha1.ReasonApprovalUnverified, fmt.Sprintf("spec.approval.approved is set but the identities of who requested and who approved "+
-			"(annotations %s and %s, which Lethe's admission webhook records) are missing or unreadable; with the webhook installed, "+
-			"set spec.approval.approved to false, then have another user approve again", privacyv1alpha1.AnnotationRequestedBy, privacyv1alpha1.AnnotationApprovedBy)
+	requester, approver := obj.Spec.RequestedBy, approverOf(obj)
+	var missing []string
+	if requester == nil {
+		missing = append(missing, "spec.requestedBy")
+	}
+	if approver == nil {
+		missing = append(missing, "spec.approval.approvedBy")
+	}
+	if len(missing) > 0 {
+		return privacyv1alpha1.ReasonApprovalUnverified, fmt.Sprintf("spec.approval.approved is set but %s, where Lethe's admission webhook stamps "+
+			"who requested and who approved, %s missing: the approval cannot be checked for four eyes. With the webhook installed, "+
+			"create the request again and have another user approve it", strings.Join(missing, " and "), map[bool]string{true: "is", false: "are"}[len(missing) == 1])
 	}
 	if requester.Username == approver.Username || (requester.UID != "" && requester.UID == approver.UID) {
 		return privacyv1alpha1.ReasonApprovedByRequester, fmt.Sprintf("the request was approved by %s, who requested it; another user must approve it",

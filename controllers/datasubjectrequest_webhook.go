@@ -11,7 +11,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
-	"github.com/lethe-dev/lethe/internal/identity"
 )
 
 // +kubebuilder:webhook:path=/validate-datasubjectrequest,mutating=false,failurePolicy=fail,sideEffects=None,groups=privacy.lethe.dev,resources=datasubjectrequests,verbs=create;update,versions=v1alpha1,name=datasubjectrequest.privacy.lethe.dev,admissionReviewVersions=v1,timeoutSeconds=10
@@ -70,8 +69,8 @@ func (w *DataSubjectRequestWebhook) Handle(ctx context.Context, req admission.Re
 	if wasReleased || !released {
 		return admission.Allowed("")
 	}
-	requester, err := identity.Decode(old.Annotations[privacyv1alpha1.AnnotationRequestedBy])
-	if err == nil && requester.Username == req.UserInfo.Username {
+	requester := old.Spec.RequestedBy
+	if requester != nil && requester.Username == req.UserInfo.Username {
 		return admission.Denied(fmt.Sprintf("%s created this request and cannot release it: four eyes are required, "+
 			"another user who may approve datasubjectrequests must set spec.approval.approved", req.UserInfo.Username))
 	}
@@ -80,9 +79,9 @@ func (w *DataSubjectRequestWebhook) Handle(ctx context.Context, req admission.Re
 		action = "waive the approval of DataSubjectRequest " + obj.Name
 	}
 	resp := w.mayApprove(ctx, req, &obj, action)
-	if resp.Allowed && err != nil {
-		return resp.WithWarnings("the request has no privacy.lethe.dev/requested-by annotation (it was created before the " +
-			"admission webhooks ran), so four eyes could not be checked")
+	if resp.Allowed && requester == nil {
+		return resp.WithWarnings("the request has no spec.requestedBy (it was created while the admission webhooks did not run), " +
+			"so four eyes cannot be checked and the controller will not run it: create it again")
 	}
 	return resp
 }

@@ -32,11 +32,15 @@ var protectedAnnotations = []string{
 
 // IdentityWebhook records who asked: on create the requesting user in
 // privacy.lethe.dev/requested-by, on every spec change in
-// privacy.lethe.dev/changed-by, on the approval of a DataSubjectRequest or
-// of a RetentionPolicy's archive deletions in privacy.lethe.dev/approved-by,
-// and on a change of a RetentionPolicy's spec.archive.delete in
-// privacy.lethe.dev/archive-delete-requested-by. It refuses requests
-// that set or change these annotations by hand.
+// privacy.lethe.dev/changed-by, for a DataSubjectRequest in the fields the
+// API server keeps immutable, spec.requestedBy and
+// spec.approval.approvedBy, for a RetentionPolicy that requires approval in
+// spec.approval.changedBy and approvedBy (identity_stamps.go), and for a
+// RetentionPolicy's archive deletions in the annotations
+// privacy.lethe.dev/archive-delete-requested-by (who changed
+// spec.archive.delete) and privacy.lethe.dev/approved-by (who set
+// spec.archive.approved). It refuses requests that set or change any of
+// them by hand.
 type IdentityWebhook struct {
 	Clock clock.PassiveClock
 }
@@ -64,7 +68,15 @@ func (w *IdentityWebhook) Handle(_ context.Context, req admission.Request) admis
 		}
 	}
 
-	who := identity.New(req.UserInfo.Username, req.UserInfo.UID, req.UserInfo.Groups, w.Clock.Now()).Encode()
+	id := identity.New(req.UserInfo.Username, req.UserInfo.UID, req.UserInfo.Groups, w.Clock.Now())
+	who := id.Encode()
+	stampFields := map[string]func(admissionv1.Operation, map[string]any, map[string]any, identity.Identity) string{
+		"datasubjectrequests": stampRequest, "retentionpolicies": stampPolicy}[req.Resource.Resource]
+	if stampFields != nil {
+		if denied := stampFields(req.Operation, obj, old, id); denied != "" {
+			return admission.Denied(denied)
+		}
+	}
 	stamp := map[string]string{}
 	for _, key := range protectedAnnotations {
 		// A server-side apply from a manifest without the annotation drops
@@ -87,9 +99,6 @@ func (w *IdentityWebhook) Handle(_ context.Context, req admission.Request) admis
 	case admissionv1.Update:
 		if !reflect.DeepEqual(obj["spec"], old["spec"]) {
 			stamp[privacyv1alpha1.AnnotationChangedBy] = who
-		}
-		if req.Resource.Resource == "datasubjectrequests" && !approvedIn(old) && approvedIn(obj) {
-			stamp[privacyv1alpha1.AnnotationApprovedBy] = who
 		}
 		if req.Resource.Resource == "retentionpolicies" {
 			if !reflect.DeepEqual(archiveIn(old)["delete"], archiveIn(obj)["delete"]) {
@@ -142,15 +151,6 @@ func annotationsOf(obj map[string]any) map[string]string {
 		}
 	}
 	return out
-}
-
-// approvedIn says whether a DataSubjectRequest, as JSON, has
-// spec.approval.approved true.
-func approvedIn(obj map[string]any) bool {
-	spec, _ := obj["spec"].(map[string]any)
-	approval, _ := spec["approval"].(map[string]any)
-	approved, _ := approval["approved"].(bool)
-	return approved
 }
 
 // archiveIn returns a RetentionPolicy's spec.archive, as JSON.

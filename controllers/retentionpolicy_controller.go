@@ -128,11 +128,20 @@ func (r *RetentionPolicyReconciler) reconcile(ctx context.Context, p *privacyv1a
 		return r.fail(ctx, p, err)
 	}
 
-	running := st.Run != nil && !st.Run.Completed
+	running := st.Run != nil && !st.Run.Completed && !r.stopWidened(p)
 	if !running && !p.Spec.Suspend {
-		if scheduled, runNow, due := r.due(p, sched, loc, now); due {
-			r.startRun(p, scheduled, runNow)
-			running = true
+		scheduled, runNow, due := r.due(p, sched, loc, now)
+		if !due && approvalDue(p) {
+			// The approved run starts at once.
+			scheduled, due = now, true
+		}
+		if due {
+			if gate := approvalGate(p); gate == gateHold {
+				r.holdRun(p, scheduled, runNow)
+			} else {
+				r.startRun(p, scheduled, runNow, gate == gateDryRun)
+				running = true
+			}
 		}
 	}
 	st.NextScheduleTime = nextSchedule(p, sched, loc, now)
@@ -177,7 +186,8 @@ func nextSchedule(p *privacyv1alpha1.RetentionPolicy, sched cron.Schedule, loc *
 	return &next
 }
 
-func (r *RetentionPolicyReconciler) startRun(p *privacyv1alpha1.RetentionPolicy, scheduled time.Time, runNow string) {
+// startRun starts a run; dry (or spec.dryRun) makes it count only.
+func (r *RetentionPolicyReconciler) startRun(p *privacyv1alpha1.RetentionPolicy, scheduled time.Time, runNow string, dry bool) {
 	st := &p.Status
 	t := metav1.NewTime(scheduled)
 	id := fmt.Sprintf("%s-%d", p.UID, scheduled.Unix())
@@ -185,18 +195,21 @@ func (r *RetentionPolicyReconciler) startRun(p *privacyv1alpha1.RetentionPolicy,
 		id = runNowID(p, runNow)
 		st.LastRunNow = runNow
 	}
-	st.Run = &privacyv1alpha1.RetentionRun{ID: id, ScheduledTime: t, DryRun: p.Spec.DryRun}
+	st.Run = &privacyv1alpha1.RetentionRun{ID: id, ScheduledTime: t, DryRun: p.Spec.DryRun || dry}
 	st.LastScheduleTime = &t
 	st.Targets, st.LastError = nil, ""
 	how := "scheduled"
 	if runNow != "" {
 		how = "requested by the " + privacyv1alpha1.AnnotationRunNow + " annotation"
 	}
-	dry := ""
-	if p.Spec.DryRun {
-		dry = " (dry run: nothing is changed)"
+	note := ""
+	switch {
+	case p.Spec.DryRun:
+		note = " (dry run: nothing is changed)"
+	case dry:
+		note = " (dry run: nothing is changed until its counts are approved)"
 	}
-	r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, privacyv1alpha1.ReasonRunStarted, "Run", "run %s started, %s%s", st.Run.ID, how, dry)
+	r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, privacyv1alpha1.ReasonRunStarted, "Run", "run %s started, %s%s", st.Run.ID, how, note)
 }
 
 // runNowID names a run asked for by the run-now annotation after what asked
@@ -225,6 +238,9 @@ func (r *RetentionPolicyReconciler) idle(p *privacyv1alpha1.RetentionPolicy, now
 		setSummary(&st.Conditions, &st.ObservedGeneration, p.Generation, verdictReady, privacyv1alpha1.ReasonSuspended,
 			"suspended: no run starts until spec.suspend is cleared")
 		return ctrl.Result{}
+	case meta.IsStatusConditionFalse(st.Conditions, privacyv1alpha1.ConditionApproved):
+		c := meta.FindStatusCondition(st.Conditions, privacyv1alpha1.ConditionApproved)
+		setSummary(&st.Conditions, &st.ObservedGeneration, p.Generation, verdictWaiting, c.Reason, c.Message)
 	case st.LastError != "":
 		setSummary(&st.Conditions, &st.ObservedGeneration, p.Generation, verdictReady, privacyv1alpha1.ReasonRunFailed,
 			"the last run failed in a target: "+st.LastError)
@@ -320,7 +336,7 @@ func (r *RetentionPolicyReconciler) carry(ctx context.Context, p *privacyv1alpha
 				continue
 			}
 			run := r.runOf(p, w)
-			if p.Spec.DryRun {
+			if st.Run.DryRun {
 				n, err := retention.Count(ctx, w.pool, run.env, rule)
 				if err != nil {
 					ts.Error = fmt.Sprintf("rule %s: %s", rule.Spec.Name, errorMessage(err))

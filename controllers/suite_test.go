@@ -161,6 +161,8 @@ var _ = BeforeSuite(func() {
 		Pools:         pools,
 		Clock:         requestClock,
 		RetryInterval: testRetry,
+		// As main.go's default: a spec steps the clock past it.
+		GDPRRequestRetention: DefaultGDPRRequestRetention,
 		Engine: engine.Options{BatchSize: 4, BeforeBatch: func(entity string, batch int) error {
 			if h := requestHook.Load(); h != nil {
 				return (*h)(entity, batch)

@@ -147,3 +147,30 @@ func withoutValidatingWebhook(name string) func() {
 	DeferCleanup(restore)
 	return restore
 }
+
+// mutatingConfiguration is the name of config/webhook's
+// MutatingWebhookConfiguration as envtest installs it.
+const mutatingConfiguration = "mutating-webhook-configuration"
+
+// withoutIdentityWebhook takes the identity webhook out of the mutating
+// configuration, as in a cluster where the manager runs without its
+// webhooks, and puts it back at the end of the spec.
+func withoutIdentityWebhook() {
+	GinkgoHelper()
+	var conf admissionregistrationv1.MutatingWebhookConfiguration
+	Expect(k8s.Get(ctx, client.ObjectKey{Name: mutatingConfiguration}, &conf)).To(Succeed())
+	saved := conf.DeepCopy()
+	conf.Webhooks = slices.DeleteFunc(conf.Webhooks, func(w admissionregistrationv1.MutatingWebhook) bool { return w.Name == "identity.privacy.lethe.dev" })
+	Expect(conf.Webhooks).To(HaveLen(len(saved.Webhooks) - 1))
+	Expect(k8s.Update(ctx, &conf)).To(Succeed())
+	DeferCleanup(func() {
+		Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			var cur admissionregistrationv1.MutatingWebhookConfiguration
+			if err := k8s.Get(ctx, client.ObjectKey{Name: mutatingConfiguration}, &cur); err != nil {
+				return err
+			}
+			cur.Webhooks = saved.Webhooks
+			return k8s.Update(ctx, &cur)
+		})).To(Succeed())
+	})
+}

@@ -7,7 +7,10 @@ package v1alpha1
 //
 // Only the webhooks set them: a request that sets or changes one by hand is
 // refused. A request that leaves one out (a server-side apply from a manifest
-// that never had it) keeps the stored value.
+// that never had it) keeps the stored value. They name actors in audit
+// records; four eyes are checked on fields the API server keeps immutable
+// instead (DataSubjectRequest spec.requestedBy and
+// spec.approval.approvedBy), as annotations cannot be protected by CEL.
 const (
 	// AnnotationRequestedBy records who created the object. It is on every
 	// Lethe object created while the webhooks run.
@@ -17,10 +20,9 @@ const (
 	// audit records carry it as their actor.
 	AnnotationChangedBy = "privacy.lethe.dev/changed-by"
 
-	// AnnotationApprovedBy records who approved a DataSubjectRequest
-	// (spec.approval.approved: true; the controller copies it into
-	// status.approval and the audit log of every target tenant), or a
-	// RetentionPolicy's archive deletions (spec.archive.approved: true).
+	// AnnotationApprovedBy records who approved a RetentionPolicy's archive
+	// deletions (spec.archive.approved: true). A DataSubjectRequest's
+	// approver is stamped in spec.approval.approvedBy instead.
 	AnnotationApprovedBy = "privacy.lethe.dev/approved-by"
 
 	// AnnotationArchiveDeleteRequestedBy records who last changed a

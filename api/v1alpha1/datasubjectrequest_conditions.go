@@ -121,6 +121,17 @@ const (
 	ReasonExportTooLarge = "ExportTooLarge"
 	// ReasonExportExpired: the export was deleted after spec.export.ttl.
 	ReasonExportExpired = "ExportExpired"
+	// ReasonRequestExpired: the completed request was deleted after
+	// spec.retainFor (an event; its audit records stay in the tenant
+	// databases).
+	ReasonRequestExpired = "RequestExpired"
+	// ReasonIdentifiersDeleted: the identifiers Secret was deleted on
+	// completion (spec.subject.deleteIdentifiersOnCompletion; an event).
+	ReasonIdentifiersDeleted = "IdentifiersDeleted"
+	// ReasonIdentifiersKept: the identifiers Secret was not deleted on
+	// completion: another request that has not completed names it, or
+	// verification found identifiers left (an event).
+	ReasonIdentifiersKept = "IdentifiersKept"
 
 	// ReasonVerified: no identifier of the subject remains.
 	ReasonVerified = "Verified"

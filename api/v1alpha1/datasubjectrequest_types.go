@@ -72,6 +72,9 @@ const (
 // +kubebuilder:validation:XValidation:rule="has(self.restriction) == has(oldSelf.restriction) && (!has(self.restriction) || self.restriction == oldSelf.restriction)",message="spec.restriction is immutable: create a new request instead"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.extension) || (has(self.extension) && self.extension == oldSelf.extension)",message="spec.extension cannot be changed or withdrawn once given"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.approval) || !has(oldSelf.approval.approved) || !oldSelf.approval.approved || (has(self.approval) && has(self.approval.approved) && self.approval.approved)",message="spec.approval.approved cannot be withdrawn once given"
+// +kubebuilder:validation:XValidation:rule="has(self.requestedBy) == has(oldSelf.requestedBy) && (!has(self.requestedBy) || self.requestedBy == oldSelf.requestedBy)",message="spec.requestedBy is stamped by Lethe's admission webhook when the request is created and cannot be added, changed or removed afterwards"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.approval) || !has(oldSelf.approval.approvedBy) || (has(self.approval) && has(self.approval.approvedBy) && self.approval.approvedBy == oldSelf.approval.approvedBy)",message="spec.approval.approvedBy is stamped by Lethe's admission webhook when the request is approved and cannot be changed or removed afterwards"
+// +kubebuilder:validation:XValidation:rule="has(self.retainFor) == has(oldSelf.retainFor) && (!has(self.retainFor) || self.retainFor == oldSelf.retainFor)",message="spec.retainFor is immutable: the request record is kept as long as the law asked when it was received"
 // +kubebuilder:validation:XValidation:rule="self.type == 'Erasure' || !has(self.erasure)",message="spec.erasure applies only to type Erasure"
 // +kubebuilder:validation:XValidation:rule="self.type == 'Rectification' ? has(self.rectification) : !has(self.rectification)",message="spec.rectification is required for type Rectification and allowed only there"
 // +kubebuilder:validation:XValidation:rule="self.type == 'Restriction' || !has(self.restriction)",message="spec.restriction applies only to type Restriction"
@@ -140,6 +143,26 @@ type DataSubjectRequestSpec struct {
 	// +optional
 	Restriction *RestrictionOptions `json:"restriction,omitempty"`
 
+	// requestedBy is who created the request, as the API server
+	// authenticated them. Lethe's admission webhook stamps it at creation
+	// (a value sent by hand is refused) and the API server keeps it
+	// immutable; the controller reads the requester from here, never from
+	// an annotation, and refuses to run an approved request without it.
+	// +optional
+	RequestedBy *StampedIdentity `json:"requestedBy,omitempty"`
+
+	// retainFor is how long the request object is kept after it completed,
+	// a period as in a RetentionPolicy's olderThan (`90d`, `24mo`, `3y`);
+	// then the controller deletes it. Its audit records stay in the tenant
+	// databases. The default is `24mo` for CCPA (request records are kept
+	// 24 months, CCPA regulations §7101) and the manager's
+	// --gdpr-request-retention for GDPR (`3y` unless set; empty keeps GDPR
+	// requests until deleted by hand).
+	// +optional
+	// +kubebuilder:validation:MaxLength=16
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^[1-9][0-9]{0,4}(d|w|mo|y)$')`,message=`retainFor is a number and a unit, d (days), w (weeks), mo (calendar months) or y (calendar years), for example 90d, 24mo or 3y`
+	RetainFor *string `json:"retainFor,omitempty"`
+
 	// pseudonymization options, for type Pseudonymization: the request
 	// creates a PseudonymizationJob of its own name, owned by it, for the
 	// subject (found in each target by the identifier the inventory maps to
@@ -164,6 +187,7 @@ type PseudonymizationOptions struct {
 // RequestSubject names the person by a subject type of the inventory and
 // identifiers.
 // +kubebuilder:validation:XValidation:rule="has(self.identifiersSecretRef) != has(self.identifiers)",message="subject needs exactly one of identifiersSecretRef (recommended: nothing personal in Git) or identifiers"
+// +kubebuilder:validation:XValidation:rule="!has(self.deleteIdentifiersOnCompletion) || !self.deleteIdentifiersOnCompletion || has(self.identifiersSecretRef)",message="subject.deleteIdentifiersOnCompletion deletes the Secret of identifiersSecretRef: set identifiersSecretRef, or leave the flag out"
 type RequestSubject struct {
 	// type is a subject type of the targets' DataInventory (for example
 	// `customer`).
@@ -185,6 +209,15 @@ type RequestSubject struct {
 	// +kubebuilder:validation:MinProperties=1
 	// +kubebuilder:validation:MaxProperties=8
 	Identifiers map[string]string `json:"identifiers,omitempty"`
+
+	// deleteIdentifiersOnCompletion deletes the Secret of
+	// identifiersSecretRef when the request completes, so the identifiers
+	// are not kept beyond the request. A Secret that another request of
+	// the namespace still names and that has not completed is kept until
+	// the last of them completes (one of them with this flag deletes it
+	// then); status.identifiersDeletedAt and an event record the deletion.
+	// +optional
+	DeleteIdentifiersOnCompletion bool `json:"deleteIdentifiersOnCompletion,omitempty"`
 }
 
 // Extension extends a deadline.
@@ -197,21 +230,52 @@ type Extension struct {
 }
 
 // Approval gates a request.
+// +kubebuilder:validation:XValidation:rule="!has(self.approvedBy) || self.approved || (has(self.required) && !self.required)",message="spec.approval.approvedBy is stamped only when the request is approved (approved: true) or its approval waived (required: false)"
 type Approval struct {
 	// required says whether the request waits for approval. The default is
-	// true for Erasure and Rectification, false otherwise. Setting it to false
-	// on an Erasure or Rectification request is itself an approval: only a
-	// user who may `approve` `datasubjectrequests` may do it.
+	// true for Erasure, Rectification and Pseudonymization, false
+	// otherwise. Setting it to false on such a request is itself an
+	// approval: only a user who may `approve` `datasubjectrequests` may do
+	// it, and the webhook stamps them in approvedBy.
 	// +optional
 	Required *bool `json:"required,omitempty"`
 
 	// approved releases a request that waits for approval. Only a user who
 	// may `approve` `datasubjectrequests` and who did not create the request
-	// may set it (four eyes); the admission webhook records who did in the
-	// annotation privacy.lethe.dev/approved-by and the controller in
-	// status.approval.
+	// may set it (four eyes); the admission webhook stamps who did in
+	// approvedBy and the controller copies it to status.approval.
 	// +optional
 	Approved bool `json:"approved,omitempty"`
+
+	// approvedBy is who approved the request (or waived its approval), as
+	// the API server authenticated them. Lethe's admission webhook stamps it
+	// (a value sent by hand is refused) and the API server keeps it
+	// immutable. The controller runs a request that needs approval only
+	// when approvedBy and spec.requestedBy are both there and name two
+	// different users (Approved=False, reason ApprovalUnverified or
+	// ApprovedByRequester, otherwise).
+	// +optional
+	ApprovedBy *StampedIdentity `json:"approvedBy,omitempty"`
+}
+
+// StampedIdentity is a user as the API server authenticated them, written
+// by Lethe's admission webhook.
+type StampedIdentity struct {
+	// username as the API server authenticated it (for a service account,
+	// system:serviceaccount:<namespace>:<name>).
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	Username string `json:"username"`
+
+	// uid of the user, when their authenticator gives one.
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	UID string `json:"uid,omitempty"`
+
+	// at is when the API server admitted the change.
+	// +required
+	At metav1.Time `json:"at"`
 }
 
 // ErasureOptions say how erasure treats the subject's rows.
@@ -429,9 +493,19 @@ type DataSubjectRequestStatus struct {
 	Export *ExportStatus `json:"export,omitempty"`
 
 	// approval says who approved the request and when, as the admission
-	// webhook recorded it (annotation privacy.lethe.dev/approved-by).
+	// webhook stamped it in spec.approval.approvedBy.
 	// +optional
 	Approval *ApprovalStatus `json:"approval,omitempty"`
+
+	// deleteAt is when the controller deletes the completed request:
+	// completionTime plus spec.retainFor (or its default).
+	// +optional
+	DeleteAt *metav1.Time `json:"deleteAt,omitempty"`
+
+	// identifiersDeletedAt is when the controller deleted the identifiers
+	// Secret (spec.subject.deleteIdentifiersOnCompletion).
+	// +optional
+	IdentifiersDeletedAt *metav1.Time `json:"identifiersDeletedAt,omitempty"`
 }
 
 // ApprovalStatus is who approved a request.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"text/tabwriter"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -48,12 +49,15 @@ func (d *demo) runRequests(ctx context.Context) error {
 	if err := d.kubectlRun(ctx, "wait", "--for=condition=Ready", "dsr/access-customer", "-n", namespace, "--timeout=120s"); err != nil {
 		return err
 	}
-	// The local API server runs no admission webhooks, which record who
+	// The local API server runs no admission webhooks, which stamp who
 	// requested and who approved; without those identities the controller
-	// trusts no approval (ApprovalUnverified), so the demo waives it, as on
-	// a cluster only a user who may approve could.
-	fmt.Println("# no admission webhooks here to record a second person's approval: the demo waives it")
-	if err := d.kubectlRun(ctx, "patch", "dsr", "erase-customer", "-n", namespace, "--type", "merge", "-p", `{"spec":{"approval":{"required":false}}}`); err != nil {
+	// trusts no approval (ApprovalUnverified), so the demo waives it and
+	// stamps the waiver itself, as on a cluster only the webhook may, for a
+	// user who may approve.
+	fmt.Println("# no admission webhooks here to stamp a second person's approval: the demo waives it, stamped by hand")
+	waiver := fmt.Sprintf(`{"spec":{"approval":{"required":false,"approvedBy":{"username":"demo-dpo","at":%q}}}}`,
+		time.Now().UTC().Format(time.RFC3339))
+	if err := d.kubectlRun(ctx, "patch", "dsr", "erase-customer", "-n", namespace, "--type", "merge", "-p", waiver); err != nil {
 		return err
 	}
 	if err := d.kubectlRun(ctx, "wait", "--for=condition=Ready", "dsr/erase-customer", "-n", namespace, "--timeout=120s"); err != nil {

@@ -8,7 +8,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
-	"github.com/lethe-dev/lethe/internal/identity"
 )
 
 func approve(ctx context.Context, name string, args []string, env Env) error {
@@ -66,10 +65,10 @@ func describeRequest(ns string, r *privacyv1alpha1.DataSubjectRequest) string {
 	return s + ")"
 }
 
-// approverOf is who the admission webhook recorded as the approver.
+// approverOf is who the admission webhook stamped as the approver.
 func approverOf(r *privacyv1alpha1.DataSubjectRequest) string {
-	if id, err := identity.Decode(r.Annotations[privacyv1alpha1.AnnotationApprovedBy]); err == nil {
-		return id.Username
+	if a := r.Spec.Approval; a != nil && a.ApprovedBy != nil {
+		return a.ApprovedBy.Username
 	}
 	return "a user the admission webhooks did not record (are they running?)"
 }

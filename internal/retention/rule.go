@@ -9,13 +9,12 @@ package retention
 
 import (
 	"fmt"
-	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
+	"github.com/lethe-dev/lethe/internal/calendar"
 	"github.com/lethe-dev/lethe/internal/engine"
 	"github.com/lethe-dev/lethe/internal/inventory"
 	"github.com/lethe-dev/lethe/internal/masking"
@@ -68,17 +67,13 @@ type Pseudonyms struct {
 	Deactivate string
 }
 
-var period = regexp.MustCompile(`^([1-9][0-9]{0,4})(d|w|mo|y)$`)
-
 // Interval is a period of the API (`30d`, `18mo`) as a PostgreSQL interval.
 func Interval(olderThan string) (string, error) {
-	m := period.FindStringSubmatch(olderThan)
-	if m == nil {
-		return "", fmt.Errorf("olderThan %q is not a number followed by d, w, mo or y", olderThan)
+	p, err := calendar.ParsePeriod("olderThan", olderThan)
+	if err != nil {
+		return "", err
 	}
-	n, _ := strconv.Atoi(m[1])
-	unit := map[string]string{"d": "days", "w": "weeks", "mo": "months", "y": "years"}[m[2]]
-	return fmt.Sprintf("%d %s", n, unit), nil
+	return p.Interval(), nil
 }
 
 // Compile checks a rule against the inventory and the live catalog and

@@ -117,7 +117,8 @@ spec:
     identifiersSecretRef: {name: member-identifiers}
   targets: {names: [erase]}
   erasure: {method: Delete}
-  approval: {required: false}   # no webhooks here to record who approved
+  # No webhooks here to stamp who waived the approval: stamped by hand.
+  approval: {required: false, approvedBy: {username: disruptive-dpo, at: "2026-01-01T00:00:00Z"}}
 `, namespace, id, request))
 	begin := time.Now()
 	key := client.ObjectKey{Namespace: namespace, Name: request}
