@@ -1,0 +1,281 @@
+package retention
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
+	"github.com/lethe-dev/lethe/internal/audit"
+	"github.com/lethe-dev/lethe/internal/dsr"
+	"github.com/lethe-dev/lethe/internal/engine"
+	"github.com/lethe-dev/lethe/internal/testutil/sampleapp"
+)
+
+// identity is what an erasure request would name a customer by.
+type identity struct {
+	id                    int64
+	email, customerNumber string
+}
+
+// eligible lists the customers closedCustomers selects, with their
+// identifiers as they are before any rule runs.
+func eligible(t *testing.T, pool *pgxpool.Pool) []identity {
+	t.Helper()
+	rows, err := pool.Query(ctx, `SELECT id, email, customer_number FROM app.customers
+		WHERE status = 'closed' AND closed_at < $1::timestamptz - interval '90 days' ORDER BY id`, sampleapp.ReferenceTime())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (identity, error) {
+		var i identity
+		err := r.Scan(&i.id, &i.email, &i.customerNumber)
+		return i, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// countUpdates records every update of a work order and a contact person,
+// so a value masked twice shows.
+func countUpdates(t *testing.T, pool *pgxpool.Pool) {
+	t.Helper()
+	if _, err := pool.Exec(ctx, `CREATE TABLE app.updates (tbl text, id bigint);
+		CREATE FUNCTION app.count_update() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN INSERT INTO app.updates VALUES (TG_TABLE_NAME, NEW.id); RETURN NEW; END $$;
+		CREATE TRIGGER count_update AFTER UPDATE ON app.work_orders FOR EACH ROW EXECUTE FUNCTION app.count_update();
+		CREATE TRIGGER count_update AFTER UPDATE ON app.contact_persons FOR EACH ROW EXECUTE FUNCTION app.count_update()`); err != nil {
+		t.Fatal(err)
+	}
+}
+
+const ofEligible = `customer_id IN (SELECT id FROM app.customers WHERE status = 'closed' AND closed_at < $1::timestamptz - interval '90 days')`
+
+// A rule on the customers (a subject's root) anonymizes, with each batch
+// of customers, every row an erasure by Anonymize would: their work orders'
+// notes and site addresses, their cases' descriptions, their contact
+// persons, the customer numbers of their links; deletes their case
+// comments (onErasure DeleteRow); and leaves every other customer's rows
+// as they are. A run killed between batches, then killed inside a batch
+// after the children were masked, resumes and masks every row exactly once.
+// An erasure request for one of them afterwards finds nothing and
+// verifies.
+func TestASubjectRuleAnonymizesEverySubjectsRowsExactlyOnce(t *testing.T) {
+	pool, inv := sample(t)
+	countUpdates(t, pool)
+	ids := eligible(t, pool)
+	ref := sampleapp.ReferenceTime()
+	workOrders := count(t, pool, "SELECT count(*) FROM app.work_orders WHERE "+ofEligible, ref)
+	notes := count(t, pool, "SELECT count(*) FROM app.work_orders WHERE notes <> '' AND "+ofEligible, ref)
+	comments := count(t, pool, "SELECT count(*) FROM app.case_comments WHERE case_id IN (SELECT id FROM app.cases WHERE "+ofEligible+")", ref)
+	contacts := count(t, pool, "SELECT count(*) FROM app.contact_persons WHERE "+ofEligible, ref)
+	others := count(t, pool, "SELECT count(*) FROM app.work_orders WHERE site_address <> 'Anonymized' AND NOT "+ofEligible, ref)
+	otherComments := count(t, pool, "SELECT count(*) FROM app.case_comments") - comments
+	if len(ids) < 8 || notes == 0 || comments == 0 || contacts == 0 {
+		t.Fatalf("the sample has %d eligible customers, %d work orders with notes, %d case comments, %d contact persons; the test needs more", len(ids), notes, comments, contacts)
+	}
+	// A kill inside the second batch: its customers' update fails after
+	// their children were masked in the same transaction.
+	if _, err := pool.Exec(ctx, fmt.Sprintf(`CREATE SEQUENCE app.kill;
+		CREATE FUNCTION app.kill() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN IF nextval('app.kill') = 10 THEN RAISE EXCEPTION 'killed'; END IF; RETURN NEW; END $$;
+		CREATE TRIGGER kill BEFORE UPDATE ON app.customers FOR EACH ROW WHEN (OLD.id IN (%d)) EXECUTE FUNCTION app.kill()`,
+		ids[len(ids)/2].id)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, "SELECT setval('app.kill', 9)"); err != nil {
+		t.Fatal(err)
+	}
+
+	rule := compile(t, pool, inv, closedCustomers)
+	run := newRun("run-1")
+	stop := errors.New("stopped")
+	run.BeforeBatch = func(_ string, batch int) error {
+		if batch == 1 {
+			return stop
+		}
+		return nil
+	}
+	if _, err := Step(ctx, pool, run, rule, time.Now().Add(time.Minute)); !errors.Is(err, stop) {
+		t.Fatalf("the first attempt: %v, want the stop before its second batch", err)
+	}
+	run.BeforeBatch = nil
+	if _, err := Step(ctx, pool, run, rule, time.Now().Add(time.Minute)); err == nil || !strings.Contains(err.Error(), "killed") {
+		t.Fatalf("the second attempt: %v, want the kill inside a batch", err)
+	}
+	p := finish(t, pool, run, rule)
+
+	if p.Changed != int64(len(ids)) {
+		t.Fatalf("the rule changed %d customers; want %d", p.Changed, len(ids))
+	}
+	checks := []struct {
+		what string
+		sql  string
+		want int64
+	}{
+		{"work orders of the customers keeping their site address", "SELECT count(*) FROM app.work_orders WHERE site_address <> 'Anonymized' AND " + ofEligible, 0},
+		{"work orders of the customers keeping their notes", "SELECT count(*) FROM app.work_orders WHERE notes <> '' AND " + ofEligible, 0},
+		{"cases of the customers keeping their description", "SELECT count(*) FROM app.cases WHERE description <> '' AND " + ofEligible, 0},
+		{"case comments of the customers left", "SELECT count(*) FROM app.case_comments WHERE case_id IN (SELECT id FROM app.cases WHERE " + ofEligible + ")", 0},
+		{"contact persons of the customers keeping their e-mail", "SELECT count(*) FROM app.contact_persons WHERE email NOT LIKE '%@example.invalid' AND " + ofEligible, 0},
+		{"links of the customers keeping the customer number", "SELECT count(*) FROM app.customer_contacts WHERE customer_number <> '0' AND " + ofEligible, 0},
+		{"other customers' work orders changed", "SELECT count(*) FROM app.work_orders WHERE site_address <> 'Anonymized' AND NOT " + ofEligible, others},
+		{"other customers' case comments deleted", "SELECT count(*) FROM app.case_comments", otherComments},
+		{"rows updated more than once", "SELECT count(*) FROM (SELECT tbl, id FROM app.updates GROUP BY tbl, id HAVING count(*) > 1) AS twice", 0},
+		{"work orders updated", "SELECT count(DISTINCT id) FROM app.updates WHERE tbl = 'work_orders'", workOrders},
+		{"keys in the ledger more than once", `SELECT count(*) FROM (SELECT table_name, k FROM lethe.run_batches, unnest(keys) AS k
+			WHERE run_uid = 'run-1' GROUP BY table_name, k HAVING count(*) > 1) AS twice`, 0},
+	}
+	for _, c := range checks {
+		var args []any
+		if strings.Contains(c.sql, "$1") {
+			args = append(args, ref)
+		}
+		if got := count(t, pool, c.sql, args...); got != c.want {
+			t.Errorf("%s: %d; want %d", c.what, got, c.want)
+		}
+	}
+	graph := map[string]engine.StepResult{}
+	for _, g := range p.Graph {
+		graph[g.Entity] = g
+	}
+	if g := graph["workOrder"]; g.Changed != workOrders || g.Action != "Mask" {
+		t.Errorf("the run reports %+v for the work orders; want %d masked", g, workOrders)
+	}
+	if g := graph["caseComment"]; g.Changed != comments || g.Action != "Delete" {
+		t.Errorf("the run reports %+v for the case comments; want %d deleted", g, comments)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM lethe.erased_rows WHERE table_name = 'app.work_orders'`); n != workOrders {
+		t.Errorf("lethe.erased_rows lists %d work orders; want %d", n, workOrders)
+	}
+	if n := count(t, pool, `SELECT coalesce(sum(rows_affected), 0)::bigint FROM lethe.audit_log WHERE action = 'Mask' AND entity = 'workOrder'`); n != workOrders {
+		t.Errorf("the audit log records %d work orders masked; want %d", n, workOrders)
+	}
+	if again := finish(t, pool, newRun("run-2"), rule); again.Changed != 0 || len(again.Graph) != 0 {
+		t.Errorf("a second run changed %d customers and %v; want nothing", again.Changed, again.Graph)
+	}
+
+	for _, who := range ids {
+		erase(t, pool, inv, who)
+	}
+}
+
+// erase runs an erasure request for a customer by its identifiers as they
+// were before any rule ran, and fails the test unless it finds nothing and
+// no identifier remains.
+func erase(t *testing.T, pool *pgxpool.Pool, inv *privacyv1alpha1.DataInventorySpec, who identity) {
+	t.Helper()
+	identifiers := map[string]string{"email": who.email, "customerNumber": who.customerNumber}
+	uid := fmt.Sprintf("req-%d", who.id)
+	in := &dsr.Input{
+		Run: engine.Run{UID: uid, Type: "Erasure", SubjectType: "customer", SubjectDigest: "sha256:" + uid, Actor: "tester",
+			Object: audit.Object{Kind: "DataSubjectRequest", Namespace: "ns", Name: uid, UID: uid}, Clock: sampleapp.ReferenceTime},
+		Type: privacyv1alpha1.RequestErasure, Tenant: "acme", Inventory: inv, Salt: []byte("salt"),
+		Identifiers: identifiers, Method: privacyv1alpha1.ErasureAnonymize, Engine: engine.Options{BatchSize: 4},
+	}
+	out, err := dsr.Execute(ctx, pool, in)
+	if err != nil {
+		t.Fatalf("erasure of customer %d: %v", who.id, err)
+	}
+	for _, e := range out.Entities {
+		if e.Found > 0 {
+			t.Errorf("the erasure of customer %d found %d rows of %s", who.id, e.Found, e.Entity)
+		}
+	}
+	remaining, err := dsr.Verify(ctx, pool, inv, identifiers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(remaining) > 0 {
+		t.Errorf("customer %d: an identifier remains in %v", who.id, remaining)
+	}
+}
+
+// A rule of scope Row keeps to the rule's entity: the customers are
+// anonymized, and their work orders, cases and contact persons keep their
+// values.
+func TestAScopeRowRuleChangesTheRootOnly(t *testing.T) {
+	pool, inv := sample(t)
+	ref := sampleapp.ReferenceTime()
+	notes := count(t, pool, "SELECT count(*) FROM app.work_orders WHERE notes <> '' AND "+ofEligible, ref)
+	contacts := count(t, pool, "SELECT count(*) FROM app.contact_persons WHERE email NOT LIKE '%@example.invalid' AND "+ofEligible, ref)
+	r := closedCustomers
+	r.Scope = privacyv1alpha1.RetentionScopeRow
+	p := finish(t, pool, newRun("run-1"), compile(t, pool, inv, r))
+	if want := int64(len(eligible(t, pool))); p.Changed != want || want == 0 {
+		t.Fatalf("the rule changed %d customers; want %d", p.Changed, want)
+	}
+	if len(p.Graph) != 0 {
+		t.Errorf("a rule of scope Row changed other entities: %v", p.Graph)
+	}
+	if n := count(t, pool, "SELECT count(*) FROM app.work_orders WHERE notes <> '' AND "+ofEligible, ref); n != notes {
+		t.Errorf("%d work orders keep their notes; want %d (scope Row leaves them)", n, notes)
+	}
+	if n := count(t, pool, "SELECT count(*) FROM app.contact_persons WHERE email NOT LIKE '%@example.invalid' AND "+ofEligible, ref); n != contacts {
+		t.Errorf("%d contact persons keep their e-mail; want %d (scope Row leaves them)", n, contacts)
+	}
+}
+
+// A Delete rule on the customers deletes, with each batch of customers,
+// what an erasure by Delete would: their work orders, cases (and their
+// comments and conversations), contact persons and links before them, and
+// the addresses no other customer refers to after them; shared addresses
+// stay.
+func TestASubjectRuleDeletesEverySubjectsRows(t *testing.T) {
+	pool, inv := sample(t)
+	ref := sampleapp.ReferenceTime()
+	ids := eligible(t, pool)
+	const doomed = "SELECT id FROM app.customers WHERE status = 'closed' AND closed_at < $1::timestamptz - interval '90 days'"
+	ownAddresses := count(t, pool, `SELECT count(*) FROM app.addresses a WHERE EXISTS (SELECT 1 FROM app.customers c WHERE c.address_id = a.id)
+		AND NOT EXISTS (SELECT 1 FROM app.customers c WHERE c.address_id = a.id AND c.id NOT IN (`+doomed+`))`, ref)
+	addresses := count(t, pool, "SELECT count(*) FROM app.addresses")
+	workOrders := count(t, pool, "SELECT count(*) FROM app.work_orders")
+	theirs := count(t, pool, "SELECT count(*) FROM app.work_orders WHERE "+ofEligible, ref)
+	if ownAddresses == 0 || theirs == 0 {
+		t.Fatalf("the eligible customers have %d addresses of their own and %d work orders; the test needs some", ownAddresses, theirs)
+	}
+	r := closedCustomers
+	r.Action = privacyv1alpha1.RetentionDelete
+	p := finish(t, pool, newRun("run-1"), compile(t, pool, inv, r))
+	if p.Changed != int64(len(ids)) {
+		t.Fatalf("the rule deleted %d customers; want %d", p.Changed, len(ids))
+	}
+	for _, c := range []struct {
+		what string
+		sql  string
+		want int64
+	}{
+		{"customers left of those selected", "SELECT count(*) FROM app.customers WHERE id = ANY($1::bigint[])", 0},
+		{"work orders left", "SELECT count(*) FROM app.work_orders", workOrders - theirs},
+		{"contact persons of deleted customers", "SELECT count(*) FROM app.contact_persons WHERE customer_id NOT IN (SELECT id FROM app.customers)", 0},
+		{"addresses left", "SELECT count(*) FROM app.addresses", addresses - ownAddresses},
+	} {
+		var args []any
+		if strings.Contains(c.sql, "$1") {
+			keys := make([]int64, len(ids))
+			for i, who := range ids {
+				keys[i] = who.id
+			}
+			args = append(args, keys)
+		}
+		if got := count(t, pool, c.sql, args...); got != c.want {
+			t.Errorf("%s: %d; want %d", c.what, got, c.want)
+		}
+	}
+	deleted := map[string]int64{}
+	for _, g := range p.Graph {
+		if g.Action == "Delete" {
+			deleted[g.Entity] = g.Changed
+		}
+	}
+	if deleted["address"] != ownAddresses || deleted["workOrder"] != theirs {
+		t.Errorf("the run reports %v deleted; want %d addresses and %d work orders", deleted, ownAddresses, theirs)
+	}
+}
