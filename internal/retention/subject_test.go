@@ -14,7 +14,9 @@ import (
 	"github.com/lethe-dev/lethe/internal/audit"
 	"github.com/lethe-dev/lethe/internal/dsr"
 	"github.com/lethe-dev/lethe/internal/engine"
+	"github.com/lethe-dev/lethe/internal/tenantdb"
 	"github.com/lethe-dev/lethe/internal/testutil/sampleapp"
+	"github.com/lethe-dev/lethe/internal/testutil/schemas"
 )
 
 // identity is what an erasure request would name a customer by.
@@ -277,5 +279,84 @@ func TestASubjectRuleDeletesEverySubjectsRows(t *testing.T) {
 	}
 	if deleted["address"] != ownAddresses || deleted["workOrder"] != theirs {
 		t.Errorf("the run reports %v deleted; want %d addresses and %d work orders", deleted, ownAddresses, theirs)
+	}
+}
+
+// On the public Chinook schema (a store the operator did not write), a rule
+// on the customers anonymizes their invoices' billing addresses with them,
+// exactly once across a run stopped between batches, and leaves the other
+// customers' invoices; an erasure request for one of them afterwards finds
+// nothing and verifies. Chinook records no closing date: the store adds
+// one, as a shop that closes accounts would.
+func TestASubjectRuleAnonymizesChinookInvoices(t *testing.T) {
+	pool, _, inv := schemas.Open(t, schemas.Chinook, schemas.Options{})
+	if _, err := pool.Exec(ctx, `ALTER TABLE public.customer ADD COLUMN closed_at timestamptz;
+		UPDATE public.customer SET closed_at = '2024-01-01T00:00:00Z' WHERE customer_id % 3 = 0`); err != nil {
+		t.Fatal(err)
+	}
+	closed := "customer_id IN (SELECT customer_id FROM public.customer WHERE closed_at IS NOT NULL)"
+	var email string
+	if err := pool.QueryRow(ctx, "SELECT email FROM public.customer WHERE customer_id = 3").Scan(&email); err != nil {
+		t.Fatal(err)
+	}
+	invoices := count(t, pool, "SELECT count(*) FROM public.invoice WHERE "+closed)
+	others := count(t, pool, "SELECT count(*) FROM public.invoice WHERE billing_address IS NOT NULL AND NOT "+closed)
+	if invoices < 20 {
+		t.Fatalf("the closed customers have %d invoices; the test needs more than a few batches", invoices)
+	}
+	cat, err := tenantdb.ReadCatalog(ctx, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rule, err := Compile(privacyv1alpha1.RetentionRule{Name: "closed-customers", Entity: "customer",
+		Age: privacyv1alpha1.RetentionAge{Column: "closed_at", OlderThan: "90d"}, Action: privacyv1alpha1.RetentionAnonymize}, inv, cat, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := newRun("run-1")
+	run.BatchSize = 4
+	stop := errors.New("stopped")
+	run.BeforeBatch = func(_ string, batch int) error {
+		if batch == 2 {
+			return stop
+		}
+		return nil
+	}
+	if _, err := Step(ctx, pool, run, rule, time.Now().Add(time.Minute)); !errors.Is(err, stop) {
+		t.Fatalf("the first attempt: %v, want the stop before its third batch", err)
+	}
+	run.BeforeBatch = nil
+	p := finish(t, pool, run, rule)
+	if want := count(t, pool, "SELECT count(*) FROM public.customer WHERE closed_at IS NOT NULL"); p.Changed != want {
+		t.Fatalf("the rule changed %d customers; want %d", p.Changed, want)
+	}
+	if n := count(t, pool, "SELECT count(*) FROM public.invoice WHERE (billing_address IS NOT NULL OR billing_city IS NOT NULL) AND "+closed); n != 0 {
+		t.Errorf("%d invoices of the closed customers keep their billing address", n)
+	}
+	if n := count(t, pool, "SELECT count(*) FROM public.invoice WHERE billing_address IS NOT NULL AND NOT "+closed); n != others {
+		t.Errorf("%d other invoices keep their billing address; want %d", n, others)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM (SELECT k FROM lethe.run_batches, unnest(keys) AS k
+		WHERE run_uid = 'run-1' AND table_name = 'public.invoice' GROUP BY k HAVING count(*) > 1) AS twice`); n != 0 {
+		t.Errorf("%d invoices were masked more than once", n)
+	}
+	if n := count(t, pool, "SELECT count(*) FROM lethe.erased_rows WHERE table_name = 'public.invoice'"); n != invoices {
+		t.Errorf("lethe.erased_rows lists %d invoices; want %d", n, invoices)
+	}
+	in := &dsr.Input{
+		Run: engine.Run{UID: "req-3", Type: "Erasure", SubjectType: "customer", SubjectDigest: "sha256:req-3", Actor: "tester",
+			Object: audit.Object{Kind: "DataSubjectRequest", Namespace: "ns", Name: "r", UID: "req-3"}, Clock: sampleapp.ReferenceTime},
+		Type: privacyv1alpha1.RequestErasure, Tenant: "chinook", Inventory: inv, Salt: []byte("salt"),
+		Identifiers: map[string]string{"email": email}, Method: privacyv1alpha1.ErasureAnonymize,
+	}
+	out, err := dsr.Execute(ctx, pool, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Entities) != 0 {
+		t.Errorf("the erasure afterwards found %+v; want nothing", out.Entities)
+	}
+	if remaining, err := dsr.Verify(ctx, pool, inv, in.Identifiers); err != nil || len(remaining) != 0 {
+		t.Errorf("the erasure afterwards does not verify: %v %v", remaining, err)
 	}
 }
