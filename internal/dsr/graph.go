@@ -110,7 +110,10 @@ func (g *SubjectGraph) Steps(ctx context.Context, tx pgx.Tx, keys []string, root
 }
 
 // pending leaves out of the plan's masked entities the rows
-// lethe.erased_rows lists, in one round trip.
+// lethe.erased_rows lists, in one round trip: each entity's rows are
+// locked first, in key order, and read against lethe.erased_rows by the
+// next statement, whose snapshot holds what a transaction that held them
+// (another policy's batch over a shared row) committed.
 func (g *SubjectGraph) pending(ctx context.Context, tx pgx.Tx, plan *engine.Plan) error {
 	b := &pgx.Batch{}
 	for i := range plan.Entities {
@@ -123,6 +126,7 @@ func (g *SubjectGraph) pending(ctx context.Context, tx pgx.Tx, plan *engine.Plan
 		if err != nil {
 			return err
 		}
+		b.Queue(fmt.Sprintf("SELECT 1 FROM %s AS r WHERE %s ORDER BY %s FOR UPDATE OF r", t.Ident, t.In("r", "$1"), t.OrderBy("r")), pe.Keys) // #nosec G201 -- identifiers sanitized
 		b.Queue(`SELECT ARRAY(SELECT k FROM pg_catalog.unnest($2::text[]) AS k
 			WHERE NOT EXISTS (SELECT 1 FROM lethe.erased_rows WHERE table_name = $1 AND key = k) ORDER BY k)`, t.Name, pe.Keys).
 			QueryRow(func(row pgx.Row) error {
