@@ -56,7 +56,8 @@ func (g *SubjectGraph) WithKeys(keys masking.Keys) *SubjectGraph {
 // its rows: before are the steps to run before the root rows change, after
 // those to run after (rows the roots refer to, deleted once the roots are
 // gone). Rows lethe.erased_rows lists (masked before, by a request or an
-// earlier batch) are left out: no strategy is applied twice. A delete a
+// earlier batch) are left out of the masked ones, so no strategy is applied
+// twice, and so are rows a restriction holds. A delete a
 // foreign key would refuse is a DeleteBlockedError, before anything
 // changes; rootDeleted says the caller deletes the root rows.
 func (g *SubjectGraph) Steps(ctx context.Context, tx pgx.Tx, keys []string, rootDeleted bool) (before, after []engine.Step, err error) {
@@ -110,7 +111,9 @@ func (g *SubjectGraph) Steps(ctx context.Context, tx pgx.Tx, keys []string, root
 }
 
 // pending leaves out of the plan's masked entities the rows
-// lethe.erased_rows lists, in one round trip: each entity's rows are
+// lethe.erased_rows lists, and those a restriction holds (another
+// subject's, shared with these: retention skips a restricted subject's
+// rows), in one round trip: each entity's rows are
 // locked first, in key order, and read against lethe.erased_rows by the
 // next statement, whose snapshot holds what a transaction that held them
 // (another policy's batch over a shared row) committed.
@@ -128,10 +131,11 @@ func (g *SubjectGraph) pending(ctx context.Context, tx pgx.Tx, plan *engine.Plan
 		}
 		b.Queue(fmt.Sprintf("SELECT 1 FROM %s AS r WHERE %s ORDER BY %s FOR UPDATE OF r", t.Ident, t.In("r", "$1"), t.OrderBy("r")), pe.Keys) // #nosec G201 -- identifiers sanitized
 		b.Queue(`SELECT ARRAY(SELECT k FROM pg_catalog.unnest($2::text[]) AS k
-			WHERE NOT EXISTS (SELECT 1 FROM lethe.erased_rows WHERE table_name = $1 AND key = k) ORDER BY k)`, t.Name, pe.Keys).
+			WHERE NOT EXISTS (SELECT 1 FROM lethe.erased_rows WHERE table_name = $1 AND key = k)
+				AND NOT EXISTS (SELECT 1 FROM lethe.restricted_rows WHERE entity = $3 AND key = k) ORDER BY k)`, t.Name, pe.Keys, pe.Entity).
 			QueryRow(func(row pgx.Row) error {
 				if err := row.Scan(&pe.Keys); err != nil {
-					return fmt.Errorf("entity %s: read the rows erased before: %w", pe.Entity, err)
+					return fmt.Errorf("entity %s: read the rows erased or restricted before: %w", pe.Entity, err)
 				}
 				return nil
 			})

@@ -365,3 +365,47 @@ func TestASubjectRuleAnonymizesChinookInvoices(t *testing.T) {
 		t.Errorf("the erasure afterwards does not verify: %v %v", remaining, err)
 	}
 }
+
+// A row a restricted subject shares with one a rule anonymizes (a link
+// between customer B and a contact person of restricted customer A) stays
+// as it is: retention skips a restricted subject's rows.
+func TestASubjectRuleLeavesARestrictedSubjectsSharedRow(t *testing.T) {
+	pool, inv := sample(t)
+	var link, a, b int64
+	var email string
+	if err := pool.QueryRow(ctx, `SELECT l.id, p.customer_id, l.customer_id, c.email FROM app.customer_contacts l
+		JOIN app.contact_persons p ON p.id = l.contact_person_id JOIN app.customers c ON c.id = p.customer_id
+		WHERE p.customer_id <> l.customer_id ORDER BY l.id LIMIT 1`).Scan(&link, &a, &b, &email); err != nil {
+		t.Fatalf("the sample links no customer to another's contact person: %v", err)
+	}
+	if _, err := pool.Exec(ctx, `UPDATE app.customers SET status = CASE WHEN id = $1 THEN 'closed' ELSE 'active' END,
+		closed_at = CASE WHEN id = $1 THEN $2::timestamptz - interval '1 year' END`, b, sampleapp.ReferenceTime()); err != nil {
+		t.Fatal(err)
+	}
+	in := &dsr.Input{
+		Run: engine.Run{UID: "req-a", Type: "Restriction", SubjectType: "customer", SubjectDigest: "sha256:a", Actor: "tester",
+			Object: audit.Object{Kind: "DataSubjectRequest", Namespace: "ns", Name: "a", UID: "req-a"}, Clock: sampleapp.ReferenceTime},
+		Type: privacyv1alpha1.RequestRestriction, Tenant: "acme", Inventory: inv, Identifiers: map[string]string{"email": email},
+	}
+	if _, err := dsr.Execute(ctx, pool, in); err != nil {
+		t.Fatal(err)
+	}
+	const number = "SELECT customer_number FROM app.customer_contacts WHERE id = $1"
+	var before, after string
+	if err := pool.QueryRow(ctx, number, link).Scan(&before); err != nil {
+		t.Fatal(err)
+	}
+	p := finish(t, pool, newRun("run-1"), compile(t, pool, inv, closedCustomers))
+	if p.Changed != 1 {
+		t.Fatalf("the rule changed %d customers; want customer %d alone", p.Changed, b)
+	}
+	if err := pool.QueryRow(ctx, number, link).Scan(&after); err != nil {
+		t.Fatal(err)
+	}
+	if after != before {
+		t.Errorf("the link %d restricted customer %d shares was masked", link, a)
+	}
+	if n := count(t, pool, "SELECT count(*) FROM app.customer_contacts WHERE customer_id = $1 AND id <> $2 AND customer_number <> '0'", b, link); n != 0 {
+		t.Errorf("%d other links of customer %d keep the customer number", n, b)
+	}
+}
