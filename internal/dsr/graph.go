@@ -25,6 +25,7 @@ type SubjectGraph struct {
 	root    string
 	byName  map[string]*privacyv1alpha1.Entity
 	erasure Erasure
+	related bool
 }
 
 // NewSubjectGraph prepares the erasure of the subjects of root rows of the
@@ -32,15 +33,20 @@ type SubjectGraph struct {
 // refuses an entity that is no subject's root and an inventory whose
 // relations cannot be followed.
 func NewSubjectGraph(spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog, root string, er Erasure) (*SubjectGraph, error) {
-	if _, err := inventory.NewGraphFinder(spec, cat, root, nil); err != nil {
+	f, err := inventory.NewGraphFinder(spec, cat, root, nil)
+	if err != nil {
 		return nil, err
 	}
 	byName := map[string]*privacyv1alpha1.Entity{}
 	for i := range spec.Entities {
 		byName[spec.Entities[i].Name] = &spec.Entities[i]
 	}
-	return &SubjectGraph{spec: spec, cat: cat, root: root, byName: byName, erasure: er}, nil
+	return &SubjectGraph{spec: spec, cat: cat, root: root, byName: byName, erasure: er, related: len(f.Entities()) > 1}, nil
 }
+
+// Related says whether the inventory ties any entity to the root: without
+// one, the erasure of its subjects is the root rows' alone.
+func (g *SubjectGraph) Related() bool { return g.related }
 
 // WithKeys is the graph with its masked values keyed by keys (a retention
 // run's salt, per row).

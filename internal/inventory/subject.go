@@ -243,6 +243,9 @@ func (f *Finder) collect(keys, shared, roots map[string][]string) {
 	}
 }
 
+// Entities names the entities the statement looks rows up in.
+func (f *Finder) Entities() []string { return f.found }
+
 // Rows are the subject's rows, once the statement's results are read.
 func (f *Finder) Rows() *SubjectRows { return f.rows }
 

@@ -229,7 +229,13 @@ func subjectGraph(r privacyv1alpha1.RetentionRule, inv *privacyv1alpha1.DataInve
 	default:
 		return nil, fmt.Errorf("scope Subject applies to actions Anonymize and Delete, not %s: use scope Row", r.Action)
 	}
-	return dsr.NewSubjectGraph(inv, cat, ent.Name, er)
+	g, err := dsr.NewSubjectGraph(inv, cat, ent.Name, er)
+	if err != nil || !g.Related() {
+		// With nothing tied to the root, the subjects are their root rows:
+		// the rule's own batches change them, as with scope Row.
+		return nil, err
+	}
+	return g, nil
 }
 
 func archiveThen(r privacyv1alpha1.RetentionRule) privacyv1alpha1.ArchiveFollowUp {

@@ -409,3 +409,22 @@ func TestASubjectRuleLeavesARestrictedSubjectsSharedRow(t *testing.T) {
 		t.Errorf("%d other links of customer %d keep the customer number", n, b)
 	}
 }
+
+// A root nothing in the inventory relates to (Chinook's employees) is its
+// subjects' whole graph: a rule on it runs as a rule of scope Row does, one
+// statement a batch, with no graph to plan.
+func TestARootWithNothingRelatedRunsAsRows(t *testing.T) {
+	pool, _, inv := schemas.Open(t, schemas.Chinook, schemas.Options{})
+	cat, err := tenantdb.ReadCatalog(ctx, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rule, err := Compile(privacyv1alpha1.RetentionRule{Name: "hired-long-ago", Entity: "employee",
+		Age: privacyv1alpha1.RetentionAge{Column: "hire_date", OlderThan: "1y"}, Action: privacyv1alpha1.RetentionAnonymize}, inv, cat, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rule.Step(Env{Now: sampleapp.ReferenceTime()}).Graph != nil {
+		t.Error("a rule on a root nothing relates to plans a graph")
+	}
+}
