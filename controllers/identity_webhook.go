@@ -27,12 +27,15 @@ var protectedAnnotations = []string{
 	privacyv1alpha1.AnnotationRequestedBy,
 	privacyv1alpha1.AnnotationChangedBy,
 	privacyv1alpha1.AnnotationApprovedBy,
+	privacyv1alpha1.AnnotationArchiveDeleteRequestedBy,
 }
 
 // IdentityWebhook records who asked: on create the requesting user in
 // privacy.lethe.dev/requested-by, on every spec change in
-// privacy.lethe.dev/changed-by, and on the approval of a
-// DataSubjectRequest in privacy.lethe.dev/approved-by. It refuses requests
+// privacy.lethe.dev/changed-by, on the approval of a DataSubjectRequest or
+// of a RetentionPolicy's archive deletions in privacy.lethe.dev/approved-by,
+// and on a change of a RetentionPolicy's spec.archive.delete in
+// privacy.lethe.dev/archive-delete-requested-by. It refuses requests
 // that set or change these annotations by hand.
 type IdentityWebhook struct {
 	Clock clock.PassiveClock
@@ -73,12 +76,30 @@ func (w *IdentityWebhook) Handle(_ context.Context, req admission.Request) admis
 	switch req.Operation {
 	case admissionv1.Create:
 		stamp[privacyv1alpha1.AnnotationRequestedBy] = who
+		if req.Resource.Resource == "retentionpolicies" {
+			if archiveIn(obj)["delete"] != nil {
+				stamp[privacyv1alpha1.AnnotationArchiveDeleteRequestedBy] = who
+			}
+			if approved, _ := archiveIn(obj)["approved"].(bool); approved {
+				stamp[privacyv1alpha1.AnnotationApprovedBy] = who
+			}
+		}
 	case admissionv1.Update:
 		if !reflect.DeepEqual(obj["spec"], old["spec"]) {
 			stamp[privacyv1alpha1.AnnotationChangedBy] = who
 		}
 		if req.Resource.Resource == "datasubjectrequests" && !approvedIn(old) && approvedIn(obj) {
 			stamp[privacyv1alpha1.AnnotationApprovedBy] = who
+		}
+		if req.Resource.Resource == "retentionpolicies" {
+			if !reflect.DeepEqual(archiveIn(old)["delete"], archiveIn(obj)["delete"]) {
+				stamp[privacyv1alpha1.AnnotationArchiveDeleteRequestedBy] = who
+			}
+			if approved, _ := archiveIn(obj)["approved"].(bool); approved {
+				if was, _ := archiveIn(old)["approved"].(bool); !was {
+					stamp[privacyv1alpha1.AnnotationApprovedBy] = who
+				}
+			}
 		}
 	}
 
@@ -130,4 +151,11 @@ func approvedIn(obj map[string]any) bool {
 	approval, _ := spec["approval"].(map[string]any)
 	approved, _ := approval["approved"].(bool)
 	return approved
+}
+
+// archiveIn returns a RetentionPolicy's spec.archive, as JSON.
+func archiveIn(obj map[string]any) map[string]any {
+	spec, _ := obj["spec"].(map[string]any)
+	archive, _ := spec["archive"].(map[string]any)
+	return archive
 }

@@ -124,6 +124,9 @@ func (r *RetentionPolicyReconciler) reconcile(ctx context.Context, p *privacyv1a
 	if err != nil {
 		return r.fail(ctx, p, err)
 	}
+	if err := r.administerArchives(ctx, p, works, now); err != nil {
+		return r.fail(ctx, p, err)
+	}
 
 	running := st.Run != nil && !st.Run.Completed
 	if !running && !p.Spec.Suspend {
@@ -390,6 +393,9 @@ func (r *RetentionPolicyReconciler) carry(ctx context.Context, p *privacyv1alpha
 		return ctrl.Result{RequeueAfter: time.Millisecond}, nil
 	}
 	r.completeRun(p, now)
+	if err := r.administerArchives(ctx, p, works, now); err != nil {
+		return r.fail(ctx, p, err)
+	}
 	return r.idle(p, now), nil
 }
 

@@ -249,6 +249,7 @@ func (r *TenantDatabaseReconciler) observe(ctx context.Context, key string, tdb 
 		logf.FromContext(ctx).Info("could not try every constrained column's masking", "reason", tenantdb.SafeError(err))
 	}
 	o.inventoryIssues = append(o.inventoryIssues, refused...)
+	keepRowSecurity(ctx, pool, tdb, inv, cat, o)
 	return o
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/lethe-dev/lethe/internal/audit"
 	"github.com/lethe-dev/lethe/internal/classify"
 	"github.com/lethe-dev/lethe/internal/inventory"
+	"github.com/lethe-dev/lethe/internal/rolesync"
 	"github.com/lethe-dev/lethe/internal/tenantdb"
 )
 
@@ -43,6 +44,8 @@ type tenantObservation struct {
 	unindexed       []inventory.MissingIndex
 	auditResult     *audit.Result
 	auditErr        error
+	rowSecurity     *rolesync.RowSecurityResult
+	rowSecurityErr  error
 }
 
 // connected says whether the database was reached and its schema migrated.
@@ -76,6 +79,7 @@ func applyTenantStatus(tdb *privacyv1alpha1.TenantDatabase, o *tenantObservation
 	setTenantUncovered(tdb, o)
 	setTenantUnmappedReferences(tdb, o)
 	setTenantMissingIndexes(tdb, o)
+	setTenantRowSecurity(tdb, o, fail)
 
 	if v == verdictReady {
 		message = fmt.Sprintf("connected to PostgreSQL %s; lethe schema version %d; inventory %s matches the schema; audit chain intact (%d records)",

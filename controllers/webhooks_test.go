@@ -64,7 +64,8 @@ var _ = Describe("Admission webhooks", func() {
 
 		By("refusing a create that brings its own identity")
 		forged := identity.New("someone-else", "", nil, who.At).Encode()
-		for _, key := range []string{privacyv1alpha1.AnnotationRequestedBy, privacyv1alpha1.AnnotationChangedBy, privacyv1alpha1.AnnotationApprovedBy} {
+		for _, key := range []string{privacyv1alpha1.AnnotationRequestedBy, privacyv1alpha1.AnnotationChangedBy, privacyv1alpha1.AnnotationApprovedBy,
+			privacyv1alpha1.AnnotationArchiveDeleteRequestedBy} {
 			other := testCatalog(ns, 10)
 			other.Name = "forged"
 			other.Annotations = map[string]string{key: forged}

@@ -18,9 +18,16 @@ const (
 	AnnotationChangedBy = "privacy.lethe.dev/changed-by"
 
 	// AnnotationApprovedBy records who approved a DataSubjectRequest
-	// (spec.approval.approved: true). The controller copies it into
-	// status.approval and the audit log of every target tenant.
+	// (spec.approval.approved: true; the controller copies it into
+	// status.approval and the audit log of every target tenant), or a
+	// RetentionPolicy's archive deletions (spec.archive.approved: true).
 	AnnotationApprovedBy = "privacy.lethe.dev/approved-by"
+
+	// AnnotationArchiveDeleteRequestedBy records who last changed a
+	// RetentionPolicy's spec.archive.delete; the deletions wait for
+	// spec.archive.approved set by someone else (AnnotationApprovedBy)
+	// after that change.
+	AnnotationArchiveDeleteRequestedBy = "privacy.lethe.dev/archive-delete-requested-by"
 )
 
 // Annotations a user sets.

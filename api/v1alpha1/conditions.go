@@ -229,6 +229,15 @@ const (
 	// ReasonRowsLocked (event): rows stayed locked by the application through
 	// every retry; the next run takes them.
 	ReasonRowsLocked = "RowsLocked"
+	// ReasonArchiveExpired (event): an archive passed its rule's
+	// archive.retainFor; its rows were deleted.
+	ReasonArchiveExpired = "ArchiveExpired"
+	// ReasonArchiveDeleted (event): an archive listed in spec.archive.delete
+	// was deleted.
+	ReasonArchiveDeleted = "ArchiveDeleted"
+	// ReasonArchiveDeletionUnapproved (event): spec.archive.delete lists
+	// archives, but no second identity approved the list as it is.
+	ReasonArchiveDeletionUnapproved = "ArchiveDeletionUnapproved"
 )
 
 // PseudonymizationJob reasons.

@@ -12,6 +12,7 @@ import (
 // +kubebuilder:validation:XValidation:rule="self.entities.all(e, !has(e.subject) || e.subject.identifiers.all(i, self.subjects.exists(s, s.name == e.subject.type && i.name in s.identifiers)))",message="spec.entities[].subject.identifiers[].name must be one of the identifiers its subject type declares in spec.subjects"
 // +kubebuilder:validation:XValidation:rule="self.entities.all(e, !has(e.relations) || e.relations.all(r, self.entities.exists(f, f.name == r.entity)))",message="spec.entities[].relations[].entity must name an entity declared in spec.entities"
 // +kubebuilder:validation:XValidation:rule="self.subjects.all(s, self.entities.exists(e, has(e.subject) && e.subject.type == s.name))",message="every subject type in spec.subjects needs a root entity: an entity whose subject.type names it"
+// +kubebuilder:validation:XValidation:rule="!has(self.organization) || !has(self.organization.scopedEntities) || self.organization.scopedEntities.all(o, self.entities.exists(e, e.name == o.entity))",message="spec.organization.scopedEntities[].entity must name an entity declared in spec.entities"
 type DataInventorySpec struct {
 	// subjects are the kinds of people the application stores data about
 	// (customer, contactPerson, employee, ...) and the identifiers a request

@@ -23,8 +23,11 @@ const (
 	// inventory's tables that refers to them (children before parents).
 	RetentionDelete RetentionAction = "Delete"
 	// RetentionArchive writes the rows as CSV into the archive (the table
-	// lethe.retention_archives of the tenant database, in the same
-	// transaction), then does archive.then.
+	// lethe.retention_archives of the tenant database, each row also in
+	// lethe.archived_rows with the subject it belongs to, in the same
+	// transaction), then does archive.then. Access requests export a
+	// subject's archived rows, erasures remove them, verification scans
+	// them.
 	RetentionArchive RetentionAction = "Archive"
 )
 
@@ -105,6 +108,51 @@ type RetentionPolicySpec struct {
 	// +listType=map
 	// +listMapKey=name
 	Rules []RetentionRule `json:"rules"`
+
+	// archive administers the archives the policy's runs wrote.
+	// +optional
+	Archive *ArchiveAdministration `json:"archive,omitempty"`
+}
+
+// ArchiveAdministration acts on archives the policy's runs wrote.
+type ArchiveAdministration struct {
+	// delete lists archives to delete, each named by its run and rule as
+	// status.archives shows them, in every target that holds it: its rows
+	// and CSV are deleted, with an audit record, and status.archives shows
+	// it Deleted. Deleting cannot be undone, so it waits for approved; an
+	// entry that names no active archive does nothing.
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	// +listType=atomic
+	Delete []ArchiveReference `json:"delete,omitempty"`
+
+	// approved, set to true by someone other than who last changed delete,
+	// and after that change, lets the deletions proceed. Lethe's admission
+	// webhook records both identities (annotations
+	// privacy.lethe.dev/archive-delete-requested-by and
+	// privacy.lethe.dev/approved-by); the controller checks them and
+	// deletes nothing while they are missing, equal, or the list changed
+	// since the approval (set approved to false, then true again).
+	// +optional
+	Approved bool `json:"approved,omitempty"`
+}
+
+// ArchiveReference names one archive.
+type ArchiveReference struct {
+	// run is the id of the run that wrote the archive
+	// (status.archives[].run).
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9][-A-Za-z0-9_.]*$`
+	Run string `json:"run"`
+
+	// rule is the name of the rule that wrote it.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Rule string `json:"rule"`
 }
 
 // RetentionRule selects one entity's rows by age and conditions and says
@@ -238,6 +286,63 @@ type ArchiveOptions struct {
 	// +optional
 	// +kubebuilder:default=Delete
 	Then ArchiveFollowUp `json:"then,omitempty"`
+
+	// retainFor expires each archive the rule writes once it is older than
+	// this period, written like age.olderThan (`90d`, `18mo`, `5y`): the
+	// archive's rows and CSV are deleted, with an audit record per archive,
+	// and status.archives shows it Expired. Archives are expired whenever
+	// the policy is reconciled (at each run, at least). Without it, archives
+	// are kept until deleted (spec.archive.delete).
+	// +optional
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^[1-9][0-9]{0,4}(d|w|mo|y)$')`,message=`retainFor is a number and a unit, d (days), w (weeks), mo (calendar months) or y (calendar years), for example 90d, 18mo or 1y`,messageExpression=`'"' + self + '" is not a period: write a number from 1 to 99999 and a unit with no space, d (days), w (weeks), mo (calendar months) or y (calendar years), for example 90d, 18mo or 1y' + (!self.matches('^ *[1-9][0-9]{0,4} *[A-Za-z]+ *$') ? '' : self.matches('^ *[0-9]+ *(m|M|mon|mons|month|months|Month|Months) *$') ? ' (for months write ' + self.find('[0-9]+') + 'mo)' : self.matches('^ *[0-9]+ *(D|day|days|Day|Days) *$') ? ' (write ' + self.find('[0-9]+') + 'd)' : self.matches('^ *[0-9]+ *(W|wk|wks|week|weeks|Week|Weeks) *$') ? ' (write ' + self.find('[0-9]+') + 'w)' : self.matches('^ *[0-9]+ *(Y|yr|yrs|year|years|Year|Years) *$') ? ' (write ' + self.find('[0-9]+') + 'y)' : '')`
+	RetainFor string `json:"retainFor,omitempty"`
+}
+
+// ArchiveState is where an archive stands.
+// +kubebuilder:validation:Enum=Active;Expired;Deleted
+type ArchiveState string
+
+// The archive states.
+const (
+	// ArchiveActive holds its rows.
+	ArchiveActive ArchiveState = "Active"
+	// ArchiveExpired passed its rule's archive.retainFor; its rows are gone.
+	ArchiveExpired ArchiveState = "Expired"
+	// ArchiveDeleted was listed in spec.archive.delete; its rows are gone.
+	ArchiveDeleted ArchiveState = "Deleted"
+)
+
+// ArchiveStatus is one archive in one target.
+type ArchiveStatus struct {
+	// tenant is the TenantDatabase that holds the archive.
+	// +required
+	Tenant string `json:"tenant"`
+	// run is the id of the run that wrote it.
+	// +required
+	Run string `json:"run"`
+	// rule is the rule that wrote it.
+	// +required
+	Rule string `json:"rule"`
+	// entity is the entity of the archived rows.
+	// +optional
+	Entity string `json:"entity,omitempty"`
+	// rows is how many rows it holds (held, once expired or deleted); an
+	// erasure removes its subject's rows from it.
+	// +optional
+	Rows int64 `json:"rows,omitempty"`
+	// createdAt is when its first rows were written.
+	// +required
+	CreatedAt metav1.Time `json:"createdAt"`
+	// state is Active, Expired or Deleted.
+	// +required
+	State ArchiveState `json:"state"`
+	// endedAt is when it expired or was deleted.
+	// +optional
+	EndedAt *metav1.Time `json:"endedAt,omitempty"`
+	// sha256 is the SHA-256 of its CSV as its run wrote it.
+	// +optional
+	SHA256 string `json:"sha256,omitempty"`
 }
 
 // RetentionPolicyStatus is what the policy did.
@@ -289,6 +394,20 @@ type RetentionPolicyStatus struct {
 	// last run, so each new value starts one run.
 	// +optional
 	LastRunNow string `json:"lastRunNow,omitempty"`
+
+	// archives lists the archives the policy's runs wrote in its targets
+	// (lethe.archives of each tenant database), newest first, with their
+	// state. It holds 100 at most: older ones are left out and counted in
+	// archivesOmitted; they stay in the tenant databases, where they can
+	// still be deleted by run and rule.
+	// +optional
+	// +kubebuilder:validation:MaxItems=100
+	// +listType=atomic
+	Archives []ArchiveStatus `json:"archives,omitempty"`
+
+	// archivesOmitted counts the archives left out of archives.
+	// +optional
+	ArchivesOmitted int32 `json:"archivesOmitted,omitempty"`
 }
 
 // RetentionRun identifies one run.

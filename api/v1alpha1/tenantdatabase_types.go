@@ -50,6 +50,48 @@ type TenantDatabaseSpec struct {
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=32
 	MaxConnections int32 `json:"maxConnections,omitempty"`
+
+	// rowSecurity tunes the row-level security policies Lethe keeps on the
+	// inventory's organization.scopedEntities.
+	// +optional
+	RowSecurity *RowSecuritySpec `json:"rowSecurity,omitempty"`
+}
+
+// RowSecuritySpec tunes the row-level security of a tenant database.
+type RowSecuritySpec struct {
+	// exemptRoles are database roles that see and write every row of the
+	// scoped entities without a user set, for example the application's
+	// migration role. Each must exist in the database. The operator's own
+	// role is always exempt.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=63
+	ExemptRoles []string `json:"exemptRoles,omitempty"`
+
+	// force applies the policies to the tables' owner too (FORCE ROW LEVEL
+	// SECURITY). Without it the owner bypasses them.
+	// +optional
+	Force bool `json:"force,omitempty"`
+}
+
+// RowSecurityStatus says what enforces the data scopes in the database and
+// who bypasses it.
+type RowSecurityStatus struct {
+	// tables is the number of tables under Lethe's row-level security
+	// policies.
+	// +optional
+	Tables int32 `json:"tables,omitempty"`
+
+	// bypassingRoles are the login roles that bypass the policies: the
+	// scoped tables' owners (unless force is set), superusers and roles with
+	// BYPASSRLS, each with why, at most 32, sorted.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=128
+	BypassingRoles []string `json:"bypassingRoles,omitempty"`
 }
 
 // ConnectionSpec points at the credentials of a tenant database.
@@ -193,6 +235,11 @@ type TenantDatabaseStatus struct {
 	// end of the log are noticed too.
 	// +optional
 	AuditHead *AuditHead `json:"auditHead,omitempty"`
+
+	// rowSecurity says which tables Lethe's row-level security policies
+	// hold and which roles bypass them.
+	// +optional
+	RowSecurity *RowSecurityStatus `json:"rowSecurity,omitempty"`
 
 	// lastCheckTime is when the database was last checked.
 	// +optional

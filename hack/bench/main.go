@@ -22,6 +22,9 @@
 //     UPDATEs of the same columns; results in <out>/pseudonymization.txt.
 //   - classify (classify.go): internal/classify's content sampler on one
 //     table of 1M rows of personal columns; results in <out>/classify.txt.
+//   - rls (rls.go): Lethe's row-level security policies on a table of 1M
+//     rows against the same queries with RLS bypassed; results in
+//     <out>/rls.txt.
 //
 // Every results file also goes to stdout; progress goes to stderr. `-help`
 // lists the flags by scenario.
@@ -75,7 +78,7 @@ type flagGroup struct {
 func main() {
 	var cfg config
 	var managerArgs string
-	scenarioName := flag.String("scenario", "all", "the scenario to run: tenants, roles, dsr, retention, pseudonymization, classify or all (all six, in this order)")
+	scenarioName := flag.String("scenario", "all", "the scenario to run: tenants, roles, dsr, retention, pseudonymization, classify, rls or all (all seven, in this order)")
 	flag.StringVar(&cfg.manager, "manager", "bin/manager", "the manager binary (build it with: go build -o bin/manager .)")
 	flag.StringVar(&managerArgs, "manager-args", "", "extra flags for the manager, separated by spaces (default: none, the manager's defaults)")
 	flag.StringVar(&cfg.out, "out", "bench/results", "directory the results are written to")
@@ -109,6 +112,11 @@ func main() {
 	cc := &classifyConfig{}
 	flag.IntVar(&cc.rows, "classify-rows", 1000000, "rows of the classify table")
 	flag.IntVar(&cc.sample, "classify-sample", classify.DefaultSampleRows, "rows the sampler reads per table (classify.Options.SampleRows)")
+	lc := &rlsConfig{}
+	flag.IntVar(&lc.rows, "rls-rows", 1000000, "rows of the scoped calls table")
+	flag.IntVar(&lc.users, "rls-users", 1000, "agents owning the calls, in teams of 20")
+	flag.IntVar(&lc.probes, "rls-probes", 2000, "pages of 100 rows timed each way per run")
+	flag.IntVar(&lc.aggregates, "rls-aggregates", 15, "full-table aggregates timed each way per run")
 	groups := []flagGroup{
 		{"every scenario", []string{"scenario", "manager", "manager-args", "out", "runs", "keep"}},
 		{"tenants (-tenants and -timeout also apply to roles)", []string{"tenants", "customers", "timeout"}},
@@ -117,6 +125,7 @@ func main() {
 		{"retention", []string{"retention-sizes", "retention-monthly-rows", "retention-batch", "retention-workers"}},
 		{"pseudonymization", []string{"pseudonymization-employees", "pseudonymization-batch"}},
 		{"classify", []string{"classify-rows", "classify-sample"}},
+		{"rls", []string{"rls-rows", "rls-users", "rls-probes", "rls-aggregates"}},
 	}
 	flag.Usage = func() { usage(groups) }
 	flag.Parse()
@@ -132,6 +141,7 @@ func main() {
 		{"retention", rtc.validate, func(ctx context.Context, cfg config) { runRetentionScenario(ctx, cfg, rtc) }},
 		{"pseudonymization", pc.validate, func(ctx context.Context, cfg config) { runPseudonymizationScenario(ctx, cfg, pc) }},
 		{"classify", cc.validate, func(ctx context.Context, cfg config) { runClassifyScenario(ctx, cfg, cc) }},
+		{"rls", lc.validate, func(ctx context.Context, cfg config) { runRLSScenario(ctx, cfg, lc) }},
 	}
 	var selected []scenario
 	for _, s := range scenarios {
@@ -140,7 +150,7 @@ func main() {
 		}
 	}
 	if len(selected) == 0 {
-		benchutil.Fatalf("-scenario must be tenants, roles, dsr, retention, pseudonymization, classify or all")
+		benchutil.Fatalf("-scenario must be tenants, roles, dsr, retention, pseudonymization, classify, rls or all")
 	}
 	// Every selected scenario's flags are checked before the first starts.
 	errs := []error{validateCommon(cfg)}
@@ -173,7 +183,7 @@ func usage(groups []flagGroup) {
 Runs Lethe's benchmarks on a local PostgreSQL and Kubernetes API server and
 writes each scenario's results to <out>/<scenario>.txt and stdout.
 
-Scenarios (-scenario; all runs the six in this order):
+Scenarios (-scenario; all runs the seven in this order):
   tenants  -tenants TenantDatabases created at once: time until all are Ready,
            manager peak RSS (tenants.go)
   roles    -roles Roles synced into -tenants tenants: first sync, convergence
@@ -192,6 +202,9 @@ Scenarios (-scenario; all runs the six in this order):
            set-based HMAC UPDATEs of the same columns (pseudonymization.go)
   classify the personal-data classifier's content sampler on one table of
            -classify-rows rows (classify.go)
+  rls      Lethe's row-level security policies on -rls-rows rows: a page by
+           owner and date and a full-table aggregate against the same queries
+           with RLS bypassed (rls.go)
 `)
 	for _, g := range groups {
 		fmt.Fprintf(out, "\n%s:\n", g.title)

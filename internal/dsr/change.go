@@ -80,6 +80,12 @@ func change(ctx context.Context, pool *pgxpool.Pool, in *Input, spec *privacyv1a
 		return outcomeOf(plan, ledger), nil
 	}
 
+	var archived int64
+	if in.Type == privacyv1alpha1.RequestErasure {
+		if archived, err = eraseArchived(ctx, pool, in, spec); err != nil {
+			return nil, fmt.Errorf("erase the subject's archived rows: %w", err)
+		}
+	}
 	var steps []engine.Step
 	if in.Type == privacyv1alpha1.RequestRectification {
 		steps, err = rectifySteps(in, cat, byName, plan)
@@ -103,7 +109,13 @@ func change(ctx context.Context, pool *pgxpool.Pool, in *Input, spec *privacyv1a
 	if err != nil {
 		return nil, err
 	}
-	return outcomeOf(plan, results), nil
+	out := outcomeOf(plan, results)
+	if archived > 0 {
+		out.Archived = archived
+		out.Entities = append(out.Entities, EntityOutcome{Entity: ArchivedEntity, Found: archived, Changed: archived})
+		sort.Slice(out.Entities, func(i, j int) bool { return out.Entities[i].Entity < out.Entities[j].Entity })
+	}
+	return out, nil
 }
 
 // outcomeOf is what a change found (its plan) and changed (its steps'

@@ -59,6 +59,9 @@ type Outcome struct {
 	// found (table and key of each row), for Discovery: it goes into the
 	// request's export, never into its status.
 	Export []export.Table
+	// Archived counts the archived rows of the subject an erasure removed
+	// from retention archives.
+	Archived int64
 	// Remaining lists `schema.table.column` still holding an identifier
 	// after erasure; empty means verified.
 	Remaining []string
@@ -108,7 +111,7 @@ func Execute(ctx context.Context, pool *pgxpool.Pool, in *Input) (*Outcome, erro
 	case privacyv1alpha1.RequestDiscovery:
 		return discover(ctx, pool, in, spec, cat, find)
 	case privacyv1alpha1.RequestAccess:
-		return access(ctx, pool, in, cat, find)
+		return access(ctx, pool, in, spec, cat, find)
 	case privacyv1alpha1.RequestErasure, privacyv1alpha1.RequestRectification:
 		return change(ctx, pool, in, spec, cat)
 	case privacyv1alpha1.RequestRestriction:
@@ -176,7 +179,7 @@ func discoveryExport(tenant string, rows *inventory.SubjectRows) []export.Table 
 	return out
 }
 
-func access(ctx context.Context, pool *pgxpool.Pool, in *Input, cat *tenantdb.Catalog, find func() (*inventory.SubjectRows, error)) (*Outcome, error) {
+func access(ctx context.Context, pool *pgxpool.Pool, in *Input, spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog, find func() (*inventory.SubjectRows, error)) (*Outcome, error) {
 	rows, err := find()
 	if err != nil {
 		return nil, err
@@ -212,9 +215,17 @@ func access(ctx context.Context, pool *pgxpool.Pool, in *Input, cat *tenantdb.Ca
 		})
 	}
 	engine.QueueRecord(b, &in.Run, "Export", "", rows.Total())
+	var archived int64
+	queueArchivedExport(b, in, archiveIndex(in, spec), out, &archived)
 	b.Queue("COMMIT")
 	if err := engine.SendTx(ctx, pool, b); err != nil {
 		return nil, err
+	}
+	if archived > 0 {
+		// The archived rows' own record, counted once they are read.
+		if err := engine.Record(ctx, pool, &in.Run, "ExportArchived", "", archived); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }

@@ -191,7 +191,8 @@ func scanSets(ctx context.Context, q tenantdb.BatchQuerier, tables []*tenantdb.T
 // jsonb, text arrays) of every inventory table and of every table that
 // holds a foreign key into one (mapped or not), and in the rows retention
 // archived, and lists where one remains: `schema.table.column`, or
-// `lethe.retention_archives` for an archive. The columns are read from the
+// `lethe.retention_archives rule <rule> run <run id>` for an archive
+// (ArchiveName). The columns are read from the
 // live catalog first, so a column added since the inventory was last
 // checked is searched too.
 func Verify(ctx context.Context, q tenantdb.BatchQuerier, spec *privacyv1alpha1.DataInventorySpec, identifiers map[string]string) ([]string, error) {
@@ -230,31 +231,42 @@ func verifySets(ctx context.Context, q tenantdb.BatchQuerier, spec *privacyv1alp
 				out[i] = append(out[i], table+"."+c.Column)
 			}
 		}
-		if archived[i] {
-			out[i] = append(out[i], ArchivesTable)
-		}
+		out[i] = append(out[i], archived[i]...)
 		sort.Strings(out[i])
 	}
 	return out, nil
 }
 
-// scanArchives says, for each set, whether a retention archive's CSV still
-// holds one of its values, in any case.
-func scanArchives(ctx context.Context, q tenantdb.BatchQuerier, sets []map[string]string) ([]bool, error) {
-	out := make([]bool, len(sets))
+// scanArchives lists, for each set, the retention archives whose CSV
+// still holds one of its values, in any case: ArchiveName of each, in
+// order of run and rule.
+func scanArchives(ctx context.Context, q tenantdb.BatchQuerier, sets []map[string]string) ([][]string, error) {
+	out := make([][]string, len(sets))
 	args := &masking.Args{}
 	exprs := make([]string, len(sets))
 	for i, set := range sets {
 		exprs[i] = fmt.Sprintf("COALESCE(bool_or(EXISTS (SELECT 1 FROM unnest(%s::text[]) AS v(x) WHERE strpos(lower(csv), x) > 0)), false)",
 			args.Add(formsOf(slices.Sorted(maps.Values(set))).lower))
 	}
-	dest := make([]any, len(sets))
-	for i := range out {
-		dest[i] = &out[i]
-	}
 	b := &pgx.Batch{}
-	b.Queue("SELECT "+strings.Join(exprs, ", ")+" FROM lethe.retention_archives", args.Values()...).QueryRow(func(row pgx.Row) error { // #nosec G202 -- parameters only
-		if err := row.Scan(dest...); err != nil {
+	b.Queue("SELECT run_id, rule, "+strings.Join(exprs, ", ")+" FROM lethe.retention_archives GROUP BY run_id, rule ORDER BY run_id, rule", args.Values()...).Query(func(rows pgx.Rows) error { // #nosec G202 -- parameters only
+		for rows.Next() {
+			var run, rule string
+			found := make([]bool, len(sets))
+			dest := []any{&run, &rule}
+			for i := range found {
+				dest = append(dest, &found[i])
+			}
+			if err := rows.Scan(dest...); err != nil {
+				return fmt.Errorf("scan %s: %w", ArchivesTable, err)
+			}
+			for i, f := range found {
+				if f {
+					out[i] = append(out[i], ArchiveName(run, rule))
+				}
+			}
+		}
+		if err := rows.Err(); err != nil {
 			return fmt.Errorf("scan %s: %w", ArchivesTable, err)
 		}
 		return nil
@@ -263,6 +275,12 @@ func scanArchives(ctx context.Context, q tenantdb.BatchQuerier, sets []map[strin
 		return nil, err
 	}
 	return out, nil
+}
+
+// ArchiveName names one archive where verification lists what remains:
+// `lethe.retention_archives rule <rule> run <run id>`.
+func ArchiveName(run, rule string) string {
+	return fmt.Sprintf("%s rule %s run %s", ArchivesTable, rule, run)
 }
 
 func inventoryTables(spec *privacyv1alpha1.DataInventorySpec) []string {

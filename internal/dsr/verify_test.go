@@ -54,7 +54,7 @@ func TestVerifyFindsTheIdentifiersInEveryForm(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"app.cases.meta", "app.cases.subject", "app.cases.tags", "app.contact_persons.phone", "app.notes.body", ArchivesTable}
+	want := []string{"app.cases.meta", "app.cases.subject", "app.cases.tags", "app.contact_persons.phone", "app.notes.body", ArchiveName("run", "rule")}
 	if !slices.Equal(remaining, want) {
 		t.Errorf("verification names %v; want %v", remaining, want)
 	}

@@ -76,10 +76,38 @@ type Mark struct {
 }
 
 // Archive is where a step's CSV goes: lethe.retention_archives under the
-// run and the archive's name, the header first.
+// run and the archive's name, the header first, and each row, with its
+// key, its line and the subject it belongs to, in lethe.archived_rows.
 type Archive struct {
 	Name    string
 	Columns []string
+	// Subject, when set, names the subject each archived row belongs to.
+	Subject *ArchiveSubject
+}
+
+// ArchiveSubject reaches, from an archived row, the row of the subject's
+// root it belongs to: the root itself, or the root its foreign keys lead
+// to. Its identifiers become the archived row's subject digest and blind
+// index, computed by the database with the namespace's salt, so no
+// identifier leaves it.
+type ArchiveSubject struct {
+	// Type is the subject type.
+	Type string
+	// Joins are LEFT JOINs from Row to the root's row, aliased Root; empty
+	// when the archived entity is the root.
+	Joins string
+	// Root is the alias of the root's row (Row when Joins is empty).
+	Root string
+	// Identifiers are the root's identifiers, by name, and their columns.
+	Identifiers []ArchiveIdentifier
+	// Salt keys the digest and the blind index (the namespace's salt).
+	Salt []byte
+}
+
+// ArchiveIdentifier is one identifier of a subject's root.
+type ArchiveIdentifier struct {
+	Name   string
+	Column string
 }
 
 func (s *Step) name() string {

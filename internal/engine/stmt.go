@@ -125,6 +125,8 @@ func (b *batchSQL) statement() (string, []any, error) {
 		add("lethe_stat", t.stat())
 		if s.Archive != nil {
 			add("lethe_arch", b.archiveSQL(args))
+			add("lethe_arows", b.archivedRowsSQL(args))
+			add("lethe_archive", b.archiveRowSQL(args))
 		}
 		fx, err := b.changeCTEs(args, add)
 		if err != nil {

@@ -43,6 +43,8 @@ type Rule struct {
 	// graph, for scope Subject, is the erasure of the subjects of the
 	// rule's root rows, applied with each batch of them.
 	graph *dsr.SubjectGraph
+	// subject says whose rows an archive holds (nil: nobody's).
+	subject *engine.ArchiveSubject
 }
 
 // Pseudonyms turn a Pseudonymize rule into the work of a
@@ -147,6 +149,9 @@ func compileRule(r privacyv1alpha1.RetentionRule, inv *privacyv1alpha1.DataInven
 		return fail("entity %s: %v", ent.Name, err)
 	}
 	out := &Rule{Spec: r, Entity: ent, target: target}
+	if r.Action == privacyv1alpha1.RetentionArchive {
+		out.subject = archiveSubject(inv, cat, ent)
+	}
 	if p != nil && r.Age.Column == "" {
 		return compileMasks(out, r, ent, t, hashKeys, fail)
 	}

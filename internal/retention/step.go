@@ -66,6 +66,11 @@ func (r *Rule) Step(env Env) *engine.Step {
 			cols[i] = c.Name
 		}
 		s.Archive = &engine.Archive{Name: r.Spec.Name, Columns: cols}
+		if r.subject != nil {
+			sub := *r.subject
+			sub.Salt = env.Salt
+			s.Archive.Subject = &sub
+		}
 		switch archiveThen(r.Spec) {
 		case privacyv1alpha1.ArchiveThenDelete:
 			s.Delete = r.deletion
