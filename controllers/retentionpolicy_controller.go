@@ -355,6 +355,7 @@ func (r *RetentionPolicyReconciler) carry(ctx context.Context, p *privacyv1alpha
 				was := *rs
 				rs.Matched, rs.Changed, rs.Locked, rs.ArchiveSHA256, rs.Done = pr.Matched, pr.Changed, pr.Locked, pr.ArchiveSHA256, pr.Done
 				rs.Effects, rs.EffectsOmitted = foreignKeyEffects(pr.Effects)
+				rs.SubjectRows = subjectRows(pr.Graph)
 				countRuleRows(p, w.tdb.Name, &was, rs)
 			}
 			if err != nil {

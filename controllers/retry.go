@@ -193,3 +193,19 @@ func foreignKeyEffects(fx engine.Effects) ([]privacyv1alpha1.ForeignKeyEffect, i
 	}
 	return out, omitted
 }
+
+// maxSubjectRows bounds a rule's subjectRows in status.
+const maxSubjectRows = 64
+
+// subjectRows are the rows a rule of scope Subject changed in its
+// subjects' other entities, per entity and action, for status.
+func subjectRows(graph []engine.StepResult) []privacyv1alpha1.RetentionEntityRows {
+	var out []privacyv1alpha1.RetentionEntityRows
+	for _, g := range graph {
+		if len(out) == maxSubjectRows {
+			break
+		}
+		out = append(out, privacyv1alpha1.RetentionEntityRows{Entity: truncateTo(g.Entity, 63), Action: g.Action, Rows: g.Changed})
+	}
+	return out
+}

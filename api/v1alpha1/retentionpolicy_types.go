@@ -42,6 +42,23 @@ const (
 	ArchiveThenNone      ArchiveFollowUp = "None"
 )
 
+// RetentionScope is how far a rule's change reaches.
+// +kubebuilder:validation:Enum=Subject;Row
+type RetentionScope string
+
+// The retention scopes.
+const (
+	// RetentionScopeSubject applies, per row of a subject's root entity the
+	// rule selects, what an erasure of that subject would: every entity of
+	// the subject's graph, with the inventory's strategies and onErasure
+	// (Anonymize: by Anonymize; Delete: by Delete), in the batch's
+	// transaction.
+	RetentionScopeSubject RetentionScope = "Subject"
+	// RetentionScopeRow changes the selected rows of the rule's entity
+	// only (and, for Delete, the rows that must go before them).
+	RetentionScopeRow RetentionScope = "Row"
+)
+
 // RetentionPolicySpec is when and how records are anonymized, pseudonymized,
 // deleted or archived once they are old enough.
 type RetentionPolicySpec struct {
@@ -151,6 +168,7 @@ type ArchiveReference struct {
 // what to do with them.
 // +kubebuilder:validation:XValidation:rule="self.action == 'Archive' || !has(self.archive)",message="archive applies only to action Archive"
 // +kubebuilder:validation:XValidation:rule="self.action != 'Delete' || !has(self.fields)",message="fields do not apply to action Delete: deleted rows keep no values"
+// +kubebuilder:validation:XValidation:rule="!has(self.scope) || self.scope == 'Row' || self.action in ['Anonymize', 'Delete']",message="scope Subject applies to actions Anonymize and Delete; Pseudonymize and Archive rules change the rule's entity only (scope Row)"
 type RetentionRule struct {
 	// name identifies the rule in status, events and the audit log.
 	// +required
@@ -189,6 +207,16 @@ type RetentionRule struct {
 	// archive says what follows the archive, for action Archive.
 	// +optional
 	Archive *ArchiveOptions `json:"archive,omitempty"`
+
+	// scope is how far the change reaches. `Subject` (the default for an
+	// Anonymize or Delete rule whose entity is a subject's root) applies,
+	// per selected root row, what an erasure of that subject would: every
+	// entity of its graph, with the inventory's strategies and onErasure, in
+	// the same batch. `Row` (the default otherwise, and the only scope of
+	// Pseudonymize and Archive) changes the entity's selected rows only.
+	// Subject on an entity that is no subject's root stalls the policy.
+	// +optional
+	Scope RetentionScope `json:"scope,omitempty"`
 }
 
 // RetentionAge is a timestamp column and how old it must be.
@@ -533,6 +561,13 @@ type RetentionRuleStatus struct {
 	// which holds 32 at most.
 	// +optional
 	EffectsOmitted int32 `json:"effectsOmitted,omitempty"`
+	// subjectRows counts, per entity and action, the rows of the selected
+	// subjects' other entities a rule of scope Subject changed (`Mask`) or
+	// deleted (`Delete`).
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	// +listType=atomic
+	SubjectRows []RetentionEntityRows `json:"subjectRows,omitempty"`
 	// locked is how many selected rows stayed locked by another transaction
 	// through every retry; the next run takes them.
 	// +optional
@@ -544,6 +579,21 @@ type RetentionRuleStatus struct {
 	// done tells whether the rule finished in this target.
 	// +optional
 	Done bool `json:"done,omitempty"`
+}
+
+// RetentionEntityRows counts one entity's rows a rule changed.
+type RetentionEntityRows struct {
+	// entity of the inventory.
+	// +required
+	// +kubebuilder:validation:MaxLength=63
+	Entity string `json:"entity"`
+	// action is `Mask` or `Delete`, as for an erasure.
+	// +required
+	// +kubebuilder:validation:MaxLength=16
+	Action string `json:"action"`
+	// rows is how many rows it changed or deleted.
+	// +required
+	Rows int64 `json:"rows"`
 }
 
 // +kubebuilder:object:root=true

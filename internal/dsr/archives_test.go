@@ -1,4 +1,4 @@
-package dsr
+package dsr_test
 
 import (
 	"context"
@@ -12,11 +12,42 @@ import (
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
 	"github.com/lethe-dev/lethe/internal/audit"
+	"github.com/lethe-dev/lethe/internal/dsr"
 	"github.com/lethe-dev/lethe/internal/engine"
 	"github.com/lethe-dev/lethe/internal/retention"
 	"github.com/lethe-dev/lethe/internal/tenantdb"
+	"github.com/lethe-dev/lethe/internal/testutil/sampleapp"
+	"github.com/lethe-dev/lethe/internal/testutil/sampledb"
 	"github.com/lethe-dev/lethe/internal/testutil/schemas"
 )
+
+// The archive tests run a retention rule, and retention plans its subjects'
+// graphs with this package: they are tests from outside it, with helpers of
+// their own (those of dsr_test.go and shapes_test.go).
+
+func sample(t *testing.T) (*pgxpool.Pool, *privacyv1alpha1.DataInventorySpec) {
+	t.Helper()
+	return sampledb.Open(t, sampleapp.Options{Tenant: "acme", Seed: 7, Customers: 20})
+}
+
+func scalar[T any](t *testing.T, pool *pgxpool.Pool, sql string, args ...any) T {
+	t.Helper()
+	var v T
+	if err := pool.QueryRow(context.Background(), sql, args...).Scan(&v); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return v
+}
+
+func request(uid string, typ privacyv1alpha1.RequestType, spec *privacyv1alpha1.DataInventorySpec, subjectType string, ids map[string]string) *dsr.Input {
+	return &dsr.Input{
+		Run: engine.Run{UID: uid, Type: string(typ), SubjectType: subjectType, SubjectDigest: "sha256:" + uid,
+			Actor: "tester", Object: audit.Object{Kind: "DataSubjectRequest", Namespace: "ns", Name: uid, UID: uid},
+			Clock: func() time.Time { return time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC) }},
+		Type: typ, Tenant: "t", Inventory: spec, Identifiers: ids, Method: privacyv1alpha1.ErasureDelete,
+		Engine: engine.Options{BatchSize: 3},
+	}
+}
 
 var testSalt = []byte("namespace salt")
 
@@ -87,15 +118,15 @@ func TestArchivedRowsAreExportedErasedAndVerifiedOnChinook(t *testing.T) {
 	// Each archived invoice carries its customer's digest over every
 	// identifier the root maps, and a blind index entry per identifier,
 	// computed by the database as Digest computes them.
-	digest := Digest(testSalt, "customer", map[string]string{"email": email, "customerId": "12"})
+	digest := dsr.Digest(testSalt, "customer", map[string]string{"email": email, "customerId": "12"})
 	if n := scalar[int64](t, pool, `SELECT count(*) FROM lethe.archived_rows WHERE subject_type = 'customer' AND subject_digest = $1
 		AND subject_index @> $2::text[] AND cardinality(subject_index) = 2`,
-		digest, []string{Digest(testSalt, "customer", map[string]string{"email": email}), Digest(testSalt, "customer", map[string]string{"customerId": "12"})}); n != invoices {
+		digest, []string{dsr.Digest(testSalt, "customer", map[string]string{"email": email}), dsr.Digest(testSalt, "customer", map[string]string{"customerId": "12"})}); n != invoices {
 		t.Fatalf("%d archived invoices carry customer 12's digest and blind index; want %d", n, invoices)
 	}
 	in := request("access-1", privacyv1alpha1.RequestAccess, spec, "customer", map[string]string{"email": email})
 	in.Salt = testSalt
-	out, err := Execute(ctx, pool, in)
+	out, err := dsr.Execute(ctx, pool, in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,25 +146,25 @@ func TestArchivedRowsAreExportedErasedAndVerifiedOnChinook(t *testing.T) {
 	}
 
 	ids := map[string]string{"email": email}
-	remaining, err := Verify(ctx, pool, spec, ids)
+	remaining, err := dsr.Verify(ctx, pool, spec, ids)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Contains(remaining, ArchiveName("run-1", "invoices")) {
+	if !slices.Contains(remaining, dsr.ArchiveName("run-1", "invoices")) {
 		t.Fatalf("before the erasure, verification names %v; want the invoices archive among them", remaining)
 	}
 
 	erase := request("erase-1", privacyv1alpha1.RequestErasure, spec, "customer", ids)
 	erase.Salt = testSalt
 	erase.Method = privacyv1alpha1.ErasureAnonymize
-	res, err := Execute(ctx, pool, erase)
+	res, err := dsr.Execute(ctx, pool, erase)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.Archived != invoices {
 		t.Fatalf("the erasure removed %d archived rows; want %d", res.Archived, invoices)
 	}
-	if remaining, err := Verify(ctx, pool, spec, ids); err != nil || len(remaining) != 0 {
+	if remaining, err := dsr.Verify(ctx, pool, spec, ids); err != nil || len(remaining) != 0 {
 		t.Fatalf("after the erasure, verification names %v (%v)", remaining, err)
 	}
 	if n := scalar[int64](t, pool, "SELECT count(*) FROM lethe.audit_log WHERE action = 'EraseArchived' AND rows_affected = $1", invoices); n != 1 {
@@ -161,7 +192,7 @@ func TestArchivedRowsAreExportedErasedAndVerifiedOnChinook(t *testing.T) {
 	// The other customer's rows are still exported.
 	in = request("access-2", privacyv1alpha1.RequestAccess, spec, "customer", map[string]string{"email": other})
 	in.Salt = testSalt
-	if out, err = Execute(ctx, pool, in); err != nil {
+	if out, err = dsr.Execute(ctx, pool, in); err != nil {
 		t.Fatal(err)
 	}
 	found := false
@@ -191,7 +222,7 @@ func TestArchivedAndDeletedContactPersonIsExportedThenErased(t *testing.T) {
 	ids := map[string]string{"email": email}
 	in := request("access-1", privacyv1alpha1.RequestAccess, spec, "contactPerson", ids)
 	in.Salt = testSalt
-	out, err := Execute(ctx, pool, in)
+	out, err := dsr.Execute(ctx, pool, in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,19 +235,19 @@ func TestArchivedAndDeletedContactPersonIsExportedThenErased(t *testing.T) {
 	if len(rows) != 1 || !strings.Contains(string(rows[0]), email) {
 		t.Fatalf("the access export holds %d archived contact persons; want theirs", len(rows))
 	}
-	if remaining, err := Verify(ctx, pool, spec, ids); err != nil || !slices.Contains(remaining, ArchiveName("run-1", "contacts")) {
+	if remaining, err := dsr.Verify(ctx, pool, spec, ids); err != nil || !slices.Contains(remaining, dsr.ArchiveName("run-1", "contacts")) {
 		t.Fatalf("verification names %v (%v); want the archive", remaining, err)
 	}
 	erase := request("erase-1", privacyv1alpha1.RequestErasure, spec, "contactPerson", ids)
 	erase.Salt = testSalt
-	res, err := Execute(ctx, pool, erase)
+	res, err := dsr.Execute(ctx, pool, erase)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.Archived != 1 {
 		t.Fatalf("the erasure removed %d archived rows; want 1", res.Archived)
 	}
-	if remaining, err := Verify(ctx, pool, spec, ids); err != nil || len(remaining) != 0 {
+	if remaining, err := dsr.Verify(ctx, pool, spec, ids); err != nil || len(remaining) != 0 {
 		t.Fatalf("after the erasure, verification names %v (%v)", remaining, err)
 	}
 	if strings.Contains(archiveCSV(t, pool, "run-1", "contacts"), email) {

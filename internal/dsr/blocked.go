@@ -4,8 +4,6 @@ import (
 	"context"
 	"strings"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
 	"github.com/lethe-dev/lethe/internal/engine"
 	"github.com/lethe-dev/lethe/internal/tenantdb"
@@ -23,7 +21,7 @@ func (e *DeleteBlockedError) Error() string {
 
 // checkDeletes checks, before the plan is recorded, every foreign key that
 // would refuse one of the plan's deletes against the subject's rows.
-func checkDeletes(ctx context.Context, pool *pgxpool.Pool, in *Input, spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog,
+func checkDeletes(ctx context.Context, q tenantdb.BatchQuerier, er Erasure, spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog,
 	byName map[string]*privacyv1alpha1.Entity, plan *engine.Plan) error {
 	// The plan deletes entity by entity, in its order: rows deleted by an
 	// earlier step (or by the same statement) no longer refer to anything
@@ -37,7 +35,7 @@ func checkDeletes(ctx context.Context, pool *pgxpool.Pool, in *Input, spec *priv
 	for i := range plan.Entities {
 		pe := &plan.Entities[i]
 		e, ok := byName[pe.Entity]
-		if !ok || !deletes(in, e) || len(pe.Keys) == 0 {
+		if !ok || !er.deletes(e) || len(pe.Keys) == 0 {
 			continue
 		}
 		t, err := targetOf(cat, e)
@@ -59,7 +57,7 @@ func checkDeletes(ctx context.Context, pool *pgxpool.Pool, in *Input, spec *priv
 		checks = append(checks, engine.BlockCheck{Target: t, Entity: e.Name, Keys: pe.Keys, Blocked: blocked,
 			Deleted: func(table string) (*engine.Target, []string) { return before[table].target, before[table].keys }})
 	}
-	problems, err := engine.CheckBlocked(ctx, pool, cat, checks)
+	problems, err := engine.CheckBlocked(ctx, q, cat, checks)
 	if err != nil {
 		return err
 	}

@@ -61,7 +61,7 @@ func change(ctx context.Context, pool *pgxpool.Pool, in *Input, spec *privacyv1a
 			if err := dropErased(ctx, pool, in, cat, byName, p); err != nil {
 				return nil, err
 			}
-			if err := checkDeletes(ctx, pool, in, spec, cat, byName, p); err != nil {
+			if err := checkDeletes(ctx, pool, erasureOf(in, masking.Keys{}), spec, cat, byName, p); err != nil {
 				return nil, err
 			}
 		}
@@ -145,7 +145,7 @@ func dropErased(ctx context.Context, pool *pgxpool.Pool, in *Input, cat *tenantd
 	var tables, keys []string
 	for _, pe := range p.Entities {
 		e, ok := byName[pe.Entity]
-		if !ok || e.OnErasure == privacyv1alpha1.ErasureKeep || deletes(in, e) {
+		if !ok || e.OnErasure == privacyv1alpha1.ErasureKeep || erasureOf(in, masking.Keys{}).deletes(e) {
 			continue
 		}
 		t, err := targetOf(cat, e)
@@ -178,7 +178,7 @@ func dropErased(ctx context.Context, pool *pgxpool.Pool, in *Input, cat *tenantd
 	for i := range p.Entities {
 		pe := &p.Entities[i]
 		e, ok := byName[pe.Entity]
-		if !ok || e.OnErasure == privacyv1alpha1.ErasureKeep || deletes(in, e) {
+		if !ok || e.OnErasure == privacyv1alpha1.ErasureKeep || erasureOf(in, masking.Keys{}).deletes(e) {
 			continue
 		}
 		t, err := targetOf(cat, e)
@@ -196,10 +196,26 @@ func dropErased(ctx context.Context, pool *pgxpool.Pool, in *Input, cat *tenantd
 	return nil
 }
 
-// deletes says whether an erasure deletes an entity's rows.
-func deletes(in *Input, e *privacyv1alpha1.Entity) bool {
-	method := in.Method
-	if m, ok := in.Overrides[e.Name]; ok {
+// Erasure is how an erasure changes the rows of its plan.
+type Erasure struct {
+	// Method and Overrides, as a request's.
+	Method    privacyv1alpha1.ErasureMethod
+	Overrides map[string]privacyv1alpha1.ErasureMethod
+	// Keys key the masked values: a request's are the subject's, a
+	// retention rule's are per row (masking.Keys.PerRow).
+	Keys masking.Keys
+	// HashKeys holds the keys of Hash strategies by "secret/key".
+	HashKeys map[string][]byte
+}
+
+func erasureOf(in *Input, keys masking.Keys) Erasure {
+	return Erasure{Method: in.Method, Overrides: in.Overrides, Keys: keys, HashKeys: in.HashKeys}
+}
+
+// deletes says whether the erasure deletes an entity's rows.
+func (er Erasure) deletes(e *privacyv1alpha1.Entity) bool {
+	method := er.Method
+	if m, ok := er.Overrides[e.Name]; ok {
 		method = m
 	}
 	return e.OnErasure != privacyv1alpha1.ErasureKeep && (method == privacyv1alpha1.ErasureDelete || e.OnErasure == privacyv1alpha1.ErasureDeleteRow)
@@ -222,6 +238,12 @@ func deletion(spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog, t 
 // the rest are masked column by column, and their keys recorded in
 // lethe.erased_rows so that no retention rule or job masks them again.
 func eraseSteps(in *Input, spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog, byName map[string]*privacyv1alpha1.Entity, plan *engine.Plan, number int64) ([]engine.Step, error) {
+	keys := masking.Keys{Subject: subjectToken(in.Salt, in.Run.SubjectDigest), Number: number, Salt: in.Salt}
+	return erasureOf(in, keys).steps(spec, cat, byName, plan)
+}
+
+// steps turns a plan into the erasure's steps (see eraseSteps).
+func (er Erasure) steps(spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog, byName map[string]*privacyv1alpha1.Entity, plan *engine.Plan) ([]engine.Step, error) {
 	var steps []engine.Step
 	for _, pe := range plan.Entities {
 		e, ok := byName[pe.Entity]
@@ -232,7 +254,7 @@ func eraseSteps(in *Input, spec *privacyv1alpha1.DataInventorySpec, cat *tenantd
 		if err != nil {
 			return nil, err
 		}
-		if deletes(in, e) {
+		if er.deletes(e) {
 			d, _, err := deletion(spec, cat, t)
 			if err != nil {
 				return nil, fmt.Errorf("entity %s: %w", e.Name, err)
@@ -243,8 +265,7 @@ func eraseSteps(in *Input, spec *privacyv1alpha1.DataInventorySpec, cat *tenantd
 		if len(e.PersonalColumns) == 0 {
 			continue
 		}
-		keys := masking.Keys{Subject: subjectToken(in.Salt, in.Run.SubjectDigest), Number: number, Salt: in.Salt}
-		set, err := maskSet(t, e, keys, in.HashKeys)
+		set, err := maskSet(t, e, er.Keys, er.HashKeys)
 		if err != nil {
 			return nil, err
 		}

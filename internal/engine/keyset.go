@@ -26,6 +26,10 @@ type Progress struct {
 	// ArchiveSHA256 is the digest of the step's archive, once done.
 	ArchiveSHA256 string
 	Effects       Effects
+	// Graph is what the step's graph (Step.Graph) did, per entity: rows
+	// masked or deleted, with the effects of its deletes (also summed in
+	// Effects).
+	Graph []StepResult
 }
 
 // checkpoint is one part's row of lethe.run_steps.
@@ -83,6 +87,11 @@ func Advance(ctx context.Context, pool *pgxpool.Pool, run *Run, s *Step, opts Op
 	if out.Effects, err = stepEffects(ctx, pool, run, s); err != nil {
 		return out, err
 	}
+	var graphEffects Effects
+	if out.Graph, graphEffects, err = graphResults(ctx, pool, run, s); err != nil {
+		return out, err
+	}
+	out.Effects = out.Effects.Add(graphEffects)
 	if out.Done && s.Archive != nil {
 		if out.ArchiveSHA256, err = archiveDigest(ctx, pool, run, s, cps[0]); err != nil {
 			return out, err
@@ -196,7 +205,8 @@ func advancePart(ctx context.Context, pool *pgxpool.Pool, run *Run, s *Step, opt
 		}
 		began := time.Now()
 		var err error
-		if cp.keysetDone {
+		if cp.keysetDone || s.Graph != nil {
+			// A graph is planned from the batch's rows once locked.
 			err = slowKeyset(ctx, pool, run, s, opts, cp, false)
 		} else if err = fastKeyset(ctx, pool, run, s, opts, cp); isLockTimeout(err) || isConflict(err) || (s.OneRowOnConflict && isUniqueViolation(err)) {
 			err = slowKeyset(ctx, pool, run, s, opts, cp, isUniqueViolation(err))
@@ -316,6 +326,16 @@ func slowKeyset(ctx context.Context, pool *pgxpool.Pool, run *Run, s *Step, opts
 		}
 		up.done = up.keyset && (len(up.locked) == 0 || up.retries >= opts.maxRetries())
 		bs := &batchSQL{run: run, step: s, part: cp.part, batch: cp.batches, sel: selection{keys: nonNil(free), cutoff: cur.cutoff}, cp: up}
+		var after []Step
+		if s.Graph != nil && len(free) > 0 {
+			var before []Step
+			if before, after, err = s.Graph(ctx, tx, free); err != nil {
+				return err
+			}
+			if err := graphBatches(ctx, tx, run, before, cp.part, cp.batches); err != nil {
+				return err
+			}
+		}
 		if oneRow {
 			for _, k := range free {
 				if err := oneRowChange(ctx, tx, run, s, k, cur.cutoff); err != nil {
@@ -326,6 +346,9 @@ func slowKeyset(ctx context.Context, pool *pgxpool.Pool, run *Run, s *Step, opts
 		}
 		var got batchResult
 		if err := execBatch(ctx, tx, bs, &got); err != nil {
+			return err
+		}
+		if err := graphBatches(ctx, tx, run, after, cp.part, cp.batches); err != nil {
 			return err
 		}
 		next = cur

@@ -1,8 +1,11 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/lethe-dev/lethe/internal/masking"
 )
@@ -49,6 +52,15 @@ type Step struct {
 	// the batch's transaction (rows pseudonymized by a job, rows archived
 	// and kept).
 	Marks []Mark
+	// Graph, when set on a keyset step, plans inside each batch's
+	// transaction what goes with the batch's rows (a retention rule's
+	// subjects: every other row an erasure of them would change), given
+	// their keys once locked. Its steps list their rows (Keys) and are
+	// named apart from this one; each runs as one batch, numbered as this
+	// step's, with its ledger row and audit record, before this step's own
+	// change (before) or after it (after). A run stopped anywhere redoes
+	// the whole batch or none of it.
+	Graph func(ctx context.Context, tx pgx.Tx, keys []string) (before, after []Step, err error)
 	// OneRowOnConflict, when a batch's rows collide with each other in a
 	// unique column (keyed pseudonyms), redoes the batch one row per
 	// statement: each row then sees what the earlier ones wrote.

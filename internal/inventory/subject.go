@@ -91,6 +91,42 @@ type Finder struct {
 
 // NewFinder plans Find's statement.
 func NewFinder(spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog, subjectType string, identifiers map[string]string) (*Finder, error) {
+	return newFinder(spec, cat, subjectType, func(fq *findQuery, e *privacyv1alpha1.Entity, t *engine.Target) (string, error) {
+		if e.Subject == nil || e.Subject.Type != subjectType {
+			return "", nil
+		}
+		return fq.rootLookup(e, t, identifiers)
+	})
+}
+
+// NewGraphFinder plans the statement that finds the rows of the subjects
+// whose root rows, of the root entity named root, have the given keys (key
+// texts): the roots themselves, then every related row, as Find does from
+// identifiers. Rows several of these subjects share, and no other, are
+// theirs; rows another subject shares too are Shared.
+func NewGraphFinder(spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog, root string, keys []string) (*Finder, error) {
+	var subjectType string
+	for _, e := range spec.Entities {
+		if e.Name == root && e.Subject != nil {
+			subjectType = e.Subject.Type
+		}
+	}
+	if subjectType == "" {
+		return nil, fmt.Errorf("entity %s is no subject's root", root)
+	}
+	return newFinder(spec, cat, subjectType, func(fq *findQuery, e *privacyv1alpha1.Entity, t *engine.Target) (string, error) {
+		if e.Name != root {
+			return "", nil
+		}
+		fq.args = append(fq.args, keys)
+		return fmt.Sprintf("SELECT %s, false, true FROM %s AS r WHERE %s", t.KeyText("r"), t.Ident, t.In("r", fmt.Sprintf("$%d", len(fq.args)))), nil // #nosec G201 -- identifiers sanitized, values are parameters
+	})
+}
+
+// newFinder plans the statement that finds a subject's rows, its roots
+// looked up by rootLookup (empty for an entity it does not look up).
+func newFinder(spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog, subjectType string,
+	rootLookup func(fq *findQuery, e *privacyv1alpha1.Entity, t *engine.Target) (string, error)) (*Finder, error) {
 	graph, problems := CheckGraph(spec)
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("the inventory is inconsistent: %s", strings.Join(problems, "; "))
@@ -118,7 +154,7 @@ func NewFinder(spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog, s
 				if err != nil {
 					return nil, err
 				}
-				l, err := fq.rootLookup(e, t, identifiers)
+				l, err := rootLookup(fq, e, t)
 				if err != nil {
 					return nil, err
 				}
@@ -206,6 +242,9 @@ func (f *Finder) collect(keys, shared, roots map[string][]string) {
 		res.Entities = append(res.Entities, EntityRows{Entity: e, Table: t, Keys: keys[name], Shared: shared[name], Roots: roots[name]})
 	}
 }
+
+// Entities names the entities the statement looks rows up in.
+func (f *Finder) Entities() []string { return f.found }
 
 // Rows are the subject's rows, once the statement's results are read.
 func (f *Finder) Rows() *SubjectRows { return f.rows }

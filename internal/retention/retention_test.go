@@ -193,10 +193,12 @@ func TestCalendarMonthsAreComputedByTheDatabase(t *testing.T) {
 
 func TestDeleteRemovesChildrenFirst(t *testing.T) {
 	pool, inv := sample(t)
+	// Scope Row: the customers' rows and what must go before them, by the
+	// delete's own plan (scope Subject is TestASubjectRuleDeletesEverySubjectsRows).
 	rule := compile(t, pool, inv, privacyv1alpha1.RetentionRule{Name: "closed", Entity: "customer",
 		Age:        privacyv1alpha1.RetentionAge{Column: "closed_at", OlderThan: "90d"},
 		Conditions: []privacyv1alpha1.RetentionCondition{{Column: "status", NotIn: []string{"active"}}},
-		Action:     privacyv1alpha1.RetentionDelete})
+		Action:     privacyv1alpha1.RetentionDelete, Scope: privacyv1alpha1.RetentionScopeRow})
 	want := count(t, pool, eligibleCustomers, sampleapp.ReferenceTime())
 	cases := count(t, pool, "SELECT count(*) FROM app.cases WHERE customer_id IN (SELECT id FROM app.customers WHERE status = 'closed' AND closed_at < $1::timestamptz - interval '90 days')", sampleapp.ReferenceTime())
 	before := count(t, pool, "SELECT count(*) FROM app.customers")

@@ -15,6 +15,7 @@ import (
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
 	"github.com/lethe-dev/lethe/internal/calendar"
+	"github.com/lethe-dev/lethe/internal/dsr"
 	"github.com/lethe-dev/lethe/internal/engine"
 	"github.com/lethe-dev/lethe/internal/inventory"
 	"github.com/lethe-dev/lethe/internal/masking"
@@ -38,6 +39,9 @@ type Rule struct {
 	// the sanitized column it deactivates, if any.
 	pseudo *Pseudonyms
 	active string
+	// graph, for scope Subject, is the erasure of the subjects of the
+	// rule's root rows, applied with each batch of them.
+	graph *dsr.SubjectGraph
 	// subject says whose rows an archive holds (nil: nobody's).
 	subject *engine.ArchiveSubject
 }
@@ -184,11 +188,54 @@ func compileRule(r privacyv1alpha1.RetentionRule, inv *privacyv1alpha1.DataInven
 		}
 		out.deletion = d
 	}
+	if out.graph, err = subjectGraph(r, inv, cat, ent, hashKeys); err != nil {
+		return fail("%v", err)
+	}
 	if action == privacyv1alpha1.RetentionAnonymize || action == privacyv1alpha1.RetentionPseudonymize ||
 		(action == privacyv1alpha1.RetentionArchive && then == privacyv1alpha1.ArchiveThenAnonymize) {
 		return compileMasks(out, r, ent, t, hashKeys, fail)
 	}
 	return out, nil
+}
+
+// Scope is the rule's scope: the one it sets, else Subject for an
+// Anonymize or Delete rule whose entity is a subject's root, else Row.
+func Scope(r privacyv1alpha1.RetentionRule, ent *privacyv1alpha1.Entity) privacyv1alpha1.RetentionScope {
+	if r.Scope != "" {
+		return r.Scope
+	}
+	if ent.Subject != nil && (r.Action == privacyv1alpha1.RetentionAnonymize || r.Action == privacyv1alpha1.RetentionDelete) {
+		return privacyv1alpha1.RetentionScopeSubject
+	}
+	return privacyv1alpha1.RetentionScopeRow
+}
+
+// subjectGraph prepares, for a rule of scope Subject, the erasure of its
+// subjects: by Anonymize for an Anonymize rule, by Delete for a Delete
+// rule; nil for scope Row.
+func subjectGraph(r privacyv1alpha1.RetentionRule, inv *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog, ent *privacyv1alpha1.Entity,
+	hashKeys map[string][]byte) (*dsr.SubjectGraph, error) {
+	if Scope(r, ent) != privacyv1alpha1.RetentionScopeSubject {
+		return nil, nil
+	}
+	if ent.Subject == nil {
+		return nil, fmt.Errorf("scope Subject needs a subject's root entity, and entity %s is none (it has no subject): use scope Row, or name the root entity of its subjects", ent.Name)
+	}
+	er := dsr.Erasure{Method: privacyv1alpha1.ErasureAnonymize, HashKeys: hashKeys}
+	switch r.Action {
+	case privacyv1alpha1.RetentionAnonymize:
+	case privacyv1alpha1.RetentionDelete:
+		er.Method = privacyv1alpha1.ErasureDelete
+	default:
+		return nil, fmt.Errorf("scope Subject applies to actions Anonymize and Delete, not %s: use scope Row", r.Action)
+	}
+	g, err := dsr.NewSubjectGraph(inv, cat, ent.Name, er)
+	if err != nil || !g.Related() {
+		// With nothing tied to the root, the subjects are their root rows:
+		// the rule's own batches change them, as with scope Row.
+		return nil, err
+	}
+	return g, nil
 }
 
 func archiveThen(r privacyv1alpha1.RetentionRule) privacyv1alpha1.ArchiveFollowUp {

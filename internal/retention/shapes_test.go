@@ -130,7 +130,7 @@ func TestDeleteFollowsEveryForeignKey(t *testing.T) {
 	rule := privacyv1alpha1.RetentionRule{Name: "closed-members", Entity: "member",
 		Age:        privacyv1alpha1.RetentionAge{Column: "closed_at", OlderThan: "90d"},
 		Conditions: []privacyv1alpha1.RetentionCondition{{Column: "closed_at", IsNotNull: true}},
-		Action:     privacyv1alpha1.RetentionDelete}
+		Action:     privacyv1alpha1.RetentionDelete, Scope: privacyv1alpha1.RetentionScopeRow}
 	_, err := compileOn(t, pool, inv, rule)
 	if err == nil || !strings.Contains(err.Error(), "support_notes_member_id_fkey") || !strings.Contains(err.Error(), "edge.support_notes") {
 		t.Fatalf("the rule was not refused naming the unmapped NO ACTION constraint: %v", err)

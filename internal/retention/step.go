@@ -81,11 +81,40 @@ func (r *Rule) Step(env Env) *engine.Step {
 				Values: []any{env.PolicyUID, r.Spec.Name}})
 		}
 	}
+	if r.graph != nil {
+		r.withGraph(env, s)
+	}
 	if r.pseudo != nil {
 		s.Marks = append(s.Marks, engine.Mark{Insert: "INSERT INTO lethe.pseudonymized_rows (table_name, key)", Values: []any{r.target.Name}})
 		s.OneRowOnConflict = true
 	}
 	return s
+}
+
+// withGraph makes the step of a rule of scope Subject apply, with each
+// batch of its root rows, the erasure of their subjects: the other
+// entities' rows (named rule/entity in the ledger) in the batch's
+// transaction, each masked row recorded in lethe.erased_rows as a
+// request's are, and the root rows too, so that neither an erasure nor a
+// rule nor a job applies a strategy to them again.
+func (r *Rule) withGraph(env Env, s *engine.Step) {
+	g := r.graph.WithKeys(masking.Keys{PerRow: true, Salt: env.Salt})
+	deletes := r.Spec.Action == privacyv1alpha1.RetentionDelete
+	if !deletes {
+		s.Marks = append(s.Marks, engine.Mark{Insert: "INSERT INTO lethe.erased_rows (table_name, key)", Values: []any{r.target.Name}})
+	}
+	name := func(steps []engine.Step) {
+		for i := range steps {
+			steps[i].Name = engine.GraphStepName(r.Spec.Name, steps[i].Entity)
+			steps[i].Detail = "rule " + r.Spec.Name
+		}
+	}
+	s.Graph = func(ctx context.Context, tx pgx.Tx, keys []string) ([]engine.Step, []engine.Step, error) {
+		before, after, err := g.Steps(ctx, tx, keys, deletes)
+		name(before)
+		name(after)
+		return before, after, err
+	}
 }
 
 // where is the condition of the rule's rows: old enough, matching the
