@@ -242,7 +242,8 @@ var _ = Describe("Argo CD health checks and kstatus", Ordered, func() {
 		p := retentionPolicy(t.ns, "on-mars", anonymizeClosedCustomers)
 		p.Annotations = nil
 		p.Spec.TimeZone = ptr.To("Mars/Olympus_Mons")
-		Expect(k8s.Create(ctx, p)).To(Succeed())
+		// The API server learns of the changed configuration by a watch.
+		Eventually(func() error { return k8s.Create(ctx, p) }).Should(Succeed())
 		restore()
 		waitCondition(p, func() []metav1.Condition { return p.Status.Conditions },
 			privacyv1alpha1.ConditionStalled, metav1.ConditionTrue, privacyv1alpha1.ReasonScheduleInvalid)

@@ -104,8 +104,9 @@ var _ = BeforeSuite(func() {
 
 	var err error
 	// TLS too, for the connection specs: the other specs connect with
-	// sslmode disable.
-	pg, err = pgtest.Start(pgtest.Options{TLS: true})
+	// sslmode disable. Every spec's tenants keep pools open in the one
+	// manager: more than the default 200 connections.
+	pg, err = pgtest.Start(pgtest.Options{TLS: true, MaxConnections: 400})
 	Expect(err).NotTo(HaveOccurred())
 
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
