@@ -33,7 +33,8 @@ import (
 func change(ctx context.Context, pool *pgxpool.Pool, in *Input, spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog) (*Outcome, error) {
 	// An inventory that cannot be planned fails a new run only: a run
 	// begun before keeps its stored plan.
-	finder, findErr := inventory.NewFinder(spec, cat, in.Run.SubjectType, in.Identifiers)
+	tombstone, match, tombstoneSQL := tombstoneOf(in, spec)
+	finder, findErr := inventory.NewFinderMatching(spec, cat, in.Run.SubjectType, match)
 	var number int64
 	queue := func(b *pgx.Batch) {
 		if finder != nil {
@@ -67,7 +68,7 @@ func change(ctx context.Context, pool *pgxpool.Pool, in *Input, spec *privacyv1a
 	if err != nil {
 		return nil, err
 	}
-	out := &Outcome{}
+	out := &Outcome{Tombstone: tombstone}
 
 	if state == engine.StateCompleted {
 		ledger, err := engine.Ledger(ctx, pool, in.Run.UID)
@@ -91,6 +92,7 @@ func change(ctx context.Context, pool *pgxpool.Pool, in *Input, spec *privacyv1a
 	}
 	opts := in.Engine
 	opts.Complete = true
+	opts.OnComplete = tombstoneSQL
 	if len(steps) == 0 {
 		// Nothing to change (the subject is not there, or erased before):
 		// the completion still records that the request looked.

@@ -366,6 +366,9 @@ func queueComplete(b *pgx.Batch, run *Run, opts Options) {
 	if opts.EmptyAction != "" {
 		QueueRecord(b, run, opts.EmptyAction, "", 0)
 	}
+	for _, st := range opts.OnComplete {
+		b.Queue(st.SQL, st.Args...)
+	}
 	b.Queue("DELETE FROM lethe.run_plan WHERE run_uid = $1", run.UID)
 	b.Queue("UPDATE lethe.runs SET state = 'Completed', completed_at = $2 WHERE uid = $1", run.UID, run.now())
 	b.Queue("COMMIT")
