@@ -28,14 +28,14 @@ import (
 // a blind index is a keyed HMAC of an identifier's normal form, which finds
 // the same value again only with the namespace's key.
 type Tombstone struct {
-	RequestUID    string                                  `json:"requestUID"`
-	RequestName   string                                  `json:"requestName"`
-	SubjectType   string                                  `json:"subjectType"`
-	SubjectDigest string                                  `json:"subjectDigest"`
-	Method        privacyv1alpha1.ErasureMethod           `json:"method"`
+	RequestUID    string                                   `json:"requestUID"`
+	RequestName   string                                   `json:"requestName"`
+	SubjectType   string                                   `json:"subjectType"`
+	SubjectDigest string                                   `json:"subjectDigest"`
+	Method        privacyv1alpha1.ErasureMethod            `json:"method"`
 	Overrides     map[string]privacyv1alpha1.ErasureMethod `json:"overrides,omitempty"`
-	ErasedAt      time.Time                               `json:"erasedAt"`
-	Roots         []TombstoneRoot                         `json:"roots"`
+	ErasedAt      time.Time                                `json:"erasedAt"`
+	Roots         []TombstoneRoot                          `json:"roots"`
 }
 
 // TombstoneRoot is one root entity an erasure looked the subject up in:
