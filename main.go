@@ -43,6 +43,7 @@ func run() int {
 		secureMetrics                 bool
 		leaderElect                   bool
 		resyncInterval, retryInterval time.Duration
+		statementTimeout              time.Duration
 		sampleInterval                time.Duration
 		maxConcurrentReconciles       int
 		maxConcurrentRequests         int
@@ -69,6 +70,8 @@ func run() int {
 		"a request mostly waits on tenant databases and the API server, and erasures verified at once share their re-scans.")
 	flag.IntVar(&requestBatchSize, "request-batch-size", engine.DefaultBatchSize, "How many rows of one table one transaction of a "+
 		"DataSubjectRequest changes at most; smaller batches hold row locks for less time.")
+	flag.DurationVar(&statementTimeout, "statement-timeout", 5*time.Minute, "How long one statement of a retention run, a "+
+		"pseudonymization job or a DataSubjectRequest may run in a tenant database before it is cancelled and its batch retried.")
 	flag.StringVar(&watchNamespaces, "watch-namespaces", "", "Namespaces, separated by commas, whose Lethe objects and Secrets the "+
 		"manager watches (its RBAC may then be a Role in each); empty watches every namespace.")
 	opts := zap.Options{}
@@ -144,7 +147,7 @@ func run() int {
 		Pools:                   pools,
 		Clock:                   clock.RealClock{},
 		RetryInterval:           retryInterval,
-		Engine:                  engine.Options{BatchSize: requestBatchSize},
+		Engine:                  engine.Options{BatchSize: requestBatchSize, StatementTimeout: statementTimeout},
 		MaxConcurrentReconciles: maxConcurrentRequests,
 	}).SetupWithManager(mgr); err != nil {
 		log.Error(err, "cannot set up the controller", "controller", "DataSubjectRequest")
@@ -157,6 +160,7 @@ func run() int {
 		Pools:                   pools,
 		Clock:                   clock.RealClock{},
 		RetryInterval:           retryInterval,
+		StatementTimeout:        statementTimeout,
 		MaxConcurrentReconciles: maxConcurrentReconciles,
 	}).SetupWithManager(mgr); err != nil {
 		log.Error(err, "cannot set up the controller", "controller", "RetentionPolicy")
@@ -169,6 +173,7 @@ func run() int {
 		Pools:                   pools,
 		Clock:                   clock.RealClock{},
 		RetryInterval:           retryInterval,
+		StatementTimeout:        statementTimeout,
 		MaxConcurrentReconciles: maxConcurrentReconciles,
 	}).SetupWithManager(mgr); err != nil {
 		log.Error(err, "cannot set up the controller", "controller", "PseudonymizationJob")

@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -158,6 +159,12 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 	}
 	api := te.ControlPlane.GetAPIServer()
 	api.Out, api.Err = e.apiLog, e.apiLog
+	// A certificate directory of our own survives StopAPIServer, so the API
+	// server comes back with the certificates every kubeconfig trusts.
+	api.CertDir = filepath.Join(dir, "kube-apiserver")
+	if err := os.MkdirAll(api.CertDir, 0o700); err != nil {
+		return nil, err
+	}
 	// Start fills TestEnv before it can fail, so Stop cleans up what did
 	// start.
 	e.TestEnv = te
@@ -205,6 +212,61 @@ func (e *Env) Stop() error {
 		e.stopErr = errors.Join(errs...)
 	})
 	return e.stopErr
+}
+
+// StopAPIServer kills the API server (SIGKILL), as a crash of the control
+// plane would; etcd, and with it every object, stays. Clients get
+// connection errors until StartAPIServer.
+func (e *Env) StopAPIServer() error {
+	api := e.TestEnv.ControlPlane.GetAPIServer()
+	pid, err := processWith("kube-apiserver", api.CertDir)
+	if err != nil {
+		return err
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		return fmt.Errorf("kill the API server (pid %d): %w", pid, err)
+	}
+	// Stop only forgets the process once envtest has seen it exit.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if err = api.Stop(); err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// processWith finds the process whose executable is named name and whose
+// command line mentions mark (a directory of ours): the one we started.
+func processWith(name, mark string) (int, error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	for _, en := range entries {
+		pid, err := strconv.Atoi(en.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", en.Name(), "cmdline")) // #nosec G304 -- /proc
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(cmdline), "\x00")
+		if filepath.Base(args[0]) == name && strings.Contains(string(cmdline), mark) {
+			return pid, nil
+		}
+	}
+	return 0, fmt.Errorf("no %s process of this environment (%s) is running", name, mark)
+}
+
+// StartAPIServer starts the API server that StopAPIServer stopped, on the
+// same address with the same certificates, and waits until it is healthy.
+func (e *Env) StartAPIServer() error {
+	if err := e.TestEnv.ControlPlane.GetAPIServer().Start(); err != nil {
+		return fmt.Errorf("start the API server again: %w", err)
+	}
+	return nil
 }
 
 // EnsureNamespace creates the namespace unless it exists.

@@ -19,23 +19,42 @@ import (
 // exactly once and no other, and its status, ledger and audit log all say
 // so.
 func TestRetentionRunSurvivesKills(t *testing.T) {
-	const (
-		namespace = "kill-retention"
-		policy    = "payments-after-a-year"
-		batchSize = 10
-	)
-	ctx := context.Background()
-	tn := newTenant(t, namespace, "retain", schemas.Options{Members: 60, PaymentsPerAccount: 300}, "")
+	tn := newTenant(t, "kill-retention", "retain", schemas.Options{Members: 60, PaymentsPerAccount: 300}, "")
 	c := newChaos(t, "--retry-interval=1s")
 	tn.waitReady(t, c)
+	rr := startRetention(t, c, tn, 10)
+	c.disrupt(rr.begin, minKills+1, rr.run())
+	rr.finish()
+}
 
+// retentionRun is a run of a policy that anonymizes payments older than a
+// year, asked for with the run-now annotation.
+type retentionRun struct {
+	t      *testing.T
+	c      *chaos
+	tn     *tenant
+	key    client.ObjectKey
+	runNow string
+	begin  time.Time
+	// cutoffBefore and eligibleBefore are the cut-off and the eligible
+	// payments measured just before the run was asked for.
+	cutoffBefore   time.Time
+	eligibleBefore map[string]bool
+}
+
+// startRetention applies the policy (batches of batchSize), waits until
+// the manager has seen it and asks for a run.
+func startRetention(t *testing.T, c *chaos, tn *tenant, batchSize int) *retentionRun {
+	t.Helper()
+	const policy = "payments-after-a-year"
+	ctx := context.Background()
 	// A yearly schedule that is months away: only the annotation starts a
 	// run.
 	apply(t, fmt.Sprintf(`apiVersion: privacy.lethe.dev/v1alpha1
 kind: RetentionPolicy
 metadata: {name: %s, namespace: %s}
 spec:
-  targets: {names: [retain]}
+  targets: {names: [%s]}
   schedule: "0 0 1 1 *"
   batchSize: %d
   rules:
@@ -43,63 +62,79 @@ spec:
       entity: payment
       age: {column: paid_at, olderThan: 1y}
       action: Anonymize
-`, policy, namespace, batchSize))
-	key := client.ObjectKey{Namespace: namespace, Name: policy}
-	get := func() (*privacyv1alpha1.RetentionPolicy, error) {
-		var p privacyv1alpha1.RetentionPolicy
-		return &p, suite.env.Client.Get(ctx, key, &p)
-	}
+`, policy, tn.namespace, tn.name, batchSize))
+	rr := &retentionRun{t: t, c: c, tn: tn, key: client.ObjectKey{Namespace: tn.namespace, Name: policy}}
 	c.waitFor("RetentionPolicy "+policy+" seen", func() (bool, string, error) {
-		p, err := get()
+		p, err := rr.get()
 		return err == nil && p.Status.NextScheduleTime != nil, "no status.nextScheduleTime", err
 	})
 
 	// Every row older than a year now is eligible; the run measures the
 	// year from its own start, a moment later.
-	var cutoffBefore time.Time
-	if err := tn.pool.QueryRow(ctx, "SELECT (now() AT TIME ZONE 'UTC' - interval '1 year') AT TIME ZONE 'UTC'").Scan(&cutoffBefore); err != nil {
+	if err := tn.pool.QueryRow(ctx, "SELECT (now() AT TIME ZONE 'UTC' - interval '1 year') AT TIME ZONE 'UTC'").Scan(&rr.cutoffBefore); err != nil {
 		t.Fatal(err)
 	}
-	eligibleBefore := tn.keys(t, "SELECT "+keyText("p", edgeKeys["payments"])+" FROM edge.payments p WHERE p.paid_at < $1", cutoffBefore)
-	t.Logf("%d of %d payments are older than a year; batches of %d", len(eligibleBefore),
+	rr.eligibleBefore = tn.keys(t, "SELECT "+keyText("p", edgeKeys["payments"])+" FROM edge.payments p WHERE p.paid_at < $1", rr.cutoffBefore)
+	t.Logf("%d of %d payments are older than a year; batches of %d", len(rr.eligibleBefore),
 		tn.scalar(t, "SELECT count(*) FROM edge.payments"), batchSize)
 
-	// A policy stalls only on what waiting cannot fix.
-	stalled := func(context.Context) error {
-		p, err := get()
-		if err != nil || !meta.IsStatusConditionTrue(p.Status.Conditions, privacyv1alpha1.ConditionStalled) {
-			return err
-		}
-		return fmt.Errorf("the policy stalled: %s", readyMessage(p.Status.Conditions))
-	}
+	rr.runNow = strconv.FormatInt(time.Now().UnixNano(), 10)
+	kubectl(t, "", "annotate", "rp", policy, "-n", tn.namespace, "privacy.lethe.dev/run-now="+rr.runNow, "--overwrite")
+	rr.begin = time.Now()
+	return rr
+}
 
-	runNow := strconv.FormatInt(time.Now().UnixNano(), 10)
-	kubectl(t, "", "annotate", "rp", policy, "-n", namespace, "privacy.lethe.dev/run-now="+runNow, "--overwrite")
-	begin := time.Now()
-	c.disrupt(begin, minKills+1, run{
-		progress: func(ctx context.Context) (int64, error) { return tn.changeCount(ctx, "UPDATE") },
-		total:    int64(len(eligibleBefore)),
+func (rr *retentionRun) get() (*privacyv1alpha1.RetentionPolicy, error) {
+	var p privacyv1alpha1.RetentionPolicy
+	return &p, suite.env.Client.Get(context.Background(), rr.key, &p)
+}
+
+// stalled fails when the policy stalled: it stalls only on what waiting
+// cannot fix.
+func (rr *retentionRun) stalled(context.Context) error {
+	p, err := rr.get()
+	if err != nil || !meta.IsStatusConditionTrue(p.Status.Conditions, privacyv1alpha1.ConditionStalled) {
+		return err
+	}
+	return fmt.Errorf("the policy stalled: %s", readyMessage(p.Status.Conditions))
+}
+
+// progress counts the payments updated so far.
+func (rr *retentionRun) progress(ctx context.Context) (int64, error) {
+	return rr.tn.changeCount(ctx, "UPDATE")
+}
+
+// run is what disrupt watches of the run.
+func (rr *retentionRun) run() run {
+	return run{
+		progress: rr.progress,
+		total:    int64(len(rr.eligibleBefore)),
 		statusWritten: func(context.Context) (bool, error) {
-			p, err := get()
-			return err == nil && p.Status.LastRunNow == runNow, err
+			p, err := rr.get()
+			return err == nil && p.Status.LastRunNow == rr.runNow, err
 		},
-		stalled: stalled,
-	})
+		stalled: rr.stalled,
+	}
+}
+
+// finish waits for the run to complete and checks it.
+func (rr *retentionRun) finish() {
+	rr.t.Helper()
 	var p *privacyv1alpha1.RetentionPolicy
-	c.waitFor("the run to complete", func() (bool, string, error) {
-		if err := stalled(ctx); err != nil {
+	rr.c.waitFor("the run to complete", func() (bool, string, error) {
+		if err := rr.stalled(context.Background()); err != nil {
 			return false, "", err
 		}
 		var err error
-		p, err = get()
+		p, err = rr.get()
 		if err != nil || p.Status.Run == nil {
 			return false, "no run in status", err
 		}
-		return p.Status.LastRunNow == runNow && p.Status.Run.Completed,
+		return p.Status.LastRunNow == rr.runNow && p.Status.Run.Completed,
 			fmt.Sprintf("run %s, progress %s, last error %q", p.Status.Run.ID, p.Status.Progress, p.Status.LastError), nil
 	})
-	t.Logf("run %s completed after %d kills, %.1fs after it was asked for", p.Status.Run.ID, c.n, time.Since(begin).Seconds())
-	checkRetention(t, tn, p, cutoffBefore, eligibleBefore)
+	rr.t.Logf("run %s completed after %d kills, %.1fs after it was asked for", p.Status.Run.ID, rr.c.n, time.Since(rr.begin).Seconds())
+	checkRetention(rr.t, rr.tn, p, rr.cutoffBefore, rr.eligibleBefore)
 }
 
 // checkRetention compares what the run changed, row by row, with what was

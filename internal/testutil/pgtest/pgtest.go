@@ -40,8 +40,8 @@ const AppUser = "lethe_app"
 // Options tune the server.
 type Options struct {
 	// Durable keeps PostgreSQL's default durability settings (benchmarks).
-	// Without it fsync, synchronous_commit and full_page_writes are off,
-	// which makes tests much faster.
+	// Without it fsync and full_page_writes are off, which makes tests much
+	// faster.
 	Durable bool
 	// MaxConnections is the server's max_connections (default 200).
 	MaxConnections int
@@ -63,6 +63,9 @@ type Server struct {
 	CA *CA
 
 	dir     string
+	data    string
+	opts    Options
+	extra   []string
 	binDir  string
 	cred    *syscall.Credential
 	cmd     *exec.Cmd
@@ -157,9 +160,14 @@ func Start(opts Options) (*Server, error) {
 		}
 	}
 
+	s.data, s.opts, s.extra = data, opts, extra
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
-		if lastErr = s.start(data, opts, extra); lastErr == nil {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		if lastErr = s.start(port); lastErr == nil {
 			break
 		}
 	}
@@ -182,19 +190,20 @@ func Start(opts Options) (*Server, error) {
 	return s, nil
 }
 
-func (s *Server) start(data string, opts Options, extra []string) error {
-	port, err := freePort()
-	if err != nil {
-		return err
-	}
+func (s *Server) start(port int) error {
+	data, opts, extra := s.data, s.opts, s.extra
 	args := []string{"-D", data, "-p", strconv.Itoa(port), "-k", s.SocketDir,
 		"-c", "listen_addresses=127.0.0.1", "-c", "max_connections=" + strconv.Itoa(opts.MaxConnections),
 		"-c", "logging_collector=off", "-c", "log_min_messages=warning"}
 	if !opts.Durable {
-		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
+		// A commit still reaches the operating system before it is
+		// acknowledged, so a crash of the server (Restart) loses nothing
+		// acknowledged; only a crash of the host would.
+		args = append(args, "-c", "fsync=off", "-c", "full_page_writes=off")
 	}
 	args = append(args, extra...)
-	logFile, err := os.Create(filepath.Join(s.dir, "postgres.log"))
+	// A server started again after Restart logs after the one before.
+	logFile, err := os.OpenFile(filepath.Join(s.dir, "postgres.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
 	}
@@ -238,6 +247,7 @@ func (s *Server) Stop() error {
 	var err error
 	s.stopped.Do(func() {
 		if s.cmd != nil && s.cmd.Process != nil {
+			_ = s.Thaw()
 			_ = s.cmd.Process.Signal(syscall.SIGINT)
 			select {
 			case <-s.exited:
