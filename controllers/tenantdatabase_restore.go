@@ -26,7 +26,7 @@ import (
 // on first use, as it does the digest salt. Blind indexes of erasure
 // tombstones are HMACs keyed with it.
 const (
-	blindKeySecretName = "lethe-blind-index-key"
+	blindKeySecretName = "lethe-blind-index-key" // #nosec G101 -- the name of a Secret, not a credential
 	blindKeyKey        = "key"
 )
 
