@@ -5,6 +5,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
@@ -69,5 +70,35 @@ var _ = Describe("TenantDatabase restored from a backup", func() {
 		Expect(t.count("acme", `SELECT count(*) FROM lethe.audit_log WHERE action = 'Delete' AND object_kind = 'TenantDatabase'
 			AND entity = 'caseComment' AND rows_affected > 0`)).To(BeNumerically(">", 0))
 		Expect(statusText(t.ns, "acme")).NotTo(ContainSubstring(email))
+	})
+
+	It("keeps the tombstones in the database and in its Secret: either one lost is written again from the other", func() {
+		t := twoTenants()
+		id := t.count("acme", "SELECT customer_id FROM app.cases GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1")
+		email := t.query("acme", "SELECT email FROM app.customers WHERE id = $1", id).(string)
+		t.identifiersSecret("who", map[string]string{"email": email})
+		req := t.request("erase-twice", privacyv1alpha1.RequestErasure, "who")
+		req.Spec.Approval = &privacyv1alpha1.Approval{Required: ptr.To(false)}
+		Expect(k8s.Create(ctx, req)).To(Succeed())
+		r := expectPhase(t.ns, "erase-twice", privacyv1alpha1.PhaseCompleted)
+		uid := string(r.UID)
+
+		By("deleting the Secret: the next check writes it again from the database")
+		Expect(k8s.Delete(ctx, getSecret(t.ns, "acme-tombstones"))).To(Succeed())
+		Eventually(func(g Gomega) {
+			var s corev1.Secret
+			g.Expect(k8s.Get(ctx, keyOf(t.ns, "acme-tombstones"), &s)).To(Succeed())
+			g.Expect(s.Data).To(HaveKey(uid))
+		}, timeout, interval).Should(Succeed())
+
+		By("deleting the database's tombstone: the erasure is applied again, changing nothing, and the tombstone is back")
+		t.exec("acme", "DELETE FROM lethe.erasure_tombstones")
+		Eventually(func() []string { return eventNotes(t.ns, "acme", privacyv1alpha1.ConditionRestoreDetected) }, timeout, interval).Should(
+			ConsistOf(HavePrefix("the database lost completed erasures, as after a restore from a backup: the database lacks 1 of the 1 erasure tombstones kept in secret acme-tombstones")))
+		c := expectCondition(t.ns, "acme", privacyv1alpha1.ConditionRestoreDetected, metav1.ConditionFalse, privacyv1alpha1.ReasonErasuresReapplied)
+		Expect(c.Message).To(HavePrefix("after the restore, 1 tombstoned erasures were applied again (0 rows changed)"))
+		Expect(t.count("acme", "SELECT count(*) FROM lethe.erasure_tombstones WHERE request_uid = $1", uid)).To(Equal(int64(1)))
+		Expect(t.count("acme", "SELECT count(*) FROM lethe.audit_log WHERE action = 'ReapplyErasure'")).To(Equal(int64(1)))
+		expectCondition(t.ns, "acme", privacyv1alpha1.ConditionReady, metav1.ConditionTrue, privacyv1alpha1.ReasonSucceeded)
 	})
 })

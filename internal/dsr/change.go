@@ -71,6 +71,13 @@ func change(ctx context.Context, pool *pgxpool.Pool, in *Input, spec *privacyv1a
 	out := &Outcome{Tombstone: tombstone}
 
 	if state == engine.StateCompleted {
+		// A completed erasure has its tombstone: written again if it was
+		// deleted since (a row written before is kept).
+		if tombstone != nil {
+			if err := tombstone.write(ctx, pool); err != nil {
+				return nil, err
+			}
+		}
 		ledger, err := engine.Ledger(ctx, pool, in.Run.UID)
 		if err != nil {
 			return nil, err

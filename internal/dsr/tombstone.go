@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	privacyv1alpha1 "github.com/lethe-dev/lethe/api/v1alpha1"
@@ -144,6 +145,20 @@ func (t *Tombstone) statements() []engine.Statement {
 				r.Entity, r.Table, r.Identifiers, r.Columns, r.BlindIndexes, t.ErasedAt}})
 	}
 	return out
+}
+
+// write writes the tombstone in a transaction of its own.
+func (t *Tombstone) write(ctx context.Context, pool *pgxpool.Pool) error {
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	for _, st := range t.statements() {
+		b.Queue(st.SQL, st.Args...)
+	}
+	b.Queue("COMMIT")
+	if err := engine.SendTx(ctx, pool, b); err != nil {
+		return fmt.Errorf("write the erasure's tombstone: %w", err)
+	}
+	return nil
 }
 
 // ReadTombstones reads the tombstones of the database, by request uid.

@@ -128,11 +128,18 @@ func TestTombstoneReappliesAnErasureOnARestoredChinook(t *testing.T) {
 		t.Fatalf("after re-application: %v %v", remaining, err)
 	}
 
-	// Applied again, the run is completed: nothing changes twice.
+	// Applied again, the run is completed: nothing changes twice, and a
+	// tombstone deleted since is written again.
+	if _, err := restored.Exec(ctx, "DELETE FROM lethe.erasure_tombstones"); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := ReapplyErasure(ctx, restored, &Reapply{Tombstone: *tomb, Key: blindKey, Actor: "lethe-operator", Inventory: spec}); err != nil {
 		t.Fatal(err)
 	}
 	if n := scalar[int64](t, restored, "SELECT count(*) FROM lethe.audit_log WHERE action = 'ReapplyErasure'"); n != 1 {
 		t.Fatalf("%d re-application records", n)
+	}
+	if n := scalar[int64](t, restored, "SELECT count(*) FROM lethe.erasure_tombstones WHERE request_uid = 'erase-12'"); n != 1 {
+		t.Fatal("the completed run's tombstone was not written again")
 	}
 }
