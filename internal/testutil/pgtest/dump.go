@@ -28,21 +28,26 @@ func (s *Server) Dump(ctx context.Context, db, dir string) (string, error) {
 	return path, nil
 }
 
-// Restore replaces database db with the backup Dump took: the database is
-// dropped, its connections ended, created again owned by AppUser, and the
-// backup restored into it with pg_restore, owners and all, as a restore
-// from a backup would.
+// Restore replaces database db with the backup Dump took, as a restore
+// from a backup would, owners and all: the backup is restored with
+// pg_restore into a new database owned by AppUser, then db is dropped, its
+// connections ended, and the new database takes its name. A client that
+// reconnects meanwhile finds no database, never a half-restored one.
 func (s *Server) Restore(ctx context.Context, db, path string) error {
+	fresh, err := s.CreateDatabase(ctx, "")
+	if err != nil {
+		return err
+	}
+	cmd := s.client(ctx, "pg_restore", "--exit-on-error", "-d", fresh.Name, path)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("pg_restore %s: %v: %s", db, err, out)
+	}
 	name := pgx.Identifier{db}.Sanitize()
 	if err := s.Exec(ctx, "postgres", "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
 		return fmt.Errorf("drop database %s: %w", db, err)
 	}
-	if _, err := s.CreateDatabase(ctx, db); err != nil {
-		return err
-	}
-	cmd := s.client(ctx, "pg_restore", "--exit-on-error", "-d", db, path)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("pg_restore %s: %v: %s", db, err, out)
+	if err := s.Exec(ctx, "postgres", "ALTER DATABASE "+pgx.Identifier{fresh.Name}.Sanitize()+" RENAME TO "+name); err != nil {
+		return fmt.Errorf("rename database %s to %s: %w", fresh.Name, db, err)
 	}
 	return nil
 }
