@@ -123,8 +123,12 @@ postgres: ## Make sure PostgreSQL server binaries are installed (Debian package)
 	hack/ensure-postgres.sh
 
 .PHONY: test
-test: envtest postgres ## Run unit, PostgreSQL integration and envtest suites.
+test: envtest postgres ## Run unit, PostgreSQL integration, envtest and disruptive suites.
 	go test $(GO_TEST_FLAGS) ./...
+
+.PHONY: test-disruptive
+test-disruptive: envtest postgres ## Run only the disruptive suite (make test runs it too); LETHE_DISRUPTIVE_SEED replays its kill points.
+	go test $(GO_TEST_FLAGS) -v ./test/disruptive/
 
 .PHONY: rules-check
 rules-check: ## Check the alerting rules and the Grafana dashboard with Prometheus' own parsers (a module of its own, hack/promrules).

@@ -60,7 +60,7 @@ func applyInventoryStatus(inv *privacyv1alpha1.DataInventory) {
 // SetupWithManager registers the controller.
 func (r *DataInventoryReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&privacyv1alpha1.DataInventory{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		For(&privacyv1alpha1.DataInventory{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, statusWiped()))).
 		Named("datainventory").
 		Complete(r)
 }

@@ -569,7 +569,7 @@ func (r *DataSubjectRequestReconciler) SetupWithManager(mgr ctrl.Manager) error 
 		// Annotation changes reconcile too: `kubectl annotate` asks for a
 		// fresh look without touching the spec.
 		For(&privacyv1alpha1.DataSubjectRequest{}, builder.WithPredicates(
-			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, statusWiped()))).
 		Owns(&corev1.Secret{}, builder.OnlyMetadata).
 		Owns(&privacyv1alpha1.PseudonymizationJob{}).
 		// A request waiting for a Secret, or stalled on its content, goes

@@ -173,7 +173,7 @@ func defaultRole(cat *privacyv1alpha1.PermissionCatalog, d *privacyv1alpha1.Cata
 // brings its catalog back to recreate it.
 func (r *PermissionCatalogReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&privacyv1alpha1.PermissionCatalog{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		For(&privacyv1alpha1.PermissionCatalog{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, statusWiped()))).
 		Watches(&privacyv1alpha1.Role{}, handler.EnqueueRequestsFromMapFunc(catalogOfDefaultRole),
 			builder.WithPredicates(predicate.Funcs{
 				CreateFunc: func(event.CreateEvent) bool { return false },

@@ -238,6 +238,21 @@ func inventoryEntity(inv *privacyv1alpha1.DataInventorySpec, name string) *priva
 	return nil
 }
 
+// counted reads what the job's run already recorded for a rule (nil if it
+// has not started it) and counts the rows still pending.
+func (r *PseudonymizationJobReconciler) counted(ctx context.Context, w jobWork, run *ruleRun, rule *retention.Rule) (*engine.Progress, int64, error) {
+	prior, err := engine.Recorded(ctx, w.pool, &run.run, rule.Step(run.env))
+	if err != nil {
+		return nil, 0, err
+	}
+	if prior != nil && prior.Done {
+		// Rows that stayed locked are still pending: the next job takes them.
+		return prior, prior.Locked, nil
+	}
+	n, err := retention.Count(ctx, w.pool, run.env, rule)
+	return prior, n, err
+}
+
 // carry works on the job for one slice and writes its progress.
 func (r *PseudonymizationJobReconciler) carry(ctx context.Context, j *privacyv1alpha1.PseudonymizationJob, works []jobWork) (ctrl.Result, error) {
 	st := &j.Status
@@ -258,13 +273,19 @@ func (r *PseudonymizationJobReconciler) carry(ctx context.Context, j *privacyv1a
 			}
 			run := r.runOf(j)
 			if es.Found == 0 && es.Changed == 0 {
-				n, err := retention.Count(ctx, w.pool, run.env, rule)
+				// A new step, or a status lost (a crash before it was
+				// written, a wipe): what the run already did counts too.
+				prior, n, err := r.counted(ctx, w, run, rule)
 				if err != nil {
 					ts.Error = fmt.Sprintf("entity %s: %s", rule.Entity.Name, errorMessage(err))
 					break
 				}
 				es.Found = n
-				if j.Spec.DryRun || n == 0 {
+				if prior != nil {
+					es.Found += prior.Changed
+					es.Changed, es.Locked, es.Done = prior.Changed, prior.Locked, prior.Done
+				}
+				if es.Done || j.Spec.DryRun || (n == 0 && prior == nil) {
 					es.Done = true
 					continue
 				}
@@ -470,7 +491,7 @@ func (r *PseudonymizationJobReconciler) SetupWithManager(mgr ctrl.Manager) error
 		r.StatementTimeout = 5 * time.Minute
 	}
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&privacyv1alpha1.PseudonymizationJob{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		For(&privacyv1alpha1.PseudonymizationJob{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, statusWiped()))).
 		Watches(&privacyv1alpha1.TenantDatabase{}, handler.EnqueueRequestsFromMapFunc(targeting(r.Client, r.listTargets)),
 			builder.WithPredicates(generationOrLabelsChanged())).
 		Watches(&privacyv1alpha1.DataInventory{}, handler.EnqueueRequestsFromMapFunc(targeting(r.Client, r.listTargets)),

@@ -549,7 +549,7 @@ func (r *RetentionPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&privacyv1alpha1.RetentionPolicy{}, builder.WithPredicates(
-			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, statusWiped()))).
 		Watches(&privacyv1alpha1.TenantDatabase{}, handler.EnqueueRequestsFromMapFunc(targeting(r.Client, r.listTargets)),
 			builder.WithPredicates(generationOrLabelsChanged())).
 		Watches(&privacyv1alpha1.DataInventory{}, handler.EnqueueRequestsFromMapFunc(targeting(r.Client, r.listTargets)),

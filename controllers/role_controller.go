@@ -314,7 +314,7 @@ func (r *RoleReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager)
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&privacyv1alpha1.Role{}, builder.WithPredicates(predicate.Or(generationOrLabelsChanged(), deletionStarted()))).
+		For(&privacyv1alpha1.Role{}, builder.WithPredicates(predicate.Or(generationOrLabelsChanged(), deletionStarted(), statusWiped()))).
 		Watches(&privacyv1alpha1.PermissionCatalog{}, handler.EnqueueRequestsFromMapFunc(r.rolesOfCatalog),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&privacyv1alpha1.TenantDatabase{}, handler.EnqueueRequestsFromMapFunc(r.rolesInNamespace),

@@ -367,7 +367,7 @@ func (r *TenantDatabaseReconciler) SetupWithManager(ctx context.Context, mgr ctr
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&privacyv1alpha1.TenantDatabase{}, builder.WithPredicates(predicate.Or(generationOrLabelsChanged(),
-			annotationChanged(privacyv1alpha1.AnnotationDraftInventory)))).
+			annotationChanged(privacyv1alpha1.AnnotationDraftInventory), statusWiped()))).
 		// The draft ConfigMaps, by metadata only: deleting one drafts it
 		// again.
 		Owns(&corev1.ConfigMap{}, builder.OnlyMetadata).

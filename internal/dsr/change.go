@@ -59,6 +59,9 @@ func change(ctx context.Context, pool *pgxpool.Pool, in *Input, spec *privacyv1a
 			p.Entities = append(p.Entities, engine.PlannedEntity{Entity: e.Entity.Name, Keys: e.Keys, Shared: e.Shared})
 		}
 		if in.Type == privacyv1alpha1.RequestErasure {
+			if err := dropErased(ctx, pool, in, cat, byName, p); err != nil {
+				return nil, err
+			}
 			if err := checkDeletes(ctx, pool, in, spec, cat, byName, p); err != nil {
 				return nil, err
 			}
@@ -68,8 +71,6 @@ func change(ctx context.Context, pool *pgxpool.Pool, in *Input, spec *privacyv1a
 	if err != nil {
 		return nil, err
 	}
-	out := &Outcome{Tombstone: tombstone}
-
 	if state == engine.StateCompleted {
 		// A completed erasure has its tombstone: written again if it was
 		// deleted since (a row written before is kept).
@@ -78,13 +79,14 @@ func change(ctx context.Context, pool *pgxpool.Pool, in *Input, spec *privacyv1a
 				return nil, err
 			}
 		}
+		// Reported as when it completed: what the stored plan found, and
+		// what the ledger says was changed.
 		ledger, err := engine.Ledger(ctx, pool, in.Run.UID)
 		if err != nil {
 			return nil, err
 		}
-		for _, l := range ledger {
-			out.Entities = append(out.Entities, EntityOutcome{Entity: l.Entity, Changed: l.Changed, Effects: l.Effects})
-		}
+		out := outcomeOf(plan, ledger)
+		out.Tombstone = tombstone
 		return out, nil
 	}
 
@@ -112,17 +114,87 @@ func change(ctx context.Context, pool *pgxpool.Pool, in *Input, spec *privacyv1a
 	if err != nil {
 		return nil, err
 	}
+	out := outcomeOf(plan, results)
+	out.Tombstone = tombstone
+	return out, nil
+}
+
+// outcomeOf is what a change found (its plan) and changed (its steps'
+// results), per entity in name order: the same whether the run just
+// finished or is read back after it completed.
+func outcomeOf(plan *engine.Plan, results []engine.StepResult) *Outcome {
 	changed := map[string]int64{}
 	effects := map[string]engine.Effects{}
 	for _, r := range results {
 		changed[r.Entity] += r.Changed
 		effects[r.Entity] = effects[r.Entity].Add(r.Effects)
 	}
+	out := &Outcome{}
 	for _, e := range plan.Entities {
-		out.Entities = append(out.Entities, EntityOutcome{Entity: e.Entity, Found: int64(len(e.Keys) + len(e.Shared)),
-			Shared: int64(len(e.Shared)), Changed: changed[e.Entity], Effects: effects[e.Entity]})
+		out.Entities = append(out.Entities, EntityOutcome{Entity: e.Entity, Found: e.Found, Shared: e.SharedFound,
+			Changed: changed[e.Entity], Effects: effects[e.Entity]})
 	}
-	return out, nil
+	sort.Slice(out.Entities, func(i, j int) bool { return out.Entities[i].Entity < out.Entities[j].Entity })
+	return out
+}
+
+// dropErased leaves out of the plan the rows an erasure would mask that an
+// earlier erasure masked already (lethe.erased_rows): a request made again
+// for a subject erased before applies no strategy twice to a value. Rows
+// it deletes stay in the plan: a delete still removes a masked row.
+func dropErased(ctx context.Context, pool *pgxpool.Pool, in *Input, cat *tenantdb.Catalog, byName map[string]*privacyv1alpha1.Entity, p *engine.Plan) error {
+	var tables, keys []string
+	for _, pe := range p.Entities {
+		e, ok := byName[pe.Entity]
+		if !ok || e.OnErasure == privacyv1alpha1.ErasureKeep || deletes(in, e) {
+			continue
+		}
+		t, err := targetOf(cat, e)
+		if err != nil {
+			return err
+		}
+		for _, k := range pe.Keys {
+			tables, keys = append(tables, t.Name), append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	rows, err := pool.Query(ctx, `SELECT e.table_name, e.key FROM lethe.erased_rows e
+		JOIN unnest($1::text[], $2::text[]) AS k (table_name, key) USING (table_name, key)`, tables, keys)
+	if err != nil {
+		return fmt.Errorf("read the rows erased before: %w", err)
+	}
+	erased := map[[2]string]bool{}
+	var table, key string
+	if _, err := pgx.ForEachRow(rows, []any{&table, &key}, func() error {
+		erased[[2]string{table, key}] = true
+		return nil
+	}); err != nil {
+		return fmt.Errorf("read the rows erased before: %w", err)
+	}
+	if len(erased) == 0 {
+		return nil
+	}
+	for i := range p.Entities {
+		pe := &p.Entities[i]
+		e, ok := byName[pe.Entity]
+		if !ok || e.OnErasure == privacyv1alpha1.ErasureKeep || deletes(in, e) {
+			continue
+		}
+		t, err := targetOf(cat, e)
+		if err != nil {
+			return err
+		}
+		kept := make([]string, 0, len(pe.Keys))
+		for _, k := range pe.Keys {
+			if !erased[[2]string{t.Name, k}] {
+				kept = append(kept, k)
+			}
+		}
+		pe.Keys = kept
+	}
+	return nil
 }
 
 // deletes says whether an erasure deletes an entity's rows.

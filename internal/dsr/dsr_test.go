@@ -19,6 +19,7 @@ import (
 	"github.com/lethe-dev/lethe/internal/testutil/pgtest"
 	"github.com/lethe-dev/lethe/internal/testutil/sampleapp"
 	"github.com/lethe-dev/lethe/internal/testutil/sampledb"
+	"github.com/lethe-dev/lethe/internal/testutil/schemas"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
@@ -264,5 +265,47 @@ func TestAnErasureThatFindsNothingIsAuditedOnce(t *testing.T) {
 	res, err := audit.Verify(ctx, pool, audit.Head{})
 	if err != nil || !res.Intact {
 		t.Errorf("audit chain: %+v %v", res, err)
+	}
+}
+
+// A subject erased by Anonymize is still found by an identifier no
+// strategy changes (Chinook's customer id): an erasure asked for again
+// finds the rows but masks none of them twice, and its audit record says it
+// looked. Public schema.
+func TestAnErasureMadeAgainMasksNoRowTwice(t *testing.T) {
+	pool, _, spec := schemas.Open(t, schemas.Chinook, schemas.Options{})
+	ctx := context.Background()
+	id := scalar[int32](t, pool, "SELECT customer_id FROM public.invoice GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1")
+	first := request("req-1", privacyv1alpha1.RequestErasure, spec, "customer", map[string]string{"customerId": fmt.Sprint(id)})
+	first.Method = privacyv1alpha1.ErasureAnonymize
+	out, err := Execute(ctx, pool, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var changed int64
+	for _, e := range out.Entities {
+		changed += e.Changed
+	}
+	if changed == 0 {
+		t.Fatal("the first erasure changed nothing: the test would prove nothing")
+	}
+	before := scalar[string](t, pool, "SELECT row_to_json(c)::text FROM public.customer c WHERE customer_id = $1", id)
+
+	again := request("req-2", privacyv1alpha1.RequestErasure, spec, "customer", map[string]string{"customerId": fmt.Sprint(id)})
+	again.Method = privacyv1alpha1.ErasureAnonymize
+	out, err = Execute(ctx, pool, again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range out.Entities {
+		if e.Changed != 0 {
+			t.Errorf("the erasure made again changed %d rows of %s", e.Changed, e.Entity)
+		}
+	}
+	if got := scalar[string](t, pool, "SELECT row_to_json(c)::text FROM public.customer c WHERE customer_id = $1", id); got != before {
+		t.Errorf("the customer's row was masked again:\n%s\nwas\n%s", got, before)
+	}
+	if n := scalar[int64](t, pool, "SELECT count(*) FROM lethe.audit_log WHERE object_uid = 'req-2'"); n == 0 {
+		t.Error("the erasure made again left no audit record")
 	}
 }

@@ -76,16 +76,7 @@ func Advance(ctx context.Context, pool *pgxpool.Pool, run *Run, s *Step, opts Op
 		wg.Go(func() { errs[i] = advancePart(ctx, pool, run, s, opts, cps[i], deadline) })
 	}
 	wg.Wait()
-	out := &Progress{Step: s.name(), Done: true}
-	for _, cp := range cps {
-		out.Matched += cp.matched
-		out.Changed += cp.changed
-		out.Batches += cp.batches
-		out.Done = out.Done && cp.done
-		if cp.done {
-			out.Locked += int64(len(cp.locked))
-		}
-	}
+	out := progressOf(s, cps)
 	if err := errors.Join(errs...); err != nil {
 		return out, err
 	}
@@ -98,6 +89,32 @@ func Advance(ctx context.Context, pool *pgxpool.Pool, run *Run, s *Step, opts Op
 		}
 	}
 	return out, nil
+}
+
+// Recorded is what the run's checkpoints of a keyset step say was done, or
+// nil when the step has not started: a status lost before it was written
+// (a crash, a wipe) is rebuilt from it, not from counting again the rows
+// still pending.
+func Recorded(ctx context.Context, pool *pgxpool.Pool, run *Run, s *Step) (*Progress, error) {
+	cps, err := loadCheckpoints(ctx, pool, run, s)
+	if err != nil || len(cps) == 0 {
+		return nil, err
+	}
+	return progressOf(s, cps), nil
+}
+
+func progressOf(s *Step, cps []*checkpoint) *Progress {
+	out := &Progress{Step: s.name(), Done: true}
+	for _, cp := range cps {
+		out.Matched += cp.matched
+		out.Changed += cp.changed
+		out.Batches += cp.batches
+		out.Done = out.Done && cp.done
+		if cp.done {
+			out.Locked += int64(len(cp.locked))
+		}
+	}
+	return out
 }
 
 // start writes the step's checkpoints once, with the cut-off the database

@@ -25,6 +25,9 @@ type PlannedEntity struct {
 	Entity string
 	Keys   []string
 	Shared []string
+	// Found and SharedFound count Keys and Shared. A completed run keeps
+	// only them: its keys are dropped when it completes.
+	Found, SharedFound int64
 }
 
 // Begin records the run and its plan, once: if the run was recorded before
@@ -59,6 +62,10 @@ func BeginWith(ctx context.Context, pool *pgxpool.Pool, run *Run, queue func(*pg
 	if err != nil {
 		return StateNew, nil, err
 	}
+	for i := range p.Entities {
+		e := &p.Entities[i]
+		e.Found, e.SharedFound = int64(len(e.Keys)+len(e.Shared)), int64(len(e.Shared))
+	}
 	record := []Statement{{SQL: "BEGIN"}, {SQL: asyncCommit}, recordRun(run)}
 	for _, e := range p.Entities {
 		record = append(record, Statement{SQL: `INSERT INTO lethe.run_plan (run_uid, step, keys, shared_keys) VALUES ($1, $2, $3, $4)`,
@@ -89,10 +96,11 @@ func readRun(ctx context.Context, pool *pgxpool.Pool, run *Run, queue func(*pgx.
 		state = State(s)
 		return err
 	})
-	b.Queue("SELECT step, keys, shared_keys FROM lethe.run_plan WHERE run_uid = $1", uid).Query(func(rows pgx.Rows) error {
+	b.Queue(`SELECT step, keys, shared_keys, COALESCE(found, cardinality(keys) + cardinality(shared_keys)), COALESCE(shared, cardinality(shared_keys))
+		FROM lethe.run_plan WHERE run_uid = $1`, uid).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var e PlannedEntity
-			if err := rows.Scan(&e.Entity, &e.Keys, &e.Shared); err != nil {
+			if err := rows.Scan(&e.Entity, &e.Keys, &e.Shared, &e.Found, &e.SharedFound); err != nil {
 				return err
 			}
 			p.Entities = append(p.Entities, e)
@@ -349,8 +357,8 @@ func deferred(s *Step) []string {
 	return s.Delete.Deferred
 }
 
-// Complete marks the run completed and drops its plan (the keys are needed
-// no more; the ledger stays), in one round trip with the run's record if
+// Complete marks the run completed and drops its plan's keys (they are
+// needed no more; their counts and the ledger stay), in one round trip with the run's record if
 // that was not sent yet. It commits synchronously, so every batch of the
 // run is on disk before the run is reported done. A completed run is never
 // executed again.
@@ -369,7 +377,8 @@ func queueComplete(b *pgx.Batch, run *Run, opts Options) {
 	for _, st := range opts.OnComplete {
 		b.Queue(st.SQL, st.Args...)
 	}
-	b.Queue("DELETE FROM lethe.run_plan WHERE run_uid = $1", run.UID)
+	b.Queue(`UPDATE lethe.run_plan SET found = cardinality(keys) + cardinality(shared_keys), shared = cardinality(shared_keys),
+		keys = '{}', shared_keys = '{}' WHERE run_uid = $1 AND found IS NULL`, run.UID)
 	b.Queue("UPDATE lethe.runs SET state = 'Completed', completed_at = $2 WHERE uid = $1", run.UID, run.now())
 	b.Queue("COMMIT")
 }

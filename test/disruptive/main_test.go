@@ -1,9 +1,11 @@
-// Package disruptive proves that Lethe's runs survive the manager being
-// killed. It starts a real Kubernetes API server and a real PostgreSQL
-// (hack/localenv), runs the manager built from this repository as a child
-// process, and kill -9s it at random points of a retention run and of a
-// Delete erasure over the Edge schema (a monthly-partitioned table keyed by
-// (paid_at, id)), restarting it each time. Triggers record every UPDATE
+// Package disruptive proves that Lethe's runs survive faults. It starts a
+// real Kubernetes API server and a real PostgreSQL (hack/localenv), runs the
+// manager built from this repository as a child process, and kill -9s it at
+// random points of a retention run and of a Delete erasure over the Edge
+// schema (a monthly-partitioned table keyed by (paid_at, id)), restarting it
+// each time; it crashes and freezes PostgreSQL and kills the API server
+// mid-run, runs two managers at once, and wipes the status of finished
+// objects. Triggers record every UPDATE
 // and DELETE of every Edge row, so "every row changed exactly once" is
 // checked row by row, against the ledger, the audit log (whose hash chain
 // must verify) and the objects' status.
