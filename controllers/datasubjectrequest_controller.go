@@ -52,7 +52,8 @@ type DataSubjectRequestReconciler struct {
 	Engine                  engine.Options
 	MaxConcurrentReconciles int
 
-	salts sync.Map // namespace -> salt
+	salts     sync.Map // namespace -> salt
+	blindKeys sync.Map // namespace -> blind-index key
 	// verifier lets concurrent erasures share their re-scans of a tenant.
 	verifier dsr.Verifier
 	retries  retries
@@ -66,7 +67,7 @@ type DataSubjectRequestReconciler struct {
 
 // +kubebuilder:rbac:groups=privacy.lethe.dev,resources=datasubjectrequests,verbs=get;list;watch
 // +kubebuilder:rbac:groups=privacy.lethe.dev,resources=datasubjectrequests/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;delete
 
 // Reconcile moves a request through its phases and writes its status.
 func (r *DataSubjectRequestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -303,9 +304,23 @@ func (r *DataSubjectRequestReconciler) runTarget(ctx context.Context, obj *priva
 	if obj.Spec.Restriction != nil {
 		in.Lift = obj.Spec.Restriction.Lift
 	}
+	if obj.Spec.Type == privacyv1alpha1.RequestErasure {
+		if in.BlindKey, err = r.blindKey(ctx, obj.Namespace); err != nil {
+			return nil, err
+		}
+		in.RequestName = obj.Name
+	}
 	out, err := dsr.Execute(ctx, pool, in)
 	if err != nil {
 		return nil, fmt.Errorf("TenantDatabase %s: %w", tdb.Name, err)
+	}
+	if out.Tombstone != nil {
+		// The tombstone is kept where a restore of the database cannot
+		// reach it; a failure here leaves the target in progress, and the
+		// completed run reports its tombstone again on the next attempt.
+		if err := keepTombstones(ctx, r.Client, r.APIReader, r.Scheme(), tdb, []*dsr.Tombstone{out.Tombstone}); err != nil {
+			return nil, fmt.Errorf("TenantDatabase %s: cannot keep the erasure's tombstone: %w", tdb.Name, err)
+		}
 	}
 	return out, nil
 }

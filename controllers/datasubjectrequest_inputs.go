@@ -109,6 +109,19 @@ func (r *DataSubjectRequestReconciler) salt(ctx context.Context, namespace strin
 	return salt, err
 }
 
+// blindKey returns the namespace's blind-index key, creating it on first
+// use; like the salt, it never changes once created.
+func (r *DataSubjectRequestReconciler) blindKey(ctx context.Context, namespace string) ([]byte, error) {
+	if v, ok := r.blindKeys.Load(namespace); ok {
+		return v.([]byte), nil
+	}
+	key, err := readOrCreateKey(ctx, r.Client, r.APIReader, namespace, blindKeySecretName, blindKeyKey)
+	if err == nil {
+		r.blindKeys.Store(namespace, key)
+	}
+	return key, err
+}
+
 func (r *DataSubjectRequestReconciler) readOrCreateSalt(ctx context.Context, namespace string) ([]byte, error) {
 	return readOrCreateSalt(ctx, r.Client, r.APIReader, namespace)
 }
@@ -116,31 +129,42 @@ func (r *DataSubjectRequestReconciler) readOrCreateSalt(ctx context.Context, nam
 // readOrCreateSalt reads the namespace's digest salt, creating it when it
 // does not exist yet.
 func readOrCreateSalt(ctx context.Context, c client.Client, reader client.Reader, namespace string) ([]byte, error) {
+	return readOrCreateKey(ctx, c, reader, namespace, saltSecretName, saltKey)
+}
+
+// readOrCreateKey reads a random 32-byte key the manager keeps per
+// namespace in the Secret name under key, creating it when it does not
+// exist yet: the digest salt, the blind-index key. It never changes once
+// created.
+func readOrCreateKey(ctx context.Context, c client.Client, reader client.Reader, namespace, name, key string) ([]byte, error) {
 	var secret corev1.Secret
-	key := types.NamespacedName{Namespace: namespace, Name: saltSecretName}
-	err := reader.Get(ctx, key, &secret)
-	if err == nil && len(secret.Data[saltKey]) > 0 {
-		return secret.Data[saltKey], nil
+	ref := types.NamespacedName{Namespace: namespace, Name: name}
+	err := reader.Get(ctx, ref, &secret)
+	if err == nil && len(secret.Data[key]) > 0 {
+		return secret.Data[key], nil
 	}
-	if err != nil && !apierrors.IsNotFound(err) {
+	if err == nil {
+		return nil, stalled(privacyv1alpha1.ReasonHashKeyMissing, "secret %s has no key %q: delete it, and Lethe creates it again", name, key)
+	}
+	if !apierrors.IsNotFound(err) {
 		return nil, err
 	}
-	salt := make([]byte, 32)
-	if _, err := rand.Read(salt); err != nil {
+	value := make([]byte, 32)
+	if _, err := rand.Read(value); err != nil {
 		return nil, err
 	}
 	secret = corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: saltSecretName,
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name,
 			Labels: map[string]string{"app.kubernetes.io/managed-by": "lethe"}},
-		Data: map[string][]byte{saltKey: salt},
+		Data: map[string][]byte{key: value},
 	}
 	if err := c.Create(ctx, &secret); err != nil {
 		if apierrors.IsAlreadyExists(err) {
-			return readOrCreateSalt(ctx, c, reader, namespace)
+			return readOrCreateKey(ctx, c, reader, namespace, name, key)
 		}
 		return nil, err
 	}
-	return salt, nil
+	return value, nil
 }
 
 // targets lists the TenantDatabases a request selects, by name and label.

@@ -77,7 +77,7 @@ type TenantDatabaseReconciler struct {
 // +kubebuilder:rbac:groups=privacy.lethe.dev,resources=tenantdatabases,verbs=get;list;watch
 // +kubebuilder:rbac:groups=privacy.lethe.dev,resources=tenantdatabases/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=privacy.lethe.dev,resources=datainventories,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=list;watch;create;patch;delete
 
@@ -124,6 +124,9 @@ func (r *TenantDatabaseReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 
 	before := tdb.DeepCopy()
 	obs := r.observe(ctx, key, &tdb, inv, current)
+	if obs.connected() && obs.auditResult != nil && (obs.auditResult.Intact || obs.auditResult.Behind) {
+		obs.restore = r.checkRestore(ctx, obs.pool, &tdb, inv, obs)
+	}
 	v := applyTenantStatus(&tdb, obs, metav1.NewTime(r.Clock.Now()))
 	r.recordTransitions(before, &tdb)
 	if err := r.Status().Patch(ctx, &tdb, client.MergeFrom(before)); err != nil {
@@ -183,6 +186,7 @@ func (r *TenantDatabaseReconciler) observe(ctx context.Context, key string, tdb 
 		o.connErr = tenantdb.Classify(err)
 		return o
 	}
+	o.pool = pool
 	if o.serverVersion, err = tenantdb.Ping(ctx, pool); err != nil {
 		o.connErr = tenantdb.Classify(err)
 		return o
@@ -308,6 +312,7 @@ func (r *TenantDatabaseReconciler) auditMigration(ctx context.Context, pool *pgx
 // or says something new.
 func (r *TenantDatabaseReconciler) recordTransitions(before, after *privacyv1alpha1.TenantDatabase) {
 	recordReadyTransition(r.Recorder, before.Status.Conditions, after)
+	r.recordRestore(before, after)
 	for _, w := range []struct{ typ, action string }{
 		{privacyv1alpha1.ConditionUncoveredPersonalData, "CheckCoverage"},
 		{privacyv1alpha1.ConditionUnmappedReferences, "CheckReferences"},

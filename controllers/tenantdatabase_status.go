@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -46,6 +47,8 @@ type tenantObservation struct {
 	auditErr        error
 	rowSecurity     *rolesync.RowSecurityResult
 	rowSecurityErr  error
+	pool            *pgxpool.Pool
+	restore         *restoreObservation
 }
 
 // connected says whether the database was reached and its schema migrated.
@@ -76,6 +79,7 @@ func applyTenantStatus(tdb *privacyv1alpha1.TenantDatabase, o *tenantObservation
 	setTenantConnected(tdb, o, fail)
 	setTenantInventoryValid(tdb, o, fail)
 	setTenantAuditChainIntact(tdb, o, fail)
+	setTenantRestoreDetected(tdb, o, fail)
 	setTenantUncovered(tdb, o)
 	setTenantUnmappedReferences(tdb, o)
 	setTenantMissingIndexes(tdb, o)
@@ -182,7 +186,7 @@ func setTenantAuditChainIntact(tdb *privacyv1alpha1.TenantDatabase, o *tenantObs
 		msg := "cannot read the audit log: " + safeDBError(o.auditErr)
 		setCondition(&st.Conditions, gen, privacyv1alpha1.ConditionAuditChainIntact, metav1.ConditionUnknown, privacyv1alpha1.ReasonProgressing, msg)
 		fail(verdictWaiting, privacyv1alpha1.ReasonProgressing, msg)
-	case !o.auditResult.Intact:
+	case !o.auditResult.Intact && !o.auditResult.Behind:
 		msg := fmt.Sprintf("audit log lethe.audit_log is not intact: %s", o.auditResult.Problem)
 		st.AuditRecords = o.auditResult.Records
 		setCondition(&st.Conditions, gen, privacyv1alpha1.ConditionAuditChainIntact, metav1.ConditionFalse, privacyv1alpha1.ReasonAuditChainBroken, msg)

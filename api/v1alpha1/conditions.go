@@ -49,6 +49,15 @@ const (
 	// lookup scans its table once per subject. status.missingIndexes lists
 	// them. It is a warning: it does not make the object un-Ready.
 	ConditionMissingIndexes = "MissingIndexes"
+
+	// ConditionRestoreDetected (abnormal-true) is True on a TenantDatabase
+	// whose database lost what Lethe saw in it: its audit log ends before,
+	// or differs at, the head recorded in status.auditHead, or it lacks
+	// erasure tombstones the manager keeps in the TenantDatabase's
+	// tombstone Secret (a restore from a backup, a failover to a stale
+	// replica). While True, Lethe re-applies every tombstoned erasure the
+	// database lacks, then sets it False (ErasuresReapplied).
+	ConditionRestoreDetected = "RestoreDetected"
 )
 
 // Condition reasons, also used as event reasons.
@@ -125,6 +134,23 @@ const (
 	// ReasonAllLookupsIndexed: every lookup of the subject graph has an
 	// index.
 	ReasonAllLookupsIndexed = "AllLookupsIndexed"
+	// ReasonAuditHeadBehind (RestoreDetected True, also a Warning event):
+	// the audit log ends before, or differs at, the record status.auditHead
+	// names.
+	ReasonAuditHeadBehind = "AuditHeadBehind"
+	// ReasonTombstonesMissing (RestoreDetected True, also a Warning
+	// event): the database lacks erasure tombstones the manager keeps.
+	ReasonTombstonesMissing = "TombstonesMissing"
+	// ReasonReapplyFailed (RestoreDetected True): re-applying an erasure
+	// failed; it is tried again.
+	ReasonReapplyFailed = "ReapplyFailed"
+	// ReasonErasuresReapplied (RestoreDetected False, also a Warning
+	// event): every tombstoned erasure the database lacked was applied
+	// again.
+	ReasonErasuresReapplied = "ErasuresReapplied"
+	// ReasonNoRestoreDetected (RestoreDetected False): the database holds
+	// everything Lethe saw in it.
+	ReasonNoRestoreDetected = "NoRestoreDetected"
 )
 
 // ---- PermissionCatalog and Role ----

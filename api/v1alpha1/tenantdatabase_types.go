@@ -154,8 +154,8 @@ type TenantDatabaseStatus struct {
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
 	// conditions: Ready, Reconciling, Stalled, Connected, InventoryValid,
-	// AuditChainIntact, and the warnings UncoveredPersonalData,
-	// UnmappedReferences and MissingIndexes.
+	// AuditChainIntact, RestoreDetected, and the warnings
+	// UncoveredPersonalData, UnmappedReferences and MissingIndexes.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -230,9 +230,11 @@ type TenantDatabaseStatus struct {
 	// +optional
 	AuditRecords int64 `json:"auditRecords,omitempty"`
 
-	// auditHead is the last audit record seen by the last verification; the
-	// next verification must find it unchanged, so records removed from the
-	// end of the log are noticed too.
+	// auditHead is the last audit record seen by the last verification (its
+	// id, the log's sequence, and its chain hash); the next verification
+	// must find it unchanged. A log that ends before it, or differs at it,
+	// while every record still links to the one before, is a restore from
+	// a backup or a failover to a stale replica: condition RestoreDetected.
 	// +optional
 	AuditHead *AuditHead `json:"auditHead,omitempty"`
 

@@ -201,6 +201,12 @@ type Result struct {
 	Problem string
 	// Head is the last record, to hand to the next verification.
 	Head Head
+	// Behind is true when every record links to the one before and
+	// matches its hash, but the expected head is gone or is another
+	// record: the log is behind what was seen, as after a restore from a
+	// backup or a failover to a stale replica (or records removed from its
+	// end). Intact is false and Problem says which record.
+	Behind bool
 }
 
 // Latest reads the last n records of the log, oldest first.
@@ -236,6 +242,7 @@ func Verify(ctx context.Context, q tenantdb.Querier, expect Head) (Result, error
 	res := Result{Intact: true}
 	prev := genesis
 	sawExpected := expect.ID == 0
+	headProblem := ""
 	for rows.Next() {
 		var e Entry
 		if err := rows.Scan(&e.ID, &e.Time, &e.Actor, &e.Object.Kind, &e.Object.Namespace, &e.Object.Name,
@@ -257,8 +264,7 @@ func Verify(ctx context.Context, q tenantdb.Querier, expect Head) (Result, error
 		if e.ID == expect.ID {
 			sawExpected = true
 			if hex.EncodeToString(e.Hash) != expect.Hash && res.Intact {
-				res.Intact = false
-				res.Problem = fmt.Sprintf("record %d is not the one seen before: the log was rewritten", e.ID)
+				headProblem = fmt.Sprintf("record %d is not the one seen before: the log was rewritten", e.ID)
 			}
 		}
 		prev = e.Hash
@@ -267,9 +273,11 @@ func Verify(ctx context.Context, q tenantdb.Querier, expect Head) (Result, error
 	if err := rows.Err(); err != nil {
 		return Result{}, err
 	}
-	if res.Intact && !sawExpected {
-		res.Intact = false
-		res.Problem = fmt.Sprintf("record %d, seen before, is gone: records were removed from the end of the log", expect.ID)
+	if !sawExpected {
+		headProblem = fmt.Sprintf("record %d, seen before, is gone: records were removed from the end of the log", expect.ID)
+	}
+	if res.Intact && headProblem != "" {
+		res.Intact, res.Problem, res.Behind = false, headProblem, true
 	}
 	return res, nil
 }

@@ -114,12 +114,20 @@ func TestVerifyFindsTampering(t *testing.T) {
 		name    string
 		sql     string
 		problem string
+		// behind: the chain is whole, but shorter than was seen, or another
+		// chain since the head seen (a restored backup, then new records).
+		behind bool
+		then   []Record
 	}{
-		{"changed content", "UPDATE lethe.audit_log SET rows_affected = 99 WHERE id = 2", "record 2 does not match its hash"},
-		{"changed detail", "UPDATE lethe.audit_log SET detail = 'granted' WHERE id = 1", "record 1 does not match its hash"},
-		{"removed record", "DELETE FROM lethe.audit_log WHERE id = 2", "record 3 does not link to the record before it"},
-		{"rewritten chain link", "UPDATE lethe.audit_log SET prev_hash = '\\x00' WHERE id = 3", "record 3 does not link"},
-		{"removed tail", "DELETE FROM lethe.audit_log WHERE id = 3", "record 3, seen before, is gone"},
+		{name: "changed content", sql: "UPDATE lethe.audit_log SET rows_affected = 99 WHERE id = 2", problem: "record 2 does not match its hash"},
+		{name: "changed detail", sql: "UPDATE lethe.audit_log SET detail = 'granted' WHERE id = 1", problem: "record 1 does not match its hash"},
+		{name: "removed record", sql: "DELETE FROM lethe.audit_log WHERE id = 2", problem: "record 3 does not link to the record before it"},
+		{name: "rewritten chain link", sql: "UPDATE lethe.audit_log SET prev_hash = '\\x00' WHERE id = 3", problem: "record 3 does not link"},
+		{name: "removed tail", sql: "DELETE FROM lethe.audit_log WHERE id = 3", problem: "record 3, seen before, is gone", behind: true},
+		{name: "restored, then appended to", sql: "DELETE FROM lethe.audit_log WHERE id = 3; ALTER TABLE lethe.audit_log ALTER COLUMN id RESTART WITH 3",
+			then: []Record{record("Erase", 7)}, problem: "record 3 is not the one seen before", behind: true},
+		{name: "restored, then changed", sql: "DELETE FROM lethe.audit_log WHERE id = 3; UPDATE lethe.audit_log SET rows_affected = 9 WHERE id = 1",
+			problem: "record 1 does not match its hash"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -131,9 +139,12 @@ func TestVerifyFindsTampering(t *testing.T) {
 				"SET session_replication_role = replica; "+tt.sql); err != nil {
 				t.Fatal(err)
 			}
+			if len(tt.then) > 0 {
+				appendAll(t, pool, tt.then...)
+			}
 			res := verify(t, pool, head)
-			if res.Intact || !strings.Contains(res.Problem, tt.problem) {
-				t.Fatalf("got %+v, want problem %q", res, tt.problem)
+			if res.Intact || !strings.Contains(res.Problem, tt.problem) || res.Behind != tt.behind {
+				t.Fatalf("got %+v, want problem %q, behind %t", res, tt.problem, tt.behind)
 			}
 		})
 	}

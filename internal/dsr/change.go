@@ -33,7 +33,8 @@ import (
 func change(ctx context.Context, pool *pgxpool.Pool, in *Input, spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog) (*Outcome, error) {
 	// An inventory that cannot be planned fails a new run only: a run
 	// begun before keeps its stored plan.
-	finder, findErr := inventory.NewFinder(spec, cat, in.Run.SubjectType, in.Identifiers)
+	tombstone, match, tombstoneSQL := tombstoneOf(in, spec)
+	finder, findErr := inventory.NewFinderMatching(spec, cat, in.Run.SubjectType, match)
 	var number int64
 	queue := func(b *pgx.Batch) {
 		if finder != nil {
@@ -71,13 +72,22 @@ func change(ctx context.Context, pool *pgxpool.Pool, in *Input, spec *privacyv1a
 		return nil, err
 	}
 	if state == engine.StateCompleted {
+		// A completed erasure has its tombstone: written again if it was
+		// deleted since (a row written before is kept).
+		if tombstone != nil {
+			if err := tombstone.write(ctx, pool); err != nil {
+				return nil, err
+			}
+		}
 		// Reported as when it completed: what the stored plan found, and
 		// what the ledger says was changed.
 		ledger, err := engine.Ledger(ctx, pool, in.Run.UID)
 		if err != nil {
 			return nil, err
 		}
-		return outcomeOf(plan, ledger), nil
+		out := outcomeOf(plan, ledger)
+		out.Tombstone = tombstone
+		return out, nil
 	}
 
 	var archived int64
@@ -97,6 +107,7 @@ func change(ctx context.Context, pool *pgxpool.Pool, in *Input, spec *privacyv1a
 	}
 	opts := in.Engine
 	opts.Complete = true
+	opts.OnComplete = tombstoneSQL
 	if len(steps) == 0 {
 		// Nothing to change (the subject is not there, or erased before):
 		// the completion still records that the request looked.
@@ -110,6 +121,7 @@ func change(ctx context.Context, pool *pgxpool.Pool, in *Input, spec *privacyv1a
 		return nil, err
 	}
 	out := outcomeOf(plan, results)
+	out.Tombstone = tombstone
 	if archived > 0 {
 		out.Archived = archived
 		out.Entities = append(out.Entities, EntityOutcome{Entity: ArchivedEntity, Found: archived, Changed: archived})

@@ -38,6 +38,14 @@ type Input struct {
 	// index is refused; 0 means DefaultLargeTable.
 	LargeTable int64
 	Engine     engine.Options
+	// BlindKey, for Erasure, is the namespace's blind-index key: with it,
+	// the erasure's completion writes its tombstone (Tombstone).
+	BlindKey []byte
+	// RequestName names the request in its tombstone.
+	RequestName string
+	// reapply, for a re-application, is the tombstone whose subject is
+	// erased again, its roots found by blind index (ReapplyErasure).
+	reapply *Tombstone
 }
 
 // EntityOutcome counts one entity's rows.
@@ -65,6 +73,9 @@ type Outcome struct {
 	// Remaining lists `schema.table.column` still holding an identifier
 	// after erasure; empty means verified.
 	Remaining []string
+	// Tombstone, for an erasure run with a blind-index key, is what its
+	// completion wrote into lethe.erasure_tombstones.
+	Tombstone *Tombstone
 }
 
 // DefaultLargeTable is the estimated size from which a table must have an

@@ -31,21 +31,28 @@ func formsOf(values []string) forms {
 	var f forms
 	for _, v := range values {
 		f.lower = append(f.lower, strings.ToLower(v))
-		if phoneLike.MatchString(v) {
-			d := strings.Map(func(r rune) rune {
-				if r >= '0' && r <= '9' {
-					return r
-				}
-				return -1
-			}, v)
-			if len(d) >= 7 && len(d) <= 15 {
-				f.digits = append(f.digits, d)
-			}
+		if d, ok := phoneDigits(v); ok {
+			f.digits = append(f.digits, d)
 		}
 	}
 	slices.Sort(f.lower)
 	slices.Sort(f.digits)
 	return f
+}
+
+// phoneDigits are the digits of a value that reads as a phone number with
+// 7 to 15 of them.
+func phoneDigits(v string) (string, bool) {
+	if !phoneLike.MatchString(v) {
+		return "", false
+	}
+	d := strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, v)
+	return d, len(d) >= 7 && len(d) <= 15
 }
 
 // params adds the forms to args once, for every condition of a statement

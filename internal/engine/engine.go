@@ -137,6 +137,10 @@ type Options struct {
 	// once: a request that found nothing to change still leaves a record
 	// of having looked.
 	EmptyAction string
+	// OnComplete are statements of the caller's that the run's completion
+	// runs in its own transaction (an erasure's tombstone), so that they
+	// commit if and only if the run completes.
+	OnComplete []Statement
 }
 
 func (o Options) batchSize() int {

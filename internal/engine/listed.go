@@ -374,6 +374,9 @@ func queueComplete(b *pgx.Batch, run *Run, opts Options) {
 	if opts.EmptyAction != "" {
 		QueueRecord(b, run, opts.EmptyAction, "", 0)
 	}
+	for _, st := range opts.OnComplete {
+		b.Queue(st.SQL, st.Args...)
+	}
 	b.Queue(`UPDATE lethe.run_plan SET found = cardinality(keys) + cardinality(shared_keys), shared = cardinality(shared_keys),
 		keys = '{}', shared_keys = '{}' WHERE run_uid = $1 AND found IS NULL`, run.UID)
 	b.Queue("UPDATE lethe.runs SET state = 'Completed', completed_at = $2 WHERE uid = $1", run.UID, run.now())

@@ -91,11 +91,35 @@ type Finder struct {
 
 // NewFinder plans Find's statement.
 func NewFinder(spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog, subjectType string, identifiers map[string]string) (*Finder, error) {
+	return NewFinderMatching(spec, cat, subjectType, ExactMatch(identifiers))
+}
+
+// RootMatch says how a root's identifier column matches the subject: for
+// identifier id, mapped to column c and read as col in SQL, the condition
+// that a root row is the subject's, and false when the subject has no such
+// identifier. param adds a parameter and returns its placeholder.
+type RootMatch func(id string, c tenantdb.Column, col string, param func(any) string) (string, bool)
+
+// ExactMatch finds root rows whose identifier columns equal the values
+// given, compared in the column's type.
+func ExactMatch(identifiers map[string]string) RootMatch {
+	return func(id string, c tenantdb.Column, col string, param func(any) string) (string, bool) {
+		v, ok := identifiers[id]
+		if !ok {
+			return "", false
+		}
+		// The type name comes from the catalog (format_type), never from a spec.
+		return fmt.Sprintf("%s = CAST(%s::text AS %s)", col, param(v), c.Type), true
+	}
+}
+
+// NewFinderMatching plans Find's statement with root rows found by match.
+func NewFinderMatching(spec *privacyv1alpha1.DataInventorySpec, cat *tenantdb.Catalog, subjectType string, match RootMatch) (*Finder, error) {
 	return newFinder(spec, cat, subjectType, func(fq *findQuery, e *privacyv1alpha1.Entity, t *engine.Target) (string, error) {
 		if e.Subject == nil || e.Subject.Type != subjectType {
 			return "", nil
 		}
-		return fq.rootLookup(e, t, identifiers)
+		return fq.rootLookup(e, t, match)
 	})
 }
 
@@ -350,23 +374,26 @@ func rowValue(cols []string) string {
 	return "(" + strings.Join(cols, ", ") + ")"
 }
 
-// rootLookup finds the root rows whose identifier columns equal every given
-// identifier this root maps; empty when it maps none of them.
-func (f *findQuery) rootLookup(e *privacyv1alpha1.Entity, t *engine.Target, identifiers map[string]string) (string, error) {
+// rootLookup finds the root rows whose identifier columns match every
+// identifier of the subject this root maps; empty when it maps none of them.
+func (f *findQuery) rootLookup(e *privacyv1alpha1.Entity, t *engine.Target, match RootMatch) (string, error) {
 	var conds []string
 	var args []any
+	param := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(f.args)+len(args))
+	}
 	for _, id := range e.Subject.Identifiers {
-		v, ok := identifiers[id.Name]
-		if !ok {
-			continue
-		}
 		c, ok := t.Table.Column(id.Column)
 		if !ok {
+			if _, has := match(id.Name, tenantdb.Column{}, "", func(any) string { return "" }); !has {
+				continue
+			}
 			return "", fmt.Errorf("column %s.%s does not exist", t.Name, id.Column)
 		}
-		args = append(args, v)
-		// The type name comes from the catalog (format_type), never from a spec.
-		conds = append(conds, fmt.Sprintf("r.%s = CAST($%d::text AS %s)", pgx.Identifier{c.Name}.Sanitize(), len(f.args)+len(args), c.Type))
+		if cond, ok := match(id.Name, c, "r."+pgx.Identifier{c.Name}.Sanitize(), param); ok {
+			conds = append(conds, cond)
+		}
 	}
 	if len(conds) == 0 {
 		return "", nil

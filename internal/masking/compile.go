@@ -88,9 +88,7 @@ func (cp *compiler) hash(c Column, v string, key []byte) (string, error) {
 	if len(key) == 0 {
 		return "", fmt.Errorf("column %s: Hash needs the HMAC key of its keySecretRef, and the run has none", c.Name)
 	}
-	ipad, opad := hmacPads(key)
-	e := fmt.Sprintf("encode(sha256(%s::bytea || sha256(%s::bytea || convert_to(%s::text, 'UTF8'))), 'hex')",
-		cp.args.Add(opad), cp.args.Add(ipad), v)
+	e := HMACSQL(cp.args.Add, key, v+"::text")
 	if n := maxLen(c); n > 0 && n < maxHex {
 		e = fmt.Sprintf("left(%s, %s::int)", e, cp.args.Add(n))
 	}

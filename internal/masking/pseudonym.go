@@ -80,6 +80,16 @@ func subjectDigest(k Keys) string {
 	return hex.EncodeToString(mac.Sum(nil))
 }
 
+// HMACSQL is the SQL expression of the lower-case hex HMAC-SHA-256, keyed
+// with key, of the UTF-8 text of the text expression expr: the key travels
+// as its two padded forms, parameters that param adds to the statement and
+// names. It needs no extension.
+func HMACSQL(param func(any) string, key []byte, expr string) string {
+	ipad, opad := hmacPads(key)
+	return fmt.Sprintf("encode(sha256(%s::bytea || sha256(%s::bytea || convert_to(%s, 'UTF8'))), 'hex')",
+		param(opad), param(ipad), expr)
+}
+
 // hmacPads are HMAC-SHA-256's inner and outer padded keys: with them,
 // HMAC(K, m) = SHA-256(opad ‖ SHA-256(ipad ‖ m)), which PostgreSQL computes
 // with its built-in sha256(bytea).
