@@ -15,8 +15,8 @@ import (
 )
 
 // RowSecuritySchemaVersion is the version of the lethe schema that holds
-// the functions the policies call (migration 00017_row_security.sql).
-const RowSecuritySchemaVersion = 17
+// the functions the policies call (migration 00016_row_security.sql).
+const RowSecuritySchemaVersion = 16
 
 // Policy names on a scoped table: the data-scope policy every role is
 // subject to, and the one that lets the exempt roles through.
