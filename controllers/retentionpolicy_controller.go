@@ -358,6 +358,12 @@ func (r *RetentionPolicyReconciler) carry(ctx context.Context, p *privacyv1alpha
 				rs.SubjectRows = subjectRows(pr.Graph)
 				countRuleRows(p, w.tdb.Name, &was, rs)
 			}
+			if err != nil && engine.Concurrent(err) {
+				// Another manager (a split brain, a rollout) committed the
+				// batch first: no failure, the next attempt goes on from
+				// the ledger.
+				break
+			}
 			if err != nil {
 				ts.Error = errorMessage(err)
 				if re := runError(w.tdb.Name, err); re != nil && re.stalled {
